@@ -1,0 +1,188 @@
+"""Command line: train one configuration, reproduce the paper's tables, list and export stored runs."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import paper
+from .experiment import BASELINES, ConfigError, RunConfig, build_specs, build_task, validate
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    d = RunConfig()
+    p.add_argument("--task", default=d.task, help="generation (Experiment 1) or words (Experiment 2)")
+    p.add_argument("--source", default=d.source, help="generation data: clips, tone or wav")
+    p.add_argument("--clips", type=int, nargs="+", default=d.clips, help="which shipped clips (0-4)")
+    p.add_argument("--wav", dest="wav_path", help="a WAV file for --source wav")
+    p.add_argument("--wav-start", type=float, default=d.wav_start, help="start of the window, seconds")
+    p.add_argument("--dataset", default=d.dataset, help="words data: synthetic, fsdd or folder")
+    p.add_argument("--folder", help="a folder of {label}_{speaker}_{take}.wav files for --dataset folder")
+    p.add_argument("--periods", type=int, nargs="+", default=d.periods, help="CW-RNN clock periods, fastest first")
+    p.add_argument("--module-sizes", type=int, nargs="+", help="units per module (default: equal split)")
+    p.add_argument("--connectivity", default=d.connectivity, help="slow_to_fast (paper), fast_to_slow or full")
+    p.add_argument("--budget", type=int, default=d.budget, help="parameter budget every model is matched to")
+    p.add_argument("--baselines", nargs="*", default=d.baselines, help=f"any of {', '.join(BASELINES)}")
+    p.add_argument("--preset", default=None, help="paper-generation, paper-words or adam")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--clip-norm", type=float, help="clip each seed's gradient norm (default: the preset's)")
+    p.add_argument("--seeds", type=int, default=d.seeds, help="how many seeds, trained as one batch")
+    p.add_argument("--seed", type=int, default=d.seed, help="the first seed")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+
+
+def _config_from(args) -> RunConfig:
+    raw = {k: getattr(args, k) for k in ("task", "source", "clips", "wav_path", "wav_start", "dataset", "folder",
+                                         "periods", "module_sizes", "connectivity", "budget", "baselines",
+                                         "epochs", "lr", "momentum", "clip_norm", "seeds", "seed", "device")}
+    raw["preset"] = args.preset or ("paper-words" if args.task == "words" else "paper-generation")
+    if args.task == "words" and args.periods == RunConfig().periods:
+        raw["periods"] = list(paper.WORDS_PERIODS)
+    return validate(raw)
+
+
+class _Progress:
+    """Prints one line every few seconds: epoch, each model's mean metric, ETA."""
+
+    def __init__(self, metric: str, every: float = 2.0):
+        from .train import Callback
+
+        class Hook(Callback):
+            def on_start(hook, info):
+                self.total = info["epochs"]
+                models = ", ".join(f"{m['arch']} n={m['hidden_size']} ({m['parameters']} params)"
+                                   for m in info["models"])
+                print(f"training on {info['device']}: {models}; {info['members']} networks each", file=sys.stderr)
+
+            def on_epoch(hook, epoch, metrics, elapsed):
+                if time.monotonic() - self.last >= every or epoch == self.total:
+                    self.last = time.monotonic()
+                    vals = "  ".join(f"{a} {np.mean(m[metric]):.4g}" for a, m in metrics.items() if metric in m)
+                    eta = elapsed / epoch * (self.total - epoch)
+                    print(f"epoch {epoch}/{self.total}  {vals}  ({elapsed:.0f} s, ETA {eta:.0f} s)",
+                          file=sys.stderr, flush=True)
+        self.hook, self.last, self.total = Hook(), 0.0, 0
+
+
+def cmd_train(args) -> int:
+    cfg = _config_from(args)
+    if args.background:
+        from .runs.manager import WorkerManager
+        manager = WorkerManager(args.home)
+        manager.start()
+        run_id = manager.submit(cfg.task, cfg.to_dict(), cfg.seed_list)
+        print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else f"queued run {run_id}")
+        if args.wait:
+            manager.wait([run_id], timeout=None)
+        manager.stop(timeout=0 if not args.wait else 5)
+        return 0
+    from .train import train
+    task = build_task(cfg)
+    specs = build_specs(cfg, task.input_size, task.output_size)
+    metric = "nmse" if cfg.task == "generation" else "test_error"
+    result = train(task, specs, cfg.seed_list, cfg.train_config(), [_Progress(metric).hook])
+    summary = {a: {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in m.items()}
+               for a, m in result.final.items()}
+    if args.json:
+        print(json.dumps({"outcome": result.outcome, "message": result.message, "epochs": result.epochs,
+                          "seconds": result.elapsed, "device": result.device, "final": summary}, indent=2))
+    else:
+        print(f"{result.outcome} after {result.epochs} epochs in {result.elapsed:.1f} s on {result.device}"
+              + (f": {result.message}" if result.message else ""))
+        for arch, m in summary.items():
+            print(f"  {arch:<6} " + "  ".join(f"{k} {v['mean']:.4g} ± {v['std']:.2g}" for k, v in m.items()))
+    return 0 if result.outcome == "completed" else 1
+
+
+def cmd_reproduce(args) -> int:
+    from .reproduce import format_table, run_grid
+    if args.experiment == "generation":
+        budgets = args.sizes or list(paper.GENERATION_BUDGETS)
+        base = validate({"epochs": args.epochs, "seeds": args.runs, "snapshot_every": 10_000,
+                         "device": args.device})
+        cells = run_grid(base, budgets, ["cwrnn", "lstm", "srn"], metric="nmse", workers=args.workers,
+                         paper_table=paper.GENERATION_NMSE, paper_budgets=paper.GENERATION_BUDGETS)
+        table = format_table(cells, "NMSE")
+    else:
+        from .tasks.words import reproduce_words
+        cells, table = reproduce_words(args)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps([c.__dict__ for c in cells], indent=2))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .runs.store import RunStore
+    store = RunStore(args.home)
+    if args.action == "list":
+        runs = store.list_runs()
+        if args.json:
+            print(json.dumps(runs, indent=2, default=str))
+        for r in [] if args.json else runs:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
+            print(f"{r['id']:>5}  {r['status']:<11} {r['task']:<11} budget {r['config'].get('budget', '?'):<7} {when}")
+        return 0
+    if args.id is None:
+        raise SystemExit(f"runs {args.action} needs a run ID")
+    if args.action == "show":
+        run = store.get_run(args.id)
+        print(json.dumps(run, indent=2, default=str))
+    elif args.action == "export":
+        if not args.dir:
+            raise SystemExit("runs export needs a destination folder: runs export ID DIR")
+        path = store.export_run(args.id, args.dir)
+        print(json.dumps({"exported": str(path)}) if args.json else f"exported run {args.id} to {path}")
+    elif args.action == "delete":
+        store.delete_run(args.id)
+        print(json.dumps({"deleted": args.id}) if args.json else f"deleted run {args.id}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cwrnn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one configuration and print its result")
+    _config_args(t)
+    t.add_argument("--background", action="store_true", help="queue it for the background workers instead")
+    t.add_argument("--wait", action="store_true", help="with --background: wait until it finishes")
+    t.add_argument("--home", help="run store folder (default: $CWRNN_HOME)")
+    t.add_argument("--json", action="store_true", help="machine-readable output")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("reproduce", help="reproduce one of the paper's tables")
+    r.add_argument("experiment", choices=["generation", "words"])
+    r.add_argument("--sizes", type=int, nargs="+", help="parameter budgets (default: the paper's)")
+    r.add_argument("--runs", type=int, default=10, help="seeds per cell (the paper: 100)")
+    r.add_argument("--epochs", type=int, default=2000, help="epochs (words: the cap; early stopping decides)")
+    r.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    r.add_argument("--dataset", default="synthetic", help="words: synthetic or fsdd or folder")
+    r.add_argument("--folder", help="words: a folder of {label}_{speaker}_{take}.wav files")
+    r.add_argument("--device", choices=["cpu", "cuda"])
+    r.add_argument("--json", help="also write the results to this JSON file")
+    r.set_defaults(func=cmd_reproduce)
+
+    s = sub.add_parser("runs", help="list, show, export or delete stored runs")
+    s.add_argument("action", choices=["list", "show", "export", "delete"])
+    s.add_argument("id", type=int, nargs="?")
+    s.add_argument("dir", nargs="?", help="destination folder for export")
+    s.add_argument("--home", help="run store folder (default: $CWRNN_HOME)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, LookupError, RuntimeError) as e:  # store and data errors carry clear messages
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,221 @@
+"""The Clockwork RNN (Koutnik, Greff, Gomez, Schmidhuber, ICML 2014), exactly as the paper defines it.
+
+Hidden units are split into modules sorted by clock period T_1 < ... < T_g. At step t (counting from
+0) module i updates iff t % T_i == 0; otherwise it holds its value. Recurrent connections run from
+slower modules to faster ones: in column convention (row = target unit) W_H is block-upper-triangular.
+
+Only the rows of active modules are computed at each step. When every period divides the next (the
+paper's 1, 2, 4, ...) the active modules form a prefix of the fast ones and a step is one matmul on a
+contiguous slice of rows; any other schedule gathers the active rows by index.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .. import clock
+from .ensemble import Stacked, initialise, seed_list
+
+
+class ClockworkRNN(Stacked):
+    """h_t[active] = tanh(W_H[active] h_{t-1} + W_I[active] x_t + b[active]); held modules keep h_{t-1}.
+
+    Call as ``out, h_n = rnn(x, h0)`` with x of shape (batch, time, input_size) (batch_first) and
+    ``out`` (batch, time, n) holding every step's hidden state. With ``input_size=0`` there is no input:
+    call ``rnn(steps=T, batch_size=B)``. With ``num_seeds=R`` the module holds R independent networks;
+    then x may be (R, batch, time, input) or shared (batch, time, input), and outputs gain a leading R.
+
+    Periods must be distinct positive integers in ascending order (module 1 is the fastest); unsorted or
+    repeated periods raise ValueError rather than being reordered behind the caller's back.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int | None = None, *, num_modules: int | None = None,
+                 module_sizes: Sequence[int] | None = None, periods: Sequence[int] | None = None,
+                 connectivity: str = "slow_to_fast", batch_first: bool = True,
+                 num_seeds: int | None = None, seeds: Sequence[int] | None = None, init: str = "paper"):
+        super().__init__(num_seeds)
+        if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 0:
+            raise ValueError(f"input_size must be a non-negative integer, got {input_size!r}")
+        self.module_sizes = self._resolve_sizes(hidden_size, num_modules, module_sizes, periods)
+        g = len(self.module_sizes)
+        self.periods = clock.check_periods(periods if periods is not None else clock.schedule("exponential", g))
+        if len(self.periods) != g:
+            raise ValueError(f"got {len(self.periods)} periods for {g} modules")
+        clock.block_mask(1, connectivity)  # validates the name
+        self.connectivity = connectivity
+        self.input_size, self.hidden_size, self.batch_first = input_size, sum(self.module_sizes), batch_first
+        n = self.hidden_size
+        self.W_H = self.new_param(n, n)
+        self.W_I = self.new_param(n, input_size)
+        self.b = self.new_param(n)
+        self.register_buffer("mask", torch.from_numpy(clock.unit_mask(self.module_sizes, connectivity)),
+                             persistent=False)
+        self.module_start = np.concatenate([[0], np.cumsum(self.module_sizes)]).tolist()
+        self.seeds = seed_list(num_seeds, seeds)
+        initialise(self, self.seeds, init)
+
+    @staticmethod
+    def _resolve_sizes(hidden_size, num_modules, module_sizes, periods) -> list[int]:
+        if module_sizes is not None:
+            sizes = [int(k) for k in module_sizes]
+            if any(k < 1 for k in sizes):
+                raise ValueError(f"module sizes must be positive integers, got {list(module_sizes)}")
+            if hidden_size is not None and hidden_size != sum(sizes):
+                raise ValueError(f"hidden_size {hidden_size} does not equal sum(module_sizes) = {sum(sizes)}")
+            if num_modules is not None and num_modules != len(sizes):
+                raise ValueError(f"num_modules {num_modules} does not match {len(sizes)} module sizes")
+            return sizes
+        if hidden_size is None:
+            raise ValueError("give hidden_size (with num_modules or periods) or module_sizes")
+        if num_modules is None:
+            num_modules = len(periods) if periods is not None else 1
+        return clock.split_units(int(hidden_size), int(num_modules))
+
+    def after_init(self) -> None:
+        with torch.no_grad():
+            self.W_H.mul_(self.mask)
+
+    # -- the clock -------------------------------------------------------------------------------
+    def active_modules(self, t: int) -> list[int]:
+        """Indices of the modules that update at step t."""
+        return [i for i, T in enumerate(self.periods) if t % T == 0]
+
+    def activity(self, steps: int) -> np.ndarray:
+        """(num_modules, steps) bool mask of which modules update at each step of a forward pass."""
+        return clock.active_mask(self.periods, steps)
+
+    def _plan(self, steps: int, device) -> list[int | torch.Tensor]:
+        """Per step: the number of active leading units (an int) or, for non-prefix patterns, their indices."""
+        plan, cache = [], {}
+        for t in range(steps):
+            active = tuple(self.active_modules(t))
+            if active not in cache:
+                if active == tuple(range(len(active))):
+                    cache[active] = self.module_start[len(active)]
+                else:
+                    idx = [u for i in active for u in range(self.module_start[i], self.module_start[i + 1])]
+                    cache[active] = torch.tensor(idx, device=device)
+            plan.append(cache[active])
+        return plan
+
+    # -- weights in the paper's column convention -------------------------------------------------
+    def dense_weights(self) -> dict[str, torch.Tensor]:
+        """W_H (n, n), W_I (n, input_size), b (n,): row = target unit; absent connections exactly zero."""
+        with torch.no_grad():
+            return {"W_H": (self.W_H * self.mask).clone(), "W_I": self.W_I.clone(), "b": self.b.clone()}
+
+    def load_dense_weights(self, W_H=None, W_I=None, b=None, *, strict: bool = True) -> None:
+        """Set weights from column-convention arrays.
+
+        Entries of W_H outside the allowed block structure must be zero when ``strict`` (the default);
+        otherwise ValueError says how many are not. With ``strict=False`` they are set to zero.
+        """
+        with torch.no_grad():
+            for name, value in (("W_H", W_H), ("W_I", W_I), ("b", b)):
+                if value is None:
+                    continue
+                param = getattr(self, name)
+                value = torch.as_tensor(value, dtype=param.dtype, device=param.device)
+                if value.shape != param.shape:
+                    raise ValueError(f"{name} must have shape {tuple(param.shape)}, got {tuple(value.shape)}")
+                if name == "W_H":
+                    outside = int(((value != 0) & ~self.mask).sum())
+                    if outside and strict:
+                        raise ValueError(f"W_H has {outside} non-zero entries where {self.connectivity} "
+                                         "connectivity allows none; pass strict=False to zero them")
+                    value = value * self.mask
+                param.copy_(value)
+
+    # -- forward --------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor | None = None, h0: torch.Tensor | None = None, *,
+                steps: int | None = None, batch_size: int = 1):
+        R, n = self.members, self.hidden_size
+        W = self.stack(self.W_H * self.mask)
+        b = self.stack(self.b)
+        x, steps, B = _prepare_input(self, x, steps, batch_size)
+        h = _prepare_h0(self, h0, B, W)
+        plan = self._plan(steps, W.device)
+        # Per distinct activity pattern, the recurrent rows it needs: computed once per call, not per step.
+        rows = {}
+        for p in plan:
+            key = p if isinstance(p, int) else id(p)
+            if key not in rows:
+                rows[key] = (W[:, :p] if isinstance(p, int) else W.index_select(1, p)).transpose(1, 2)
+        drive = self._input_drive(x, b, plan, R, B)
+        outs = []
+        for t, p in enumerate(plan):
+            key = p if isinstance(p, int) else id(p)
+            pre = torch.baddbmm(drive[t], h, rows[key])
+            if isinstance(p, int):
+                h = torch.cat([torch.tanh(pre), h[..., p:]], dim=-1) if p < n else torch.tanh(pre)
+            else:
+                h = h.index_copy(-1, p, torch.tanh(pre))
+            outs.append(h)
+        out = torch.stack(outs, dim=2)  # (R, B, T, n)
+        if not self.batch_first:
+            out = out.transpose(1, 2)
+        return self.unstack(out), self.unstack(h)
+
+    def _input_drive(self, x, b, plan, R, B) -> list[torch.Tensor]:
+        """W_I[active] x_t + b[active] for each step, one matmul per distinct activity pattern."""
+        groups: dict[int, list[int]] = {}
+        patterns = {}
+        for t, p in enumerate(plan):
+            key = p if isinstance(p, int) else id(p)
+            groups.setdefault(key, []).append(t)
+            patterns[key] = p
+        drive: list[torch.Tensor | None] = [None] * len(plan)
+        W_I = self.stack(self.W_I) if self.input_size else None
+        for key, ts in groups.items():
+            p = patterns[key]
+            bias = b[:, :p] if isinstance(p, int) else b.index_select(1, p)
+            if W_I is None:
+                d = bias.unsqueeze(1).expand(R, B, bias.shape[-1])
+                for t in ts:
+                    drive[t] = d
+                continue
+            w = W_I[:, :p] if isinstance(p, int) else W_I.index_select(1, p)
+            xs = x[:, :, ts]  # (R, B, len(ts), I)
+            d = torch.baddbmm(bias.unsqueeze(1), xs.reshape(R, -1, self.input_size), w.transpose(1, 2))
+            d = d.reshape(R, B, len(ts), -1)
+            for j, t in enumerate(ts):
+                drive[t] = d[:, :, j]
+        return drive
+
+
+def _prepare_input(model, x, steps, batch_size):
+    """Bring x to (R, B, T, I); work out T and B. Shared by every recurrent model."""
+    R = model.members
+    if x is None:
+        if model.input_size:
+            raise ValueError(f"this network has input_size={model.input_size}: pass x of shape "
+                             "(batch, time, input_size)")
+        if steps is None or steps < 1:
+            raise ValueError("a network without input needs steps >= 1 (rnn(steps=T, batch_size=B))")
+        return None, int(steps), int(batch_size)
+    if not model.batch_first:
+        x = x.transpose(-3, -2)
+    if x.dim() == 3:
+        x = x.unsqueeze(0).expand(R, *x.shape)
+    elif x.dim() != 4 or not model.stacked or x.shape[0] != R:
+        raise ValueError(f"x must be (batch, time, {model.input_size})"
+                         + (f" or ({R}, batch, time, {model.input_size})" if model.stacked else "")
+                         + f", got {tuple(x.shape)}")
+    if x.shape[-1] != model.input_size:
+        raise ValueError(f"x has {x.shape[-1]} input features, the network expects {model.input_size}")
+    if steps is not None and steps != x.shape[2]:
+        raise ValueError(f"steps={steps} disagrees with x's {x.shape[2]} time steps")
+    return x, x.shape[2], x.shape[1]
+
+
+def _prepare_h0(model, h0, B, like: torch.Tensor, width: int | None = None):
+    R, n = model.members, width or model.hidden_size
+    if h0 is None:
+        return like.new_zeros(R, B, n)
+    h0 = h0 if model.stacked else h0.unsqueeze(0)
+    if h0.shape != (R, B, n):
+        want = (R, B, n) if model.stacked else (B, n)
+        raise ValueError(f"h0 must have shape {want}, got {tuple(h0.shape)}")
+    return h0.to(like.dtype)

@@ -1,0 +1,109 @@
+"""What every recurrent model shares: a stack of R independent networks (one per seed) in one module.
+
+Parameters of a stacked model carry a leading seed dimension R; a plain model (``num_seeds=None``) has
+ordinary shapes. The maths always runs on the stacked form, so one code path serves both and R seeds
+train as one batched computation whose result equals training each seed alone: members share no
+parameter, and every optimiser we use (SGD with momentum, Adam) acts elementwise.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+INITS = ("paper", "torch")
+PAPER_STD = 0.1  # "weights drawn from N(0, 0.1)"
+
+
+def seed_list(num_seeds: int | None, seeds: Sequence[int] | None) -> list[int]:
+    """The per-member seeds: given explicitly, or 0..R-1."""
+    if seeds is not None:
+        seeds = [int(s) for s in seeds]
+        if num_seeds is not None and len(seeds) != num_seeds:
+            raise ValueError(f"got {len(seeds)} seeds for num_seeds={num_seeds}")
+        if not seeds:
+            raise ValueError("seeds must not be empty")
+        return seeds
+    if num_seeds is not None and num_seeds < 1:
+        raise ValueError(f"num_seeds must be at least 1, got {num_seeds}")
+    return list(range(num_seeds or 1))
+
+
+class Stacked(nn.Module):
+    """Base for modules whose parameters carry an optional leading seed dimension."""
+
+    def __init__(self, num_seeds: int | None = None):
+        super().__init__()
+        if num_seeds is not None and num_seeds < 1:
+            raise ValueError(f"num_seeds must be at least 1, got {num_seeds}")
+        self.num_seeds = num_seeds
+
+    @property
+    def stacked(self) -> bool:
+        return self.num_seeds is not None
+
+    @property
+    def members(self) -> int:
+        return self.num_seeds or 1
+
+    def new_param(self, *shape: int) -> nn.Parameter:
+        lead = (self.num_seeds,) if self.stacked else ()
+        return nn.Parameter(torch.zeros(*lead, *shape))
+
+    def stack(self, p: torch.Tensor) -> torch.Tensor:
+        """The (R, ...) view of a parameter, whatever the mode."""
+        return p if self.stacked else p.unsqueeze(0)
+
+    def unstack(self, t: torch.Tensor) -> torch.Tensor:
+        """Drop the seed dimension again for a plain model."""
+        return t if self.stacked else t.squeeze(0)
+
+    def after_init(self) -> None:
+        """Hook for structure that initialisation must respect (masks, gate biases)."""
+
+
+class StackedLinear(Stacked):
+    """y = W x + b for each member; x is (R, ..., in) and y is (R, ..., out)."""
+
+    def __init__(self, in_features: int, out_features: int, num_seeds: int | None = None):
+        super().__init__(num_seeds)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = self.new_param(out_features, in_features)
+        self.bias = self.new_param(out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        R = self.members
+        w, b = self.stack(self.weight), self.stack(self.bias)
+        flat = x.reshape(R, -1, self.in_features)
+        y = torch.baddbmm(b.unsqueeze(1), flat, w.transpose(1, 2))
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+
+def initialise(module: nn.Module, seeds: Sequence[int], scheme: str = "paper") -> None:
+    """Draw every parameter of every member from that member's own generator.
+
+    Member r of a stacked model gets exactly the values a plain model built with seed ``seeds[r]`` gets,
+    because both draw the same parameters in the same order from ``torch.Generator().manual_seed(seed)``.
+    """
+    if scheme not in INITS:
+        raise ValueError(f"unknown init {scheme!r}; allowed: {', '.join(INITS)}")
+    params = list(module.named_parameters())
+    stacked = [m for m in module.modules() if isinstance(m, Stacked)]
+    is_stacked = any(m.stacked for m in stacked)
+    if not is_stacked and len(seeds) != 1:
+        raise ValueError("a plain (num_seeds=None) model takes exactly one seed")
+    with torch.no_grad():
+        for r, seed in enumerate(seeds):
+            gen = torch.Generator().manual_seed(int(seed))
+            for name, p in params:
+                target = p[r] if is_stacked else p
+                fresh = torch.empty(target.shape)
+                if scheme == "paper":
+                    fresh.normal_(0.0, PAPER_STD, generator=gen)
+                else:  # torch's RNN default: U(-1/sqrt(fan), 1/sqrt(fan)) over the hidden width
+                    fan = max(1, getattr(module, "hidden_size", target.shape[-1]))
+                    fresh.uniform_(-fan**-0.5, fan**-0.5, generator=gen)
+                target.copy_(fresh.to(target.device, target.dtype))
+        for m in stacked:
+            m.after_init()

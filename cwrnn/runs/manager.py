@@ -1,0 +1,306 @@
+"""Background training: worker processes that take queued runs from the store, one run each.
+
+A job is a function named "package.module:function", called as `fn(run_id, home)` in a fresh
+process (multiprocessing's spawn context, so CUDA and threads start clean). The job trains,
+writes progress and metrics, and sets the run's final status itself: completed, cancelled (it
+checks `RunStore.cancel_requested` at every epoch boundary) or diverged. The manager records
+what a job cannot report itself:
+
+- an exception escaping the job: the run is failed with a one-line message, and the full
+  traceback goes to `home/logs/run-<id>.log`;
+- a worker process that died (killed, out of memory, os._exit) while its run was still running:
+  the run is failed with the reason; metrics and files written so far stay.
+
+One manager caps its own workers at `max_workers`; two managers on one home (say the UI and a
+command line) share the queue safely, each with its own cap.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import importlib.util
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from cwrnn.runs.store import TERMINAL_STATUSES, RunStore, default_home
+
+log = logging.getLogger(__name__)
+
+DEFAULT_JOB = "cwrnn.runs.worker:execute"
+POLL_INTERVAL_S = 0.5  # how often the dispatcher looks for dead workers and queued runs
+
+
+def default_max_workers(cores: int | None = None) -> int:
+    """How many runs train at once by default: half the CPU cores, at least 1 and at most 4.
+
+    A GPU does not raise this: runs sharing it still need a core each to feed it.
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores // 2, 4))
+
+
+class WorkerManager:
+    """Starts a worker process for each queued run of one store, at most `max_workers` at a time."""
+
+    def __init__(
+        self,
+        store_home: str | Path | None = None,
+        max_workers: int | None = None,
+        job_target: str = DEFAULT_JOB,
+    ) -> None:
+        if max_workers is None:
+            max_workers = default_max_workers()
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")
+        _check_job_target(job_target)
+        self.store = RunStore(store_home)
+        self.home = self.store.home
+        self.max_workers = max_workers
+        self.job_target = job_target
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: dict[int, BaseProcess] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether stop() was called (a stopped manager takes no more runs)."""
+        return self._stopping.is_set()
+
+    def start(self) -> list[int]:
+        """Mark runs orphaned by an earlier process as interrupted, then start taking queued runs.
+
+        Returns the ids of the runs marked interrupted.
+        """
+        if self._thread is not None:
+            raise RuntimeError("this WorkerManager was already started; create a new one")
+        interrupted = self.store.mark_interrupted_on_startup()
+        self._thread = threading.Thread(target=self._loop, name=f"cwrnn-workers {self.home}", daemon=True)
+        self._thread.start()
+        # Runs before multiprocessing's own exit hook (registered earlier), which would otherwise
+        # wait for every worker to finish training before the process could exit.
+        atexit.register(self._stop_at_exit)
+        return interrupted
+
+    def submit(
+        self, task: str, config: dict[str, Any], seeds: list[int], name: str | None = None
+    ) -> int:
+        """Queue a run and wake the dispatcher; returns the run id."""
+        run_id = self.store.create_run(task, config, seeds, name)
+        self._wake.set()
+        return run_id
+
+    def cancel(self, run_id: int) -> None:
+        """Cancel a run. A queued run is marked cancelled at once; a running one is asked to stop
+        and its job stops at its next epoch boundary. A finished run is left as it is."""
+        if self.store.set_status(run_id, "cancelled", if_status="queued"):
+            return
+        if self.store.get_run(run_id)["status"] == "running":
+            self.store.request_cancel(run_id)
+
+    def active(self) -> list[int]:
+        """Ids of the runs this manager's workers are training."""
+        with self._lock:
+            return sorted(self._workers)
+
+    def wait(self, run_ids: int | Iterable[int], timeout: float | None = None) -> bool:
+        """Block until every given run has a terminal status; False if `timeout` s pass first."""
+        ids = [run_ids] if isinstance(run_ids, int) else list(run_ids)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not all(self.store.get_run(run_id)["status"] in TERMINAL_STATUSES for run_id in ids):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def stop(self, timeout: float = 10.0, *, terminate: bool = False) -> bool:
+        """Stop taking queued runs.
+
+        Running jobs are left to finish (and still watched) unless `terminate`, which ends them
+        now and marks their runs interrupted. Waits up to `timeout` s for running jobs to end;
+        returns True if none is left.
+        """
+        self._stopping.set()
+        atexit.unregister(self._stop_at_exit)
+        if terminate:
+            with self._lock:
+                workers = dict(self._workers)
+            for run_id, process in workers.items():
+                # Marked first, so the dispatcher does not report the SIGTERM as a crash.
+                self.store.set_status(
+                    run_id,
+                    "interrupted",
+                    error="stopped because the lab was shut down while this run was training",
+                    if_status="running",
+                )
+                process.terminate()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if terminate and self._thread.is_alive():
+                for process in self._live_processes():  # ignored SIGTERM
+                    process.kill()
+                self._thread.join(2 * POLL_INTERVAL_S)
+        return not self.active()
+
+    def _stop_at_exit(self) -> None:
+        self.stop(timeout=5.0, terminate=True)
+
+    def _live_processes(self) -> list[BaseProcess]:
+        with self._lock:
+            return list(self._workers.values())
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self._reap()
+                if not self._stopping.is_set():
+                    self._dispatch()
+            except Exception:  # keep dispatching: a locked database now may be free next time
+                log.exception("worker dispatcher for %s hit an error; retrying", self.home)
+            if self._stopping.is_set() and not self.active():
+                return
+            self._wake.wait(POLL_INTERVAL_S)
+            self._wake.clear()
+
+    def _dispatch(self) -> None:
+        while len(self.active()) < self.max_workers:
+            run = self.store.claim_next(os.getpid())
+            if run is None:
+                return
+            self._launch(run["id"])
+
+    def _launch(self, run_id: int) -> None:
+        process = self._context.Process(
+            target=run_job, args=(run_id, str(self.home), self.job_target), name=f"cwrnn-run-{run_id}"
+        )
+        try:
+            process.start()
+        except Exception as exc:
+            self.store.set_status(
+                run_id, "failed", error=f"could not start a worker process: {exc}", if_status="running"
+            )
+            return
+        with self._lock:
+            self._workers[run_id] = process
+        self.store.set_worker_pid(run_id, process.pid)
+
+    def _reap(self) -> None:
+        """Forget workers that ended; fail the runs of those that died without a final status."""
+        with self._lock:
+            ended = {run_id: p for run_id, p in self._workers.items() if p.exitcode is not None}
+            for run_id in ended:
+                del self._workers[run_id]
+        for run_id, process in ended.items():
+            reason = _death_reason(process.exitcode)
+            if self.store.set_status(run_id, "failed", error=reason, if_status="running"):
+                self.store.append_log(run_id, reason)
+
+
+def run_job(run_id: int, home: str, job_target: str) -> None:
+    """Body of a worker process: run the job, and record a failure it could not record itself."""
+    # Ctrl+C in a terminal reaches the whole process group; the manager decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    store = RunStore(home)
+    try:
+        _load_job(job_target)(run_id, home)
+    except Exception as exc:
+        log_path = store.append_log(
+            run_id, f"run {run_id} failed in {job_target}:\n{traceback.format_exc()}"
+        )
+        store.set_status(
+            run_id, "failed", error=f"{_one_line(exc)} (traceback in {log_path})", if_status="running"
+        )
+        return
+    store.set_status(
+        run_id,
+        "failed",
+        error=f"the job {job_target} returned without setting a final status (a bug in the job)",
+        if_status="running",
+    )
+
+
+_managers: dict[Path, WorkerManager] = {}
+_managers_lock = threading.Lock()
+
+
+def ensure_manager(
+    home: str | Path | None = None, *, max_workers: int | None = None, job_target: str = DEFAULT_JOB
+) -> WorkerManager:
+    """This process's running WorkerManager for `home`, created and started on first use.
+
+    Safe to call on every Streamlit rerun and from any thread: one manager per home per process.
+    Asking again with a different max_workers or job_target is an error, not a silent mismatch.
+    """
+    key = (Path(home) if home is not None else default_home()).expanduser().resolve()
+    with _managers_lock:
+        manager = _managers.get(key)
+        if manager is None or manager.stopped:
+            manager = WorkerManager(key, max_workers=max_workers, job_target=job_target)
+            manager.start()
+            _managers[key] = manager
+        elif job_target != manager.job_target or max_workers not in (None, manager.max_workers):
+            raise ValueError(
+                f"the worker manager for {key} already runs with job_target={manager.job_target!r} "
+                f"and max_workers={manager.max_workers}; got job_target={job_target!r} and "
+                f"max_workers={max_workers!r}"
+            )
+        return manager
+
+
+def _split_job_target(job_target: str) -> tuple[str, str]:
+    module, _, function = job_target.partition(":") if isinstance(job_target, str) else ("", "", "")
+    if not module or not function.isidentifier():
+        raise ValueError(f"job_target must look like 'package.module:function', got {job_target!r}")
+    return module, function
+
+
+def _check_job_target(job_target: str) -> None:
+    """Fail early on a job module that does not exist (without importing it: it may import torch)."""
+    module, _ = _split_job_target(job_target)
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise ValueError(f"job_target {job_target!r}: there is no module named {module!r}")
+
+
+def _load_job(job_target: str) -> Callable[[int, str], None]:
+    module, function = _split_job_target(job_target)
+    job = getattr(importlib.import_module(module), function, None)
+    if not callable(job):
+        raise ValueError(f"job_target {job_target!r}: module {module} has no function {function}")
+    return job
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _death_reason(exitcode: int) -> str:
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        hint = "; the system may have run out of memory" if -exitcode == signal.SIGKILL else ""
+        how = f"was killed (signal {-exitcode}, {name}){hint}"
+    else:
+        how = f"exited with code {exitcode}"
+    return f"worker process {how} before the run finished; what it wrote so far is kept"

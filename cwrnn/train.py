@@ -1,0 +1,245 @@
+"""One training loop for every model and every task.
+
+All architectures of a comparison train in lockstep, one epoch each in turn, so a live chart shows
+them side by side. Each architecture is a SequenceModel holding every seed (and, for Experiment 1,
+every target sequence) as one stacked network.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .models import ArchSpec, SequenceModel
+from .tasks.base import Task
+
+OPTIMIZERS = ("sgd", "adam")
+
+# The paper's settings. Learning rates are for a loss summed over time steps (see paper-notes.md).
+PRESETS = {
+    "paper-generation": dict(optimizer="sgd", lr=3e-4, momentum=0.95, lr_scale={"lstm": 0.1}),
+    "paper-words": dict(optimizer="sgd", lr=3e-4, momentum=0.9, lr_scale={}),
+    "adam": dict(optimizer="adam", lr=3e-3, momentum=0.0, lr_scale={}),
+}
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 2000
+    optimizer: str = "sgd"
+    lr: float = 3e-4
+    momentum: float = 0.95
+    #: per-architecture multiplier of lr (the paper trains its LSTM at a tenth of the rate)
+    lr_scale: dict[str, float] = field(default_factory=dict)
+    #: clip each member's gradient norm to this (None: no clipping; the paper mentions none)
+    clip_norm: float | None = None
+    snapshot_every: int = 50
+    #: early stopping: a member stops after this many epochs without improving the task's stop metric
+    patience: int | None = None
+    device: str | None = None
+    init: str = "paper"
+
+    def __post_init__(self):
+        problems = []
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            problems.append(f"learning rate must be a finite positive number, got {self.lr!r}")
+        if not (0 <= self.momentum < 1):
+            problems.append(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.epochs < 1:
+            problems.append(f"epochs must be at least 1, got {self.epochs}")
+        if self.clip_norm is not None and not (math.isfinite(self.clip_norm) and self.clip_norm > 0):
+            problems.append(f"clip_norm must be a finite positive number or None, got {self.clip_norm!r}")
+        if self.snapshot_every < 1:
+            problems.append(f"snapshot_every must be at least 1, got {self.snapshot_every}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "TrainConfig":
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+
+class Callback:
+    """Hooks of the training loop. Override what you need."""
+
+    def on_start(self, info: dict) -> None: ...
+
+    def on_epoch(self, epoch: int, metrics: dict[str, dict[str, np.ndarray]], elapsed: float) -> None:
+        """metrics[arch][name] is an array over members (seeds x replicas)."""
+
+    def on_snapshot(self, epoch: int, arrays: dict[str, np.ndarray], meta: dict) -> None: ...
+
+    def should_stop(self) -> bool:
+        return False
+
+    def on_end(self, result: "TrainResult") -> None: ...
+
+
+@dataclass
+class TrainResult:
+    outcome: str  # completed, cancelled or diverged
+    epochs: int
+    elapsed: float
+    device: str
+    final: dict[str, dict[str, np.ndarray]]
+    models: dict[str, SequenceModel]
+    message: str = ""
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    if requested:
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was requested but no CUDA GPU is available; use 'cpu'")
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def member_seeds(seeds: Sequence[int], replicas: int) -> list[int]:
+    """Init seed of each member: member r = replica r // len(seeds), seed r % len(seeds).
+
+    Replica j of seed s gets its own stream (s * 1009 + j) so one network per target sequence
+    still starts from independent weights, and replica 0 of seed s is exactly a seed-s network.
+    """
+    return [s * 1009 + j if j else s for j in range(replicas) for s in seeds]
+
+
+def _optimizer(cfg: TrainConfig, params, arch: str):
+    lr = cfg.lr * cfg.lr_scale.get(arch, 1.0)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+    return torch.optim.Adam(params, lr=lr)
+
+
+def _clip_per_member(model: SequenceModel, max_norm: float) -> None:
+    """Clip each member's own gradient norm, so one exploding seed cannot shrink the others' steps."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    norms = torch.sqrt(sum(g.pow(2).flatten(1).sum(1) for g in grads))
+    scale = torch.clamp(max_norm / (norms + 1e-12), max=1.0)
+    for g in grads:
+        g.mul_(scale.view(-1, *[1] * (g.dim() - 1)))
+
+
+class _EarlyStop:
+    """Per-member patience on a lower-is-better metric; stopped members are frozen in place."""
+
+    def __init__(self, models: dict[str, SequenceModel], patience: int):
+        self.patience = patience
+        self.best = {a: np.full(m.members, np.inf) for a, m in models.items()}
+        self.waited = {a: np.zeros(m.members, dtype=int) for a, m in models.items()}
+        self.frozen = {a: {} for a in models}  # arch -> member -> saved parameters
+
+    def update(self, arch: str, model: SequenceModel, values: np.ndarray) -> None:
+        improved = values < self.best[arch]
+        self.best[arch] = np.where(improved, values, self.best[arch])
+        self.waited[arch] = np.where(improved, 0, self.waited[arch] + 1)
+        for r in np.flatnonzero(self.waited[arch] >= self.patience):
+            if r not in self.frozen[arch]:
+                self.frozen[arch][r] = [p.detach()[r].clone() for p in model.parameters()]
+
+    def restore(self, arch: str, model: SequenceModel) -> None:
+        """Undo any optimiser movement of frozen members (momentum would otherwise carry them on)."""
+        with torch.no_grad():
+            for r, saved in self.frozen[arch].items():
+                for p, s in zip(model.parameters(), saved):
+                    p[r] = s
+
+    def all_stopped(self, models) -> bool:
+        return all(len(self.frozen[a]) == m.members for a, m in models.items())
+
+
+def train(task: Task, specs: Sequence[ArchSpec], seeds: Sequence[int], cfg: TrainConfig,
+          callbacks: Sequence[Callback] = ()) -> TrainResult:
+    """Train every architecture in `specs` on `task`, every seed at once, with `cfg`."""
+    if not specs:
+        raise ValueError("nothing to train: give at least one architecture")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    device = pick_device(cfg.device)
+    task.to(device)
+    members = member_seeds(seeds, task.replicas())
+    models = {s.arch: SequenceModel(s, task.input_size, task.output_size, members, cfg.init).to(device)
+              for s in specs}
+    opts = {a: _optimizer(cfg, m.parameters(), a) for a, m in models.items()}
+    stopper = _EarlyStop(models, cfg.patience) if cfg.patience and task.stop_metric else None
+    info = {"device": str(device), "epochs": cfg.epochs, "members": len(members), "seeds": list(seeds),
+            "task": task.describe(), "config": asdict(cfg),
+            "models": [{**s.to_dict(), "parameters": s.parameters(task.input_size, task.output_size),
+                        "macs_per_step": s.macs()} for s in specs]}
+    for cb in callbacks:
+        cb.on_start(info)
+    start, outcome, message, epoch, final = time.perf_counter(), "completed", "", 0, {}
+    for epoch in range(1, cfg.epochs + 1):
+        metrics = {}
+        for arch, model in models.items():
+            losses = []
+            for batch in task.batches(epoch, members):
+                loss = task.loss(model, batch)
+                opts[arch].zero_grad(set_to_none=True)
+                loss.sum().backward()
+                if cfg.clip_norm:
+                    _clip_per_member(model, cfg.clip_norm)
+                opts[arch].step()
+                if stopper:
+                    stopper.restore(arch, model)
+                losses.append(loss.detach())
+            metrics[arch] = task.metrics(model, losses)
+            bad = [name for name, v in metrics[arch].items() if not np.all(np.isfinite(v))]
+            if bad:
+                r = int(np.flatnonzero(~np.isfinite(metrics[arch][bad[0]]))[0])
+                outcome = "diverged"
+                message = (f"{arch} diverged at epoch {epoch}: {bad[0]} became NaN or infinite for "
+                           f"member {r} (init seed {members[r]}); try a smaller learning rate")
+            if stopper:
+                stopper.update(arch, model, metrics[arch][task.stop_metric])
+        final = metrics
+        elapsed = time.perf_counter() - start
+        for cb in callbacks:
+            cb.on_epoch(epoch, metrics, elapsed)
+        if outcome == "diverged":
+            break
+        last = epoch == cfg.epochs or (stopper is not None and stopper.all_stopped(models))
+        if epoch == 1 or epoch % cfg.snapshot_every == 0 or last:
+            arrays, meta = _snapshot(task, models, epoch)
+            for cb in callbacks:
+                cb.on_snapshot(epoch, arrays, meta)
+        if last:
+            break
+        if any(cb.should_stop() for cb in callbacks):
+            outcome, message = "cancelled", f"stopped by request after epoch {epoch}"
+            break
+    if outcome != "diverged":
+        final = _evaluate(task, models, members, epoch + 1)
+    result = TrainResult(outcome, epoch, time.perf_counter() - start, str(device), final, models, message)
+    for cb in callbacks:
+        cb.on_end(result)
+    return result
+
+
+def _evaluate(task: Task, models: dict[str, SequenceModel], members: list[int], epoch: int) -> dict:
+    """Metrics of the final weights (the per-epoch ones were measured before each update)."""
+    with torch.no_grad():
+        return {arch: task.metrics(model, [task.loss(model, b) for b in task.batches(epoch, members)])
+                for arch, model in models.items()}
+
+
+def _snapshot(task: Task, models: dict[str, SequenceModel], epoch: int) -> tuple[dict, dict]:
+    arrays: dict[str, np.ndarray] = {}
+    with torch.no_grad():
+        for arch, model in models.items():
+            for key, value in task.snapshot(model).items():
+                arrays[key if key in ("target", "input") else f"{key}/{arch}"] = value
+    meta = {"epoch": epoch, "archs": list(models)}
+    cw = models.get("cwrnn")
+    if cw is not None:
+        meta.update(periods=cw.spec.periods, module_sizes=cw.spec.module_sizes)
+        arrays["active"] = cw.core.activity(arrays["hidden/cwrnn"].shape[0])
+        arrays["weights/cwrnn"] = cw.core.dense_weights()["W_H"][0].cpu().numpy()
+    return arrays, meta
