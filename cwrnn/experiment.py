@@ -68,9 +68,9 @@ class RunConfig:
         return list(range(self.seed, self.seed + self.seeds))
 
     def train_config(self) -> TrainConfig:
-        overrides = {k: v for k, v in (("lr", self.lr), ("momentum", self.momentum)) if v is not None}
-        return TrainConfig.preset(self.preset, epochs=self.epochs, clip_norm=self.clip_norm,
-                                  snapshot_every=self.snapshot_every, device=self.device, **overrides)
+        overrides = {k: v for k, v in (("lr", self.lr), ("momentum", self.momentum),
+                                       ("clip_norm", self.clip_norm)) if v is not None}
+        return TrainConfig.preset(self.preset, epochs=self.epochs, snapshot_every=self.snapshot_every, device=self.device, **overrides)
 
 
 def _is_int(v) -> bool:

@@ -657,33 +657,22 @@ def snapshots_to_keep(
 ) -> list[int]:
     """Which snapshots of a run to keep, given their sorted epochs and sizes in bytes.
 
-    At most `max_count` snapshots and `max_bytes` in all: the first, the latest, and those
-    nearest to evenly spaced epochs in between, so a replay still covers the whole of training.
-    If even two do not fit, only the latest is kept.
+    While over `max_count` or `max_bytes`, drop the snapshot whose neighbours are closest
+    together, never the first or the latest: the survivors stay spread over the whole of
+    training, with ties thinning the older part. If even the first and the latest do not fit,
+    only the latest is kept.
     """
+    keep = list(epochs)
     size_of = dict(zip(epochs, sizes))
     total = sum(sizes)
-    if len(epochs) <= max_count and total <= max_bytes:
-        return list(epochs)
-    # Start near the count the byte budget allows on average, then step down until it fits.
-    count = min(len(epochs), max_count, max(2, max_bytes * len(epochs) // max(total, 1)))
-    while count >= 2:
-        keep = _spread(epochs, count)
-        if sum(size_of[epoch] for epoch in keep) <= max_bytes:
-            return keep
-        count -= 1
-    return [epochs[-1]]
-
-
-def _spread(epochs: Sequence[int], count: int) -> list[int]:
-    """`count` (>= 2) of the sorted `epochs`: first, last, and the nearest to evenly spaced points."""
-    middle = list(epochs[1:-1])
-    keep = [epochs[0], epochs[-1]]
-    for target in np.linspace(epochs[0], epochs[-1], count)[1:-1]:
-        nearest = min(middle, key=lambda epoch: abs(epoch - target))
-        middle.remove(nearest)
-        keep.append(nearest)
-    return sorted(keep)
+    while len(keep) > 1 and (len(keep) > max_count or total > max_bytes):
+        if len(keep) == 2:
+            drop_at = 0
+        else:
+            merged_gaps = [keep[i + 1] - keep[i - 1] for i in range(1, len(keep) - 1)]
+            drop_at = 1 + merged_gaps.index(min(merged_gaps))
+        total -= size_of[keep.pop(drop_at)]
+    return keep
 
 
 # ---- small validators and codecs ---------------------------------------------------------

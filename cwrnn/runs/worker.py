@@ -1,0 +1,112 @@
+"""The job a background worker runs: train one stored configuration, streaming everything to the store.
+
+The manager calls `execute(run_id, home)` in a spawned process. Progress and metrics reach the store
+at least every FLUSH_SECONDS, so a killed worker loses at most that much; cancellation is checked at
+the same rhythm and honoured at the next epoch boundary.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+
+import numpy as np
+
+from .store import RunStore
+
+FLUSH_SECONDS = 0.5
+
+
+def versions() -> dict:
+    import numpy
+    import torch
+
+    import cwrnn
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "cwrnn": cwrnn.__version__, "cuda": torch.version.cuda if torch.cuda.is_available() else None}
+
+
+class StoreCallback:
+    """Streams a training run into the store; see cwrnn.train.Callback for the hooks."""
+
+    def __init__(self, store: RunStore, run_id: int):
+        self.store, self.run_id = store, run_id
+        self.rows: list[tuple] = []
+        self.last_flush = time.monotonic()
+        self.cancel = False
+        self.total = 0
+        self.epoch = 0
+        self.latest: dict = {}
+
+    def on_start(self, info: dict) -> None:
+        self.total = info["epochs"]
+        self.store.update_progress(self.run_id, {"epoch": 0, "total_epochs": self.total, "elapsed_s": 0.0,
+                                                 "eta_s": None, "device": info["device"], "models": info["models"]})
+        self.info = info
+
+    def on_epoch(self, epoch: int, metrics: dict, elapsed: float) -> None:
+        self.epoch = epoch
+        for arch, named in metrics.items():
+            for name, values in named.items():
+                self.rows.extend((arch, r, epoch, name, float(v)) for r, v in enumerate(values))
+        self.latest = {a: {k: float(np.mean(v)) for k, v in m.items()} for a, m in metrics.items()}
+        if time.monotonic() - self.last_flush >= FLUSH_SECONDS or epoch == self.total:
+            self.flush(elapsed)
+
+    def flush(self, elapsed: float) -> None:
+        if self.rows:
+            self.store.add_metrics(self.run_id, self.rows)
+            self.rows = []
+        eta = elapsed / self.epoch * (self.total - self.epoch) if self.epoch else None
+        self.store.update_progress(self.run_id, {
+            "epoch": self.epoch, "total_epochs": self.total, "elapsed_s": elapsed, "eta_s": eta,
+            "latest": self.latest, "device": self.info["device"], "models": self.info["models"]})
+        self.cancel = self.store.cancel_requested(self.run_id)
+        self.last_flush = time.monotonic()
+
+    def on_snapshot(self, epoch: int, arrays: dict, meta: dict) -> None:
+        self.store.add_snapshot(self.run_id, epoch, arrays, meta)
+
+    def should_stop(self) -> bool:
+        return self.cancel
+
+    def on_end(self, result) -> None:
+        self.flush(result.elapsed)
+
+
+def execute(run_id: int, home: str) -> None:
+    """Train run `run_id` of the store at `home`; set its final status, summary and artifacts."""
+    from ..experiment import build_specs, build_task, validate
+    from ..train import train
+
+    store = RunStore(home)
+    run = store.get_run(run_id)
+    store.set_versions(run_id, versions())
+    cfg = validate(run["config"])
+    task = build_task(cfg)
+    specs = build_specs(cfg, task.input_size, task.output_size)
+    callback = StoreCallback(store, run_id)
+    result = train(task, specs, run["seeds"], cfg.train_config(), [callback])
+    for arch, model in result.models.items():
+        store.save_weights(run_id, arch, {k: v.cpu() for k, v in model.state_dict().items()})
+    store.save_artifact_bytes(run_id, "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
+    if cfg.task == "generation":
+        _save_audio(store, run_id, task, result.models)
+    summary = {"final": {a: {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in m.items()}
+                         for a, m in result.final.items()},
+               "epochs": result.epochs, "elapsed_s": result.elapsed,
+               "models": [{**s.to_dict(), "parameters": s.parameters(task.input_size, task.output_size)}
+                          for s in specs]}
+    store.set_status(run_id, result.outcome, error=result.message or None, device=result.device,
+                     summary=summary)
+
+
+def _save_audio(store: RunStore, run_id: int, task, models) -> None:
+    """Target and each model's first-member output as 44.1 kHz WAVs on one loudness scale."""
+    import torch
+
+    from .. import audio
+    with torch.no_grad():
+        outputs = {arch: task.generate(m)[0][0].cpu().numpy() for arch, m in models.items()}
+    for name, signal in {"target": task.targets_np[0], **outputs}.items():
+        store.save_artifact_bytes(run_id, f"{name}.wav", audio.wav_bytes(np.clip(signal, -1, 1), audio.SHIPPED_RATE))

@@ -1,0 +1,57 @@
+"""Parameter counting and matching against the paper's Table 1 and against real modules."""
+import pytest
+
+from cwrnn import ArchSpec, SequenceModel, count_parameters, match_hidden_size, paper
+from cwrnn.clock import recurrent_macs_per_step, split_units, theoretical_speedup
+
+
+@pytest.mark.parametrize("arch", ["srn", "lstm", "cwrnn"])
+def test_table1_experiment1_within_two_units(arch):
+    for budget, expected in zip(paper.GENERATION_BUDGETS, paper.GENERATION_HIDDEN[arch]):
+        got = match_hidden_size(arch, budget, 0, 1, num_modules=9 if arch == "cwrnn" else None)
+        assert abs(got - expected) <= 2, (arch, budget, got, expected)
+
+
+@pytest.mark.parametrize("arch", ["srn", "lstm", "cwrnn"])
+def test_table1_experiment2_within_two_units(arch):
+    for budget, expected in zip(paper.WORDS_BUDGETS, paper.WORDS_HIDDEN[arch]):
+        got = match_hidden_size(arch, budget, 13, 25, num_modules=7 if arch == "cwrnn" else None)
+        assert abs(got - expected) <= 2, (arch, budget, got, expected)
+
+
+def test_cwrnn_count_by_hand():
+    # n=40, g=9: sizes 5,5,5,5,4,4,4,4,4; recurrent = sum k_i * (units in modules i..g) = 890
+    assert split_units(40, 9) == [5, 5, 5, 5, 4, 4, 4, 4, 4]
+    assert count_parameters("cwrnn", 40, 0, 1, num_modules=9) == 890 + 40 + 41 + 9
+    assert count_parameters("cwrnn", 40, 0, 1, num_modules=9, count_periods=False) == 890 + 40 + 41
+
+
+@pytest.mark.parametrize("spec,inp,out", [
+    (ArchSpec("cwrnn", 19, periods=[1, 2, 4, 8, 16, 32, 64, 128, 256]), 0, 1),
+    (ArchSpec("cwrnn", 23, periods=[1, 3, 5], connectivity="full"), 13, 25),
+    (ArchSpec("srn", 15), 0, 1),
+    (ArchSpec("lstm", 7), 13, 25),
+    (ArchSpec("lstm", 7, peepholes=False), 0, 1),
+])
+def test_count_equals_the_real_modules(spec, inp, out):
+    model = SequenceModel(spec, inp, out, seeds=[0])
+    # W_H is stored dense; only its allowed entries are parameters. Periods count one each.
+    stored = sum(p.numel() for p in model.parameters())
+    if spec.arch == "cwrnn":
+        stored -= int((~model.core.mask).sum()) - len(spec.periods)
+    assert spec.parameters(inp, out) == stored
+
+
+def test_operation_counts_match_the_closed_form():
+    k, g = 8, 8
+    sizes, periods = [k] * g, [2**i for i in range(g)]
+    closed = k * k * (2 * g - 2 + 2 ** (1 - g))
+    assert recurrent_macs_per_step(sizes, periods) == pytest.approx(closed)
+    assert theoretical_speedup(sizes, periods) == pytest.approx((g * k) ** 2 / closed)
+
+
+def test_bad_sizing_arguments():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        count_parameters("gru2", 4, 0, 1)
+    with pytest.raises(ValueError, match="budget"):
+        match_hidden_size("srn", 0, 0, 1)

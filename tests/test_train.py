@@ -1,0 +1,132 @@
+"""The training loop: batched seeds equal single seeds, determinism, divergence, stopping, callbacks."""
+import numpy as np
+import pytest
+import torch
+
+from cwrnn import ArchSpec, matched_specs
+from cwrnn.audio import shipped_clips, synthetic_tone
+from cwrnn.tasks.generation import GenerationTask
+from cwrnn.train import Callback, TrainConfig, member_seeds, train
+
+PERIODS = [1, 2, 4, 8]
+
+
+def _specs(budget=120):
+    return matched_specs(budget, 0, 1, periods=PERIODS)
+
+
+def _params(result):
+    return {a: {k: v.detach().clone() for k, v in m.state_dict().items()} for a, m in result.models.items()}
+
+
+def test_batched_seeds_equal_each_seed_alone():
+    target = [synthetic_tone(40)]
+    cfg = TrainConfig(epochs=15, lr=3e-4, momentum=0.95, clip_norm=100.0)
+    together = _params(train(GenerationTask(target, num_seeds=3), _specs(), [3, 4, 5], cfg))
+    for r, seed in enumerate([3, 4, 5]):
+        alone = _params(train(GenerationTask(target, num_seeds=1), _specs(), [seed], cfg))
+        for arch in together:
+            for name, value in alone[arch].items():
+                torch.testing.assert_close(together[arch][name][r], value[0], rtol=1e-5, atol=1e-6)
+
+
+def test_one_network_per_sequence():
+    clips = shipped_clips()[:2]
+    task = GenerationTask(clips, num_seeds=2)
+    assert task.replicas() == 2 and member_seeds([7, 8], 2) == [7, 8, 7 * 1009 + 1, 8 * 1009 + 1]
+    assert [task.member_target(m) for m in range(4)] == [0, 0, 1, 1]
+    assert torch.equal(task.target[2], torch.from_numpy(clips[1].astype(np.float32)))
+
+
+def test_same_seed_same_result():
+    cfg = TrainConfig(epochs=5)
+    task = lambda: GenerationTask([synthetic_tone(30)], num_seeds=2)
+    a, b = train(task(), _specs(), [0, 1], cfg), train(task(), _specs(), [0, 1], cfg)
+    for arch in a.final:
+        np.testing.assert_array_equal(a.final[arch]["nmse"], b.final[arch]["nmse"])
+
+
+def test_cwrnn_beats_srn_on_a_shipped_clip():
+    """A short run with the paper's settings: the CW-RNN fits the music clip, the SRN outputs its mean."""
+    task = GenerationTask([shipped_clips()[0][:160]], num_seeds=2)
+    specs = matched_specs(250, 0, 1, periods=[1, 2, 4, 8, 16, 32, 64, 128], baselines=["srn"])
+    result = train(task, specs, [0, 1], TrainConfig.preset("paper-generation", epochs=300))
+    cw, srn = result.final["cwrnn"]["nmse"], result.final["srn"]["nmse"]
+    assert cw.max() < 0.5 * srn.min(), (cw, srn)
+    assert cw.mean() < 0.3
+
+
+def test_divergence_is_reported():
+    task = GenerationTask([synthetic_tone(50)], num_seeds=1)
+    result = train(task, [ArchSpec("srn", 8)], [0], TrainConfig(epochs=200, lr=5.0, momentum=0.9))
+    assert result.outcome == "diverged"
+    assert "srn diverged at epoch" in result.message and "smaller learning rate" in result.message
+
+
+class Recorder(Callback):
+    def __init__(self, stop_after=None):
+        self.epochs, self.snapshots, self.info, self.stop_after, self.result = [], [], None, stop_after, None
+
+    def on_start(self, info):
+        self.info = info
+
+    def on_epoch(self, epoch, metrics, elapsed):
+        self.epochs.append(epoch)
+
+    def on_snapshot(self, epoch, arrays, meta):
+        self.snapshots.append((epoch, arrays, meta))
+
+    def should_stop(self):
+        return self.stop_after is not None and len(self.epochs) >= self.stop_after
+
+    def on_end(self, result):
+        self.result = result
+
+
+def test_callbacks_snapshots_and_stop():
+    rec = Recorder(stop_after=7)
+    task = GenerationTask([synthetic_tone(24)], num_seeds=2)
+    result = train(task, _specs(), [0, 1], TrainConfig(epochs=50, snapshot_every=5), [rec])
+    assert result.outcome == "cancelled" and result.epochs == 7 and rec.epochs == list(range(1, 8))
+    assert [s[0] for s in rec.snapshots] == [1, 5]
+    epoch, arrays, meta = rec.snapshots[-1]
+    assert arrays["target"].shape == (24,) and arrays["output/cwrnn"].shape == (24,)
+    assert arrays["hidden/cwrnn"].shape == (24, sum(meta["module_sizes"]))
+    np.testing.assert_array_equal(arrays["active"][:, :9], [[1] * 9, [1, 0] * 4 + [1], [1, 0, 0, 0] * 2 + [1],
+                                                           [1, 0, 0, 0, 0, 0, 0, 0, 1]])
+    W = arrays["weights/cwrnn"]
+    k = meta["module_sizes"][0]
+    assert np.all(W[k:, :k] == 0), "no fast-to-slow weights in the snapshot"
+    assert rec.info["models"][0]["arch"] == "cwrnn" and rec.info["device"] == "cpu"
+    assert rec.result is result
+
+
+def test_per_member_clipping_leaves_healthy_members_alone():
+    task = GenerationTask([synthetic_tone(30)], num_seeds=2)
+    base = TrainConfig(epochs=3)
+    plain = _params(train(task, _specs(), [0, 1], base))
+    clipped = _params(train(GenerationTask([synthetic_tone(30)], num_seeds=2), _specs(), [0, 1],
+                            TrainConfig(epochs=3, clip_norm=1e6)))
+    for arch in plain:
+        for name in plain[arch]:
+            torch.testing.assert_close(plain[arch][name], clipped[arch][name])
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(lr=float("nan")), "finite positive"),
+    (dict(lr=0), "finite positive"),
+    (dict(optimizer="rmsprop"), "optimizer must be one of"),
+    (dict(momentum=1.0), "momentum"),
+    (dict(epochs=0), "epochs"),
+    (dict(clip_norm=-1.0), "clip_norm"),
+])
+def test_bad_train_config(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_bad_targets():
+    with pytest.raises(ValueError, match="zero variance"):
+        GenerationTask([np.ones(10)], num_seeds=1)
+    with pytest.raises(ValueError, match="NaN"):
+        GenerationTask([np.array([0.0, np.nan, 1.0])], num_seeds=1)
