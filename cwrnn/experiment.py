@@ -160,10 +160,11 @@ def build_specs(cfg: RunConfig, input_size: int, output_size: int) -> list[ArchS
                               baselines=cfg.baselines)
     except ValueError as e:
         raise ConfigError([str(e)]) from e
-    too_big = [f"{s.arch} would need {s.hidden_size} hidden units (limit {LIMITS['hidden']})"
-               for s in specs if s.hidden_size > LIMITS["hidden"]]
-    if too_big:
-        raise ConfigError(too_big + ["lower the parameter budget"])
+    over = [s for s in specs if s.parameters(input_size, output_size) > 1.5 * cfg.budget]
+    if over:
+        raise ConfigError([f"a budget of {cfg.budget} parameters is too small: the smallest {s.arch} with this "
+                           f"design has {s.parameters(input_size, output_size)}; raise the budget or use fewer "
+                           "modules" for s in over])
     return specs
 
 

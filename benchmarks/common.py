@@ -1,0 +1,28 @@
+"""Timing helpers shared by the benchmarks."""
+import platform
+import statistics
+import time
+
+import torch
+
+
+def timed(fn, *, repeats: int = 5, warmup: int = 1, device: str = "cpu") -> float:
+    """Median wall time of fn() in seconds (synchronising CUDA so queued kernels are counted)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine(device: str) -> str:
+    if device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads (torch {torch.__version__})"

@@ -1,0 +1,46 @@
+"""Forward + backward time: CW-RNN against an SRN on the same code path and against torch.nn.RNN.
+
+n in {64, 256, 1024}, 8 modules with periods 1..128, batch 32, 256 steps. Prints a markdown table with
+the theoretical ratio (recurrent multiply-adds, paper-notes.md) beside the measured one.
+    python benchmarks/forward_backward.py [--device cuda] [--sizes 64 256 1024]
+"""
+import argparse
+import datetime
+
+import torch
+
+from common import machine, timed
+from cwrnn import SRN, ClockworkRNN
+from cwrnn.clock import split_units, theoretical_speedup
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=5)
+    a = p.parse_args()
+    dev, g = a.device, 8
+    periods = [2**i for i in range(g)]
+    print(f"Forward + backward, batch {a.batch}, {a.steps} steps, input 1, {g} modules; {machine(dev)}; "
+          f"{datetime.date.today()}\n")
+    print("| n | CW-RNN (ms) | SRN same path (ms) | torch.nn.RNN (ms) | SRN / CW-RNN measured | theory | nn.RNN / CW-RNN |")
+    print("|---|---|---|---|---|---|---|")
+    for n in a.sizes:
+        x = torch.randn(a.batch, a.steps, 1, device=dev)
+        cw = ClockworkRNN(1, n, num_modules=g, periods=periods).to(dev)
+        srn = SRN(1, n).to(dev)
+        ref = torch.nn.RNN(1, n, batch_first=True).to(dev)
+
+        def step(model):
+            return lambda: model(x)[0].sum().backward()
+        t_cw, t_srn, t_ref = (timed(step(m), repeats=a.repeats, device=dev) for m in (cw, srn, ref))
+        theory = theoretical_speedup(split_units(n, g), periods)
+        print(f"| {n} | {t_cw * 1e3:.1f} | {t_srn * 1e3:.1f} | {t_ref * 1e3:.1f} | {t_srn / t_cw:.2f}x | "
+              f"{theory:.2f}x | {t_ref / t_cw:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
