@@ -63,14 +63,14 @@ class LSTM(Stacked):
         h = _prepare_h0(self, h0, B, W)
         c = torch.zeros_like(h)
         if x is None:
-            drive = b.expand(R, B, 4 * n)
-        else:  # the input part of every step in one matmul
+            drive = [b.expand(R, B, 4 * n)] * steps
+        else:  # the input part of every step in one matmul; unbind so the backward is one stack, not T selects
             xs = x.reshape(R, -1, self.input_size)
-            drive = torch.baddbmm(b, xs, self.stack(self.W_I).transpose(1, 2)).reshape(R, B, steps, 4 * n)
+            drive = torch.baddbmm(b, xs, self.stack(self.W_I).transpose(1, 2)).reshape(R, B, steps, 4 * n).unbind(2)
         peep = self.stack(self.peep).unsqueeze(1) if self.peepholes else None
         outs = []
         for t in range(steps):
-            z = torch.baddbmm(drive if x is None else drive[:, :, t], h, W)
+            z = torch.baddbmm(drive[t], h, W)
             zi, zf, zg, zo = z.chunk(4, dim=-1)
             if peep is not None:
                 zi, zf = zi + peep[..., 0, :] * c, zf + peep[..., 1, :] * c

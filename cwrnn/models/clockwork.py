@@ -179,9 +179,9 @@ class ClockworkRNN(Stacked):
             w = W_I[:, :p] if isinstance(p, int) else W_I.index_select(1, p)
             xs = x[:, :, ts]  # (R, B, len(ts), I)
             d = torch.baddbmm(bias.unsqueeze(1), xs.reshape(R, -1, self.input_size), w.transpose(1, 2))
-            d = d.reshape(R, B, len(ts), -1)
-            for j, t in enumerate(ts):
-                drive[t] = d[:, :, j]
+            # unbind, not d[:, :, j] per step: each select's backward would zero-fill a whole (R,B,T,r) tensor
+            for t, d_t in zip(ts, d.reshape(R, B, len(ts), -1).unbind(2)):
+                drive[t] = d_t
         return drive
 
 
