@@ -15,7 +15,6 @@ from typing import BinaryIO
 
 import numpy as np
 from scipy.io import wavfile
-from scipy.signal import resample_poly
 
 __all__ = [
     "AudioError",
@@ -165,6 +164,7 @@ def _positive_rate(rate: float, name: str) -> float:
 
 def resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
     """Resample x from rate_from to rate_to Hz with a polyphase filter (scipy.signal.resample_poly)."""
+    from scipy.signal import resample_poly  # imported here: scipy.signal costs seconds at worker start
     signal = _as_signal(x)
     ratio = Fraction(_positive_rate(rate_to, "rate_to")) / Fraction(_positive_rate(rate_from, "rate_from"))
     # Integer rates give the exact ratio (44100 -> 48000 is 160/147); odd ones are approximated so the

@@ -164,3 +164,22 @@ def test_bad_calls_are_clear():
         rnn(torch.randn(1, 4, 3), h0=torch.zeros(2, 4))
     with pytest.raises(ValueError, match="steps >= 1"):
         ClockworkRNN(0, 4, num_modules=2)()
+
+
+@pytest.mark.parametrize("periods", [[1, 2, 4, 8], [1, 3, 4, 10]])
+def test_only_active_rows_are_computed(monkeypatch, periods):
+    """Each step's recurrent matmul produces exactly the active modules' units, never all n."""
+    sizes = [3, 2, 2, 1]
+    rnn = ClockworkRNN(0, module_sizes=sizes, periods=periods)
+    widths = []
+    real = torch.baddbmm
+
+    def spy(inp, a, b, *args, **kwargs):
+        if a.shape[-1] == rnn.hidden_size:  # the recurrent product h @ W[rows].T
+            widths.append(b.shape[-1])
+        return real(inp, a, b, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "baddbmm", spy)
+    rnn(steps=40)
+    expected = [sum(k for k, T in zip(sizes, periods) if t % T == 0) for t in range(40)]
+    assert widths == expected

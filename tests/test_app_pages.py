@@ -1,0 +1,217 @@
+"""AppTests of the Runs, Clock explorer and Paper pages, each run standalone on a store in a temporary home."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cwrnn import paper_job
+from cwrnn.experiment import RunConfig
+from cwrnn.runs.manager import ensure_manager
+from cwrnn.runs.store import TERMINAL_STATUSES, RunStore
+from cwrnn.runs.worker import execute
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+TIMEOUT = 60
+
+
+def page(name: str, **query) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at.run()
+
+
+def charts(at: AppTest) -> list[str]:
+    return [chart.key for chart in at.get("plotly_chart")]
+
+
+def texts(elements) -> str:
+    return "\n".join(e.value for e in elements)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> tuple[Path, list[int]]:
+    """A home with two real, finished Experiment 1 runs (trained in-process by the worker's job)."""
+    home = tmp_path_factory.mktemp("lab")
+    store = RunStore(home)
+    ids = []
+    for budget in (100, 120):
+        config = RunConfig(epochs=3, budget=budget, clips=[0], snapshot_every=1).to_dict()
+        run_id = store.create_run("generation", config, [0])
+        store.claim_next(1)
+        execute(run_id, str(home))
+        ids.append(run_id)
+    return home, ids
+
+
+@pytest.fixture
+def lab_home(lab, monkeypatch) -> tuple[RunStore, list[int]]:
+    monkeypatch.setenv("CWRNN_HOME", str(lab[0]))
+    return RunStore(lab[0]), lab[1]
+
+
+# ---- Runs -----------------------------------------------------------------------------------------
+
+
+def test_runs_page_without_runs_says_where_they_come_from(store):
+    at = page("runs")
+    assert not at.exception
+    assert "No runs yet" in texts(at.info)
+    assert [w.label for w in at.multiselect] == ["Task", "Status"]
+
+
+def test_runs_page_lists_every_run_with_filters(lab_home):
+    store, (first, second) = lab_home
+    at = page("runs")
+    assert not at.exception and not at.error
+    (table,) = [df for df in at.dataframe if df.key == "runs_table"]
+    assert table.value["id"].tolist() == [second, first]
+    assert table.value["status"].tolist() == ["completed", "completed"]
+    assert table.value["CW-RNN"].notna().all()
+    at.multiselect(key="runs_statuses").set_value(["failed"]).run()
+    (table,) = [df for df in at.dataframe if df.key == "runs_table"]
+    assert table.value.empty
+
+
+def test_opening_a_run_shows_its_charts_audio_and_files(lab_home):
+    store, (first, _) = lab_home
+    at = page("runs", run=str(first))
+    assert not at.exception and not at.error
+    assert {"run_loss_chart", "run_waveform_chart", "run_activity_chart", "run_weights_chart"} <= set(charts(at))
+    assert len(at.get("audio")) == 4  # target, CW-RNN, SRN, LSTM
+    names = {b.proto.label for b in at.download_button}
+    assert {"metrics.csv", "config.json", "target.wav", "cwrnn.wav", "cwrnn.pt", "lstm.pt"} <= names
+    assert at.button(key="open_in_playground") and at.button(key="delete_run").disabled
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"run": "abc"}, "?run=abc is not a valid link"),
+    ({"run": "999"}, "there is no run 999"),
+    ({"compare": "1,x"}, "?compare=1,x is not a valid link"),
+])
+def test_bad_run_links_say_what_is_wrong(lab_home, query, message):
+    at = page("runs", **query)
+    assert not at.exception
+    assert message in texts(at.error)
+
+
+def test_comparing_runs_overlays_curves_and_lists_differences(lab_home):
+    store, (first, second) = lab_home
+    at = page("runs", compare=f"{first},{second}")
+    assert not at.exception and not at.error
+    assert {"compare_loss_chart", "compare_waveform_chart"} <= set(charts(at))
+    diff = at.dataframe[-1].value
+    assert diff.index.tolist() == ["budget"] and diff.loc["budget"].tolist() == ["100", "120"]
+    at.selectbox(key="compare_arch").set_value("srn").run()
+    assert not at.exception and "compare_loss_chart" in charts(at)
+
+
+def test_deleting_a_run_needs_confirmation(lab_home):
+    store, _ = lab_home
+    run_id = store.create_run("generation", {"epochs": 1}, [0])
+    store.set_status(run_id, "cancelled")
+    at = page("runs", run=str(run_id))
+    assert at.button(key="delete_run").disabled  # until the deletion is confirmed
+    at.checkbox(key=f"delete_confirm_{run_id}").check().run()
+    at.button(key="delete_run").click().run()
+    assert not at.exception
+    assert f"Run {run_id} was deleted." in texts(at.success)
+    assert run_id not in [r["id"] for r in store.list_runs()]
+
+
+def test_open_in_playground_restores_the_runs_settings(lab_home):
+    store, (first, _) = lab_home
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/runs.py")
+    at.query_params["run"] = str(first)
+    try:
+        at.run()
+        at.button(key="open_in_playground").click().run()
+    finally:
+        ensure_manager().stop(timeout=5, terminate=True)  # the router starts one
+    assert not at.exception and not at.error
+    assert (at.query_params["budget"], at.query_params["epochs"]) == ("100", "3")
+    assert (at.number_input(key="budget").value, at.number_input(key="epochs").value) == (100, 3)
+
+
+# ---- Clock explorer --------------------------------------------------------------------------------
+
+
+def test_clock_page_shows_the_papers_design_by_default(store):
+    at = page("clock")
+    assert not at.exception and not at.error
+    assert {"clock_chart", "connectivity_chart"} <= set(charts(at))
+    assert [w.key for w in at.selectbox] == ["clock_schedule", "clock_connectivity"]
+    assert at.slider(key="clock_modules").value == 9 and at.number_input(key="clock_hidden").value == 40
+    metrics = {m.label: (m.value, m.delta) for m in at.metric}
+    assert metrics == {"CW-RNN recurrent weights": ("890", "-44% vs SRN"),  # 890 / 1600
+                       "CW-RNN multiply-adds per step": ("348.7", "-78% vs SRN"),  # 348.6875 / 1600
+                       "Theoretical speed-up over an SRN": ("4.6×", "")}
+
+
+@pytest.mark.parametrize("periods, message", [
+    ("1, 2, x", "whole numbers separated by commas"),
+    ("0, 1, 2", "at least 1"),
+    ("4, 2, 8", "sorted from fastest to slowest"),
+    ("1, 2, 2", "distinct"),
+])
+def test_clock_page_explains_bad_custom_periods(store, periods, message):
+    at = page("clock")
+    at.selectbox(key="clock_schedule").set_value("custom").run()
+    at.text_input(key="clock_periods").input(periods).run()
+    assert not at.exception
+    assert message in texts(at.error)
+    assert not charts(at)
+
+
+def test_clock_page_custom_periods_and_too_few_units(store):
+    at = page("clock")
+    at.selectbox(key="clock_schedule").set_value("custom").run()
+    at.text_input(key="clock_periods").input("1, 3, 9").run()
+    assert not at.error and "**Periods** 1, 3, 9 · **module sizes** 14, 13, 13" in texts(at.markdown)
+    at.number_input(key="clock_hidden").set_value(2).run()
+    assert "hidden_size 2 is smaller than num_modules 3" in texts(at.error)
+
+
+# ---- Paper --------------------------------------------------------------------------------------------
+
+
+def test_paper_page_without_sizes_says_what_to_choose(store):
+    at = page("paper")
+    assert not at.exception
+    assert "No grid has run yet" in texts(at.info)
+    assert at.dataframe[0].value["hidden units (paper)"].tolist()[:3] == [9, 4, 11]  # Table 1
+    at.multiselect(key="paper_sizes").set_value([]).run()
+    at.button(key="paper_run").click().run()
+    assert "Cannot run this grid: budgets must be one or more distinct sizes from 100, 250, 500, 1000" in \
+        texts(at.error)
+    assert store.list_runs() == []
+
+
+@pytest.mark.slow  # a spawned worker must import torch before it trains: about 10 s on 2 cores
+def test_paper_page_runs_a_tiny_grid_in_the_background_and_plots_it(store):
+    at = page("paper")
+    at.multiselect(key="paper_sizes").set_value([100])
+    at.number_input(key="paper_seeds").set_value(1)
+    at.number_input(key="paper_epochs").set_value(5)
+    at.button(key="paper_run").click().run()
+    assert not at.exception and not at.error
+    (run,) = store.list_runs()
+    assert run["task"] == paper_job.GRID_TASK
+    assert run["config"] == {"grid": "generation", "budgets": [100], "seeds": 1, "epochs": 5}
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while store.get_run(run["id"])["status"] not in TERMINAL_STATUSES:
+            assert time.monotonic() < deadline, "the grid did not finish in time"
+            time.sleep(0.2)
+    finally:
+        ensure_manager().stop(timeout=5, terminate=True)
+    finished = store.get_run(run["id"])
+    assert finished["status"] == "completed", finished["error"]
+    at.run()
+    assert not at.exception and not at.error
+    assert "paper_chart" in charts(at)
+    table = at.dataframe[-1].value
+    assert table["networks"].tolist() == [5, 5, 5] and table["NMSE (ours)"].notna().all()

@@ -1,0 +1,323 @@
+"""The data behind the Runs, Clock explorer and Paper pages, checked on a real store and hand-computed values."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cwrnn import paper, paper_job
+from cwrnn import runs_view as rv
+from cwrnn.experiment import RunConfig
+from cwrnn.runs.store import RunStore
+
+
+def finished(store: RunStore, task: str, config: dict, status: str = "completed", **fields) -> int:
+    """A run taken through the store's life cycle to `status`, with the given progress or summary."""
+    run_id = store.create_run(task, config, [0])
+    store.claim_next(1)
+    if "progress" in fields:
+        store.update_progress(run_id, fields["progress"])
+    if status != "running":
+        store.set_status(run_id, status, summary=fields.get("summary"))
+    return run_id
+
+
+def final(**means) -> dict:
+    return {arch: {metric: {"mean": value, "std": 0.0} for metric, value in named.items()}
+            for arch, named in means.items()}
+
+
+# ---- the runs table ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def four_runs(store):
+    gen = finished(store, "generation", {**RunConfig().to_dict(), "budget": 250, "baselines": ["srn"]},
+                   summary={"final": final(cwrnn={"mse": 0.1, "nmse": 0.02}, srn={"mse": 2.0, "nmse": 0.5})})
+    words = finished(store, "words", {"task": "words", "budget": 500}, status="running",
+                     progress={"epoch": 7, "total_epochs": 20,
+                               "latest": {"cwrnn": {"loss": 1.0, "test_error": 0.3},
+                                          "lstm": {"loss": 2.0, "test_error": 0.6}}})
+    cells = [{"arch": a, "budget": b, "mean": m} for a, b, m in
+             [("cwrnn", 100, 0.04), ("srn", 100, 0.5), ("cwrnn", 1000, 0.007), ("lstm", 1000, 0.04)]]
+    grid = finished(store, paper_job.GRID_TASK, {"grid": "generation", "budgets": [100, 1000], "seeds": 1,
+                                                 "epochs": 5}, summary={"cells": cells})
+    queued = store.create_run("generation", RunConfig().to_dict(), [0])
+    return gen, words, grid, queued
+
+
+def test_runs_table_has_one_row_per_run_with_its_final_scores(store, four_runs):
+    gen, words, grid, queued = four_runs
+    table = rv.runs_table(store.list_runs())
+    assert list(table.columns) == list(rv.RUNS_COLUMNS)
+    assert table["id"].tolist() == [queued, grid, words, gen]  # newest first, as the store lists them
+    rows = table.set_index("id")
+    assert rows.loc[gen, ["task", "architectures", "budget", "status", "score", "CW-RNN", "SRN"]].tolist() == \
+        ["generation", "SRN, CW-RNN", 250, "completed", "nmse", 0.02, 0.5]
+    assert np.isnan(rows.loc[gen, "LSTM"])
+    # a running run shows its latest scores and how far it got
+    assert rows.loc[words, ["status", "score", "CW-RNN", "LSTM", "epochs"]].tolist() == \
+        ["running", "test_error", 0.3, 0.6, 7]
+    # a grid shows its largest budget, and the scores at that budget only
+    assert rows.loc[grid, ["budget", "CW-RNN", "LSTM", "epochs"]].tolist() == [1000, 0.007, 0.04, 5]
+    assert np.isnan(rows.loc[grid, "SRN"])
+    assert pd.isna(rows.loc[queued, "epochs"]) and rows.loc[queued, ["CW-RNN", "SRN", "LSTM"]].isna().all()
+    assert rows.loc[queued, "architectures"] == "SRN, LSTM, CW-RNN"
+
+
+def test_runs_table_of_no_runs_is_empty_with_every_column():
+    table = rv.runs_table([])
+    assert table.empty and list(table.columns) == list(rv.RUNS_COLUMNS)
+
+
+def test_filter_runs_by_task_and_status(store, four_runs):
+    gen, words, grid, queued = four_runs
+    table = rv.runs_table(store.list_runs())
+    assert rv.filter_runs(table)["id"].tolist() == [queued, grid, words, gen]
+    assert rv.filter_runs(table, tasks=["generation"])["id"].tolist() == [queued, gen]
+    assert rv.filter_runs(table, statuses=["completed"])["id"].tolist() == [grid, gen]
+    assert rv.filter_runs(table, ["generation"], ["queued", "running"])["id"].tolist() == [queued]
+    assert rv.filter_runs(table, tasks=[]).empty
+
+
+def test_selection_becomes_a_run_or_compare_link():
+    ids = [9, 7, 4]
+    assert rv.selection_params(ids, []) == {}
+    assert rv.selection_params(ids, [1]) == {"run": "7"}
+    assert rv.selection_params(ids, [2, 0]) == {"compare": "4,9"}
+    assert rv.selection_params(ids, [5]) == {}  # a row of a table that has since shrunk
+
+
+# ---- links --------------------------------------------------------------------------------------
+
+
+def test_parse_run_ids_accepts_stored_runs_and_explains_bad_links(store, four_runs):
+    gen, words, *_ = four_runs
+    assert rv.parse_run_ids(f" {gen} ", store) == [gen]
+    assert rv.parse_run_ids(f"{words},{gen},{words}", store, param="compare") == [words, gen]
+    with pytest.raises(rv.RunLinkError, match=r"\?run=abc is not a valid link: run ids are whole numbers.*'abc'"):
+        rv.parse_run_ids("abc", store)
+    with pytest.raises(rv.RunLinkError, match="'-1'"):
+        rv.parse_run_ids("-1", store)
+    with pytest.raises(rv.RunLinkError, match=r"no run 99 in this lab \(it may have been deleted\)"):
+        rv.parse_run_ids("99", store)
+    with pytest.raises(rv.RunLinkError, match="several runs; .run takes one id"):
+        rv.parse_run_ids(f"{gen},{words}", store)
+    store.delete_run(gen)
+    with pytest.raises(rv.RunLinkError, match=f"no run {gen} "):
+        rv.parse_run_ids(str(gen), store, param="compare")
+
+
+def test_playground_params_name_config_fields_and_join_lists():
+    cfg = {**RunConfig().to_dict(), "periods": [1, 3, 9], "lr": 0.001, "grid": "ignored"}
+    params = rv.playground_params(cfg)
+    assert params["periods"] == "1,3,9" and params["clips"] == "0,1,2,3,4" and params["lr"] == "0.001"
+    assert params["budget"] == "1000" and params["baselines"] == "srn,lstm" and params["task"] == "generation"
+    assert {"module_sizes", "wav_path", "folder", "device", "momentum", "clip_norm", "grid"}.isdisjoint(params)
+    assert all(isinstance(v, str) for v in params.values())
+
+
+# ---- one run's files ------------------------------------------------------------------------------
+
+
+def test_downloads_hold_the_stored_metrics_config_audio_and_weights(store):
+    config = {**RunConfig().to_dict(), "budget": 123}
+    run_id = finished(store, "generation", config)
+    store.add_metrics(run_id, [("cwrnn", 0, 1, "nmse", 0.5), ("srn", 1, 2, "mse", 0.25)])
+    store.save_artifact_bytes(run_id, "target.wav", b"RIFF-target")
+    store.save_artifact_bytes(run_id, "config.json", b"{}")
+    store.save_weights(run_id, "cwrnn", {})
+    back = pd.read_csv(io.BytesIO(rv.metrics_csv(store, run_id)))
+    pd.testing.assert_frame_equal(back, store.metrics(run_id), check_dtype=False)
+    assert json.loads(rv.config_json(store.get_run(run_id))) == config
+    assert rv.downloadable_files(store, run_id) == [("weights", "cwrnn.pt", "application/octet-stream"),
+                                                    ("audio", "target.wav", "audio/wav")]
+    assert rv.artifact_bytes(store, run_id, "target.wav") == b"RIFF-target"
+    with pytest.raises(FileNotFoundError, match="has no file '../runs.db'"):
+        rv.artifact_bytes(store, run_id, "../runs.db")
+
+
+# ---- comparing runs ---------------------------------------------------------------------------------
+
+
+def test_config_diff_lists_only_the_settings_that_differ(store):
+    base = RunConfig().to_dict()
+    a = finished(store, "generation", base)
+    b = finished(store, "generation", {**base, "budget": 250, "periods": [1, 3, 9]})
+    c = finished(store, "generation", {**base, "lr": 0.01})
+    runs = [store.get_run(i) for i in (a, b, c)]
+    diff = rv.config_diff(runs)
+    assert list(diff.columns) == [f"run {a}", f"run {b}", f"run {c}"]
+    assert diff.index.tolist() == ["periods", "budget", "lr"]  # in RunConfig's order
+    assert diff.loc["periods"].tolist() == ["1, 2, 4, 8, 16, 32, 64, 128, 256", "1, 3, 9",
+                                            "1, 2, 4, 8, 16, 32, 64, 128, 256"]
+    assert diff.loc["lr"].tolist() == ["automatic", "automatic", "0.01"]
+    assert rv.config_diff(runs[:1]).empty
+
+
+def snapshot(store: RunStore, run_id: int, target: np.ndarray, outputs: dict) -> None:
+    arrays = {"target": target, **{f"output/{a}": y for a, y in outputs.items()}}
+    store.add_snapshot(run_id, 10, arrays, {"epoch": 10, "archs": list(outputs)})
+
+
+def test_comparison_overlays_what_every_run_shares(store):
+    runs = [finished(store, "generation", RunConfig().to_dict()) for _ in range(4)]
+    for i, run_id in enumerate(runs):
+        archs = ["cwrnn", "srn"] + (["lstm"] if i == 0 else [])
+        store.add_metrics(run_id, [(a, 0, e, n, 1.0 / (e + i + 1)) for a in archs for e in range(3)
+                                   for n in ("mse", "nmse")])
+    store.add_metrics(runs[1], [("cwrnn", 0, 0, "extra", 1.0)])
+    target = np.sin(np.arange(16.0))
+    snapshot(store, runs[0], target, {"cwrnn": target * 0.5, "srn": target * 0})
+    snapshot(store, runs[1], target, {"cwrnn": target * 0.9})
+    snapshot(store, runs[2], target + 1, {"cwrnn": target})
+    chosen = [store.get_run(i) for i in runs]
+
+    metrics = rv.comparison_metrics(store, chosen)
+    assert sorted(metrics["run"].unique()) == sorted(f"run {i}" for i in runs)
+    assert len(metrics) == 2 * (3 * 2 * 3) + 3 * 2 * 3 + 1
+    assert rv.metric_choices(metrics) == (["srn", "cwrnn"], ["mse", "nmse"])
+
+    target_back, outputs, notes = rv.comparison_waveforms(store, chosen, "cwrnn")
+    np.testing.assert_allclose(target_back, target)
+    assert list(outputs) == [f"run {runs[0]}", f"run {runs[1]}"]
+    np.testing.assert_allclose(outputs[f"run {runs[1]}"], target * 0.9)
+    assert notes == [f"run {runs[2]} learned a different target sequence, so it is not overlaid",
+                     f"run {runs[3]} has no snapshot yet"]
+    assert rv.comparison_waveforms(store, chosen[1:2], "srn")[1] == {}
+
+
+# ---- the clock explorer ---------------------------------------------------------------------------
+
+
+def test_parse_periods_reads_a_typed_list():
+    assert rv.parse_periods("1, 2, 4, 8") == [1, 2, 4, 8]
+    assert rv.parse_periods(" 1 3  9,27 ") == [1, 3, 9, 27]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "type at least one period"),
+    ("1, two, 4", "whole numbers separated by commas.*'two'"),
+    ("1, 2.5", "whole numbers.*'2.5'"),
+    ("0, 1, 2", "at least 1"),
+    ("-2, 4", "at least 1"),
+    ("4, 2, 8", "sorted from fastest to slowest"),
+    ("1, 2, 2", "distinct"),
+    (", ".join(str(2**i) for i in range(17)), "at most 16 modules"),
+    ("1, 8192", "at most 4096"),
+])
+def test_parse_periods_explains_bad_lists(text, message):
+    with pytest.raises(rv.PeriodsError, match=message):
+        rv.parse_periods(text)
+
+
+def test_clock_numbers_of_the_papers_1000_parameter_cwrnn():
+    numbers = rv.clock_numbers(paper.GENERATION_PERIODS, 40)
+    assert numbers.module_sizes == [5, 5, 5, 5, 4, 4, 4, 4, 4]
+    table = numbers.table.set_index("architecture")
+    # sum_i k_i (k_i + ... + k_g) = 5*40 + 5*35 + 5*30 + 5*25 + 4*20 + 4*16 + 4*12 + 4*8 + 4*4
+    assert table["recurrent weights"].to_dict() == {"CW-RNN": 890, "SRN": 1600, "LSTM": 6400}
+    # + 40 biases + 41 readout (+ 9 periods for the CW-RNN; 3 x 40 peepholes for the LSTM)
+    assert table["parameters"].to_dict() == {"CW-RNN": 980, "SRN": 1681, "LSTM": 6721}
+    # each module's fan-in times its size, over its period
+    macs = 200 + 175 / 2 + 150 / 4 + 125 / 8 + 80 / 16 + 64 / 32 + 48 / 64 + 32 / 128 + 16 / 256
+    assert table.loc["CW-RNN", "multiply-adds per step"] == pytest.approx(macs)
+    assert table.loc["SRN", "multiply-adds per step"] == 1600
+    assert numbers.speedup == pytest.approx(1600 / macs) and numbers.paper_bound == 9 / 4
+    assert numbers.cwrnn("recurrent weights") == 890
+    assert numbers.change_vs_srn("recurrent weights") == pytest.approx(890 / 1600 - 1)
+
+
+def test_clock_numbers_match_the_papers_closed_form_for_equal_modules():
+    g, k = 6, 3  # k^2 (2g - 2 + 2^(1-g)) multiply-adds, n^2/2 + n k/2 weights
+    numbers = rv.clock_numbers([2**i for i in range(g)], g * k, input_size=2, output_size=3)
+    cw = numbers.table.set_index("architecture").loc["CW-RNN"]
+    n = g * k
+    assert cw["multiply-adds per step"] == pytest.approx(k * k * (2 * g - 2 + 2 ** (1 - g)))
+    assert cw["recurrent weights"] == n * n / 2 + n * k / 2
+    assert cw["parameters"] == n * n / 2 + n * k / 2 + n * 2 + n + 3 * (n + 1) + g
+    assert numbers.speedup >= g / 4
+
+
+def test_clock_numbers_full_connectivity_and_too_few_units():
+    numbers = rv.clock_numbers([1, 2, 4], 9, "full")
+    assert numbers.table.set_index("architecture").loc["CW-RNN", "recurrent weights"] == 81
+    with pytest.raises(ValueError, match="hidden_size 5 is smaller than num_modules 9"):
+        rv.clock_numbers(paper.GENERATION_PERIODS, 5)
+
+
+# ---- the paper grid -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"budgets": [100], "seeds": 1, "epochs": 5}, '"grid": "generation"'),
+    ({"grid": "generation", "budgets": [], "seeds": 1, "epochs": 5}, "one or more distinct sizes from 100, 250"),
+    ({"grid": "generation", "budgets": [300], "seeds": 1, "epochs": 5}, "got \\[300\\]"),
+    ({"grid": "generation", "budgets": [100, 100], "seeds": 1, "epochs": 5}, "distinct"),
+    ({"grid": "generation", "budgets": [100], "seeds": 0, "epochs": True}, "seeds must be.*; epochs must be"),
+])
+def test_check_grid_explains_bad_configs(raw, message):
+    with pytest.raises(paper_job.GridConfigError, match=message):
+        paper_job.check_grid(raw)
+
+
+def test_grid_cells_configs_and_tables():
+    grid = paper_job.check_grid({"grid": "generation", "budgets": [1000, 100], "seeds": 2, "epochs": 7})
+    assert grid.config() == {"grid": "generation", "budgets": [100, 1000], "seeds": 2, "epochs": 7}
+    assert grid.cells() == [(100, "cwrnn"), (100, "lstm"), (100, "srn"), (1000, "cwrnn"), (1000, "lstm"),
+                            (1000, "srn")]
+    metrics = pd.DataFrame({"arch": ["cwrnn"] * 3 + ["srn", "cwrnn"], "seed": [0, 1, 2, 0, 0],
+                            "epoch": [100, 100, 100, 100, 100], "name": ["final_nmse"] * 4 + ["other"],
+                            "value": [0.1, 0.2, np.nan, 0.5, 9.0]})
+    results = paper_job.grid_results(metrics)
+    assert results.to_dict("list") == {"arch": ["cwrnn", "cwrnn", "srn"], "budget": [100, 100, 100],
+                                       "value": [0.1, 0.2, 0.5]}
+    table = paper_job.grid_table(results, grid.budgets).set_index(["parameters", "architecture"])
+    assert table.loc[(100, "CW-RNN"), "networks"] == 2
+    assert table.loc[(100, "CW-RNN"), "NMSE (ours)"] == pytest.approx(0.15)
+    assert table.loc[(100, "CW-RNN"), "std (ours)"] == pytest.approx(0.05)  # population std, as summaries
+    assert table.loc[(100, "CW-RNN"), "NMSE (paper)"] == 0.039
+    assert table.loc[(1000, "LSTM"), "networks"] == 0 and np.isnan(table.loc[(1000, "LSTM"), "NMSE (ours)"])
+    reference = paper_job.paper_reference([100, 1000])
+    assert len(reference) == 6 and reference.set_index(["arch", "budget"]).loc[("srn", 1000), "value"] == 0.46
+    fig = paper_job.grid_figure(results, grid.budgets)
+    assert {t.name for t in fig.data} == {"CW-RNN", "SRN", "paper"}
+
+
+def test_hidden_size_table_sets_ours_beside_the_papers_table_1():
+    table = paper_job.hidden_size_table().set_index(["parameters", "architecture"])
+    assert len(table) == 12
+    for arch, label in (("srn", "SRN"), ("lstm", "LSTM"), ("cwrnn", "CW-RNN")):
+        assert [table.loc[(b, label), "hidden units (paper)"] for b in paper.GENERATION_BUDGETS] == \
+            list(paper.GENERATION_HIDDEN[arch])
+    assert table.loc[(1000, "CW-RNN"), ["hidden units (ours)", "parameters (ours)"]].tolist() == [40, 980]
+
+
+def test_execute_grid_trains_every_cell_and_stores_each_networks_score(store):
+    grid = paper_job.check_grid({"grid": "generation", "budgets": [100], "seeds": 1, "epochs": 2})
+    run_id = store.create_run(paper_job.GRID_TASK, grid.config(), [0])
+    store.claim_next(1)
+    paper_job.execute_grid(run_id, str(store.home))
+    run = store.get_run(run_id)
+    assert run["status"] == "completed" and run["progress"]["epoch"] == run["progress"]["total_epochs"] == 3
+    metrics = store.metrics(run_id)
+    assert set(metrics["name"]) == {"final_nmse"} and set(metrics["epoch"]) == {100}
+    assert metrics.groupby("arch")["seed"].apply(list).to_dict() == {a: list(range(paper_job.CLIPS))
+                                                                     for a in ("cwrnn", "lstm", "srn")}
+    cells = {c["arch"]: c for c in run["summary"]["cells"]}
+    assert {a: c["hidden_size"] for a, c in cells.items()} == {"cwrnn": 11, "lstm": 4, "srn": 9}
+    assert cells["srn"]["mean"] == pytest.approx(metrics[metrics["arch"] == "srn"]["value"].mean())
+
+
+def test_execute_grid_stops_between_cells_when_asked(store):
+    grid = paper_job.check_grid({"grid": "generation", "budgets": [100, 250], "seeds": 1, "epochs": 2})
+    run_id = store.create_run(paper_job.GRID_TASK, grid.config(), [0])
+    store.claim_next(1)
+    store.request_cancel(run_id)
+    paper_job.execute_grid(run_id, str(store.home))
+    run = store.get_run(run_id)
+    assert (run["status"], run["error"]) == ("cancelled", "stopped by request after 0 of 6 cells")
+    assert store.metrics(run_id).empty
