@@ -1,7 +1,16 @@
-"""Clockwork Lab: the Clockwork RNN (Koutnik et al., ICML 2014), its baselines, tasks and training."""
-from .models import (ARCHS, LSTM, SRN, ArchSpec, ClockworkRNN, SequenceModel, count_parameters,
-                     match_hidden_size, matched_specs, recurrent_macs)
+"""Clockwork Lab: the Clockwork RNN (Koutnik et al., ICML 2014), its baselines, tasks and training.
+
+The models are imported on first use, so that processes that only touch the run store (the app's
+pages, spawned workers before they train) do not pay for importing torch.
+"""
+import importlib
 
 __version__ = "0.1.0"
 __all__ = ["ARCHS", "ArchSpec", "ClockworkRNN", "LSTM", "SRN", "SequenceModel", "count_parameters",
            "match_hidden_size", "matched_specs", "recurrent_macs"]
+
+
+def __getattr__(name):
+    if name in __all__:
+        return getattr(importlib.import_module(".models", __name__), name)
+    raise AttributeError(f"module 'cwrnn' has no attribute {name!r}")

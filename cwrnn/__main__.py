@@ -1,3 +1,4 @@
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # spawned workers re-import this module; they must not run the CLI
+    raise SystemExit(main())

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 from cwrnn.runs.store import RunStore
@@ -67,3 +69,10 @@ def diverge(run_id: int, home: str) -> None:
     store = RunStore(home)
     store.add_metrics(run_id, [("cwrnn", 0, 0, "loss", 1.0), ("cwrnn", 0, 1, "loss", float("nan"))])
     store.set_status(run_id, "diverged", error="loss became NaN at epoch 1")
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped (not a job: a helper for tests)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fake_jobs import dead_pid
 
 from cwrnn.runs.store import (
     APPLICATION_ID,
@@ -22,19 +21,13 @@ from cwrnn.runs.store import (
     RunStore,
     StoreError,
     default_home,
+    snapshots_to_keep,
 )
 
 
 def raw(store: RunStore) -> sqlite3.Connection:
     """A plain SQLite connection to the store's file, to check what is really stored."""
     return sqlite3.connect(store.path)
-
-
-def dead_pid() -> int:
-    """The pid of a process that has exited (and been reaped)."""
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
 
 
 # ---- home, file format, schema ---------------------------------------------------------------
@@ -118,9 +111,10 @@ def test_database_from_a_newer_version_is_refused_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_corrupt_file_is_refused_untouched(tmp_path):
+@pytest.mark.parametrize("content", [b"these are not the bytes of a database\n" * 100, b"x"])
+def test_corrupt_file_is_refused_untouched(tmp_path, content):
     path = tmp_path / "runs.db"
-    path.write_bytes(b"these are not the bytes of a database\n" * 100)
+    path.write_bytes(content)
     before = path.read_bytes()
     with pytest.raises(StoreError, match="is not a Clockwork Lab run database"):
         RunStore(tmp_path)
@@ -185,7 +179,8 @@ def test_lock_that_is_never_released_gives_a_clear_error(tmp_path):
 
 def test_create_and_get_run_round_trips_json_fields(store):
     before = time.time()
-    run_id = store.create_run("sequence_generation", {"lr": np.float32(0.5), "periods": [1, 2]}, [3, np.int64(4)], name="first")
+    config = {"lr": np.float32(0.5), "periods": [1, 2]}
+    run_id = store.create_run("sequence_generation", config, [3, np.int64(4)], name="first")
     run = store.get_run(run_id)
     assert run["id"] == run_id and run["name"] == "first" and run["task"] == "sequence_generation"
     assert run["config"] == {"lr": 0.5, "periods": [1, 2]}
@@ -324,10 +319,12 @@ def test_mark_interrupted_on_startup_only_touches_runs_of_dead_workers(store):
 def test_metrics_are_read_back_sorted_by_epoch_and_incrementally(store):
     run_id = store.create_run("t", {}, [0, 1])
     assert store.last_epoch(run_id) == -1
-    assert store.metrics(run_id).empty and list(store.metrics(run_id).columns) == ["arch", "seed", "epoch", "name", "value"]
+    assert store.metrics(run_id).empty
+    assert list(store.metrics(run_id).columns) == ["arch", "seed", "epoch", "name", "value"]
     rows = [("cwrnn", seed, epoch, "loss", 10.0 * epoch + seed) for epoch in (2, 0, 1) for seed in (0, 1)]
     store.add_metrics(run_id, rows)
-    store.add_metrics(run_id, [("lstm", 0, 1, "nmse", float("nan")), ("srn", np.int64(1), np.int64(3), "loss", np.float32(0.5))])
+    numpy_row = ("srn", np.int64(1), np.int64(3), "loss", np.float32(0.5))
+    store.add_metrics(run_id, [("lstm", 0, 1, "nmse", float("nan")), numpy_row])
 
     frame = store.metrics(run_id)
     assert frame["epoch"].tolist() == [0, 0, 1, 1, 1, 2, 2, 3]
@@ -365,7 +362,11 @@ def test_add_metrics_rejects_bad_rows_and_writes_nothing(store, row, message):
 def test_snapshot_round_trip_latest_and_missing(store):
     run_id = store.create_run("t", {}, [0])
     assert store.load_snapshot(run_id) is None
-    arrays = {"hidden": np.arange(12, dtype=np.float32).reshape(3, 4), "file": np.array([True, False]), "names": np.array(["a", "bc"])}
+    arrays = {  # "file" would clash with np.savez's own argument
+        "hidden": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "file": np.array([True, False]),
+        "names": np.array(["a", "bc"]),
+    }
     store.add_snapshot(run_id, 5, arrays, {"loss": 0.5})
     store.add_snapshot(run_id, 2, {"hidden": np.ones(2)}, {"loss": 0.9})
     epoch, loaded, meta = store.load_snapshot(run_id)
@@ -390,6 +391,21 @@ def test_snapshot_rejects_object_arrays_and_bad_meta(store):
     assert store.snapshot_epochs(run_id) == []
 
 
+@pytest.mark.parametrize(
+    "epochs, sizes, max_count, max_bytes, kept",
+    [
+        ([0, 1, 2, 3, 10], [1] * 5, 5, 99, [0, 1, 2, 3, 10]),  # within both caps
+        ([0, 1, 2, 3, 10], [1] * 5, 4, 99, [0, 2, 3, 10]),  # 1 and 2 tie (gap 2 each): the older goes
+        ([0, 1, 2, 3, 10], [1] * 5, 3, 99, [0, 3, 10]),
+        ([0, 5, 10], [1, 1, 8], 9, 9, [0, 10]),  # bytes: a middle one goes first
+        ([0, 10], [5, 8], 9, 9, [10]),  # the latest is kept over the first
+        ([0, 10], [5, 12], 9, 9, [10]),  # even when it alone is over the budget
+    ],
+)
+def test_snapshots_to_keep(epochs, sizes, max_count, max_bytes, kept):
+    assert snapshots_to_keep(epochs, sizes, max_count, max_bytes) == kept
+
+
 def test_snapshots_are_thinned_to_the_count_cap_keeping_first_latest_and_a_spread(tmp_path):
     store = RunStore(tmp_path, max_snapshots=8)
     run_id = store.create_run("t", {}, [0])
@@ -398,7 +414,7 @@ def test_snapshots_are_thinned_to_the_count_cap_keeping_first_latest_and_a_sprea
         kept = store.snapshot_epochs(run_id)
         assert len(kept) == min(epoch + 1, 8)
         assert kept[0] == 0 and kept[-1] == epoch
-    # Evenly spread would be 28.4 epochs apart; thinning one at a time may leave gaps up to twice that.
+    # Evenly spaced would be 28.4 epochs apart; thinning one snapshot at a time stays within twice that.
     assert max(np.diff(kept)) <= 2 * 199 / 7
     with raw(store) as conn:
         assert conn.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 8

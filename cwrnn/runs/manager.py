@@ -12,7 +12,9 @@ what a job cannot report itself:
   the run is failed with the reason; metrics and files written so far stay.
 
 One manager caps its own workers at `max_workers`; two managers on one home (say the UI and a
-command line) share the queue safely, each with its own cap.
+command line) share the queue safely, each with its own cap. As always with spawn, a program
+that starts a manager must guard its entry point with `if __name__ == "__main__":`, since
+every worker re-imports the main module.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class WorkerManager:
 
     def wait(self, run_ids: int | Iterable[int], timeout: float | None = None) -> bool:
         """Block until every given run has a terminal status; False if `timeout` s pass first."""
-        ids = [run_ids] if isinstance(run_ids, int) else list(run_ids)
+        ids = list(run_ids) if isinstance(run_ids, Iterable) else [run_ids]
         deadline = None if timeout is None else time.monotonic() + timeout
         while not all(self.store.get_run(run_id)["status"] in TERMINAL_STATUSES for run_id in ids):
             if deadline is not None and time.monotonic() >= deadline:
@@ -167,8 +169,7 @@ class WorkerManager:
         while True:
             try:
                 self._reap()
-                if not self._stopping.is_set():
-                    self._dispatch()
+                self._dispatch()
             except Exception:  # keep dispatching: a locked database now may be free next time
                 log.exception("worker dispatcher for %s hit an error; retrying", self.home)
             if self._stopping.is_set() and not self.active():
@@ -177,7 +178,7 @@ class WorkerManager:
             self._wake.clear()
 
     def _dispatch(self) -> None:
-        while len(self.active()) < self.max_workers:
+        while not self._stopping.is_set() and len(self.active()) < self.max_workers:
             run = self.store.claim_next(os.getpid())
             if run is None:
                 return
@@ -191,7 +192,7 @@ class WorkerManager:
             process.start()
         except Exception as exc:
             self.store.set_status(
-                run_id, "failed", error=f"could not start a worker process: {exc}", if_status="running"
+                run_id, "failed", error=f"could not start a worker process: {_one_line(exc)}", if_status="running"
             )
             return
         with self._lock:

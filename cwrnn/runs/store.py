@@ -9,6 +9,8 @@ Layout of the home folder (see `default_home`)::
 Several processes use one home at once (workers write, the UI reads). Every thread and process
 opens its own connection, writes take the write lock up front (BEGIN IMMEDIATE) so two writers
 never deadlock, and a lock held by another process is retried with backoff before giving up.
+Nothing but SQLite may open runs.db while the lab runs (no open(), no shutil.copy): closing
+any descriptor of it drops this process's locks on it, and WAL then corrupts the database.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ DB_FILENAME = "runs.db"
 # Written into the file header (PRAGMA application_id) so that another program's SQLite file
 # is recognised as such and never migrated into ours. The bytes spell "CWLB".
 APPLICATION_ID = 0x43574C42
-_SQLITE_HEADER = b"SQLite format 3\x00"
+_SMALLEST_DATABASE = 512  # bytes: SQLite writes whole pages, and the smallest page is 512 bytes
 
 # _MIGRATIONS[i] takes a database from schema version i to i + 1 (PRAGMA user_version).
 # Append new steps; never edit a released one, databases in the field were built by it.
@@ -155,7 +157,7 @@ class RunStore:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the run store folder {self.home}: {exc}") from exc
-        self._check_header()
+        self._check_size()
         if self._retrying(self._inspect) < SCHEMA_VERSION:
             self._transact(self._migrate, write=True)
 
@@ -216,16 +218,20 @@ class RunStore:
 
         return self._retrying(attempt)
 
-    def _check_header(self) -> None:
-        """Refuse a file that is not SQLite at all, before SQLite gets a chance to touch it."""
+    def _check_size(self) -> None:
+        """Refuse a file too small to be a database, which SQLite would take for an empty one.
+
+        Only stat, never open: closing any descriptor of the file would drop the POSIX locks
+        that this process's SQLite connections hold on it, and with them WAL's safety.
+        Anything larger SQLite checks itself (its header), without writing to it.
+        """
         try:
-            with self.path.open("rb") as file:
-                head = file.read(len(_SQLITE_HEADER))
+            size = self.path.stat().st_size
         except FileNotFoundError:
             return
         except OSError as exc:
             raise StoreError(f"cannot read the run database {self.path}: {exc}") from exc
-        if head and head != _SQLITE_HEADER:
+        if 0 < size < _SMALLEST_DATABASE:
             raise self._not_ours("it is not an SQLite file")
 
     def _not_ours(self, why: str) -> StoreError:
@@ -247,8 +253,10 @@ class RunStore:
             self.close()
             raise self._not_ours(f"SQLite cannot read it: {exc}") from exc
         if app_id not in (0, APPLICATION_ID) or (app_id == 0 and (has_tables or version)):
+            self.close()
             raise self._not_ours("it is the SQLite database of another program")
         if version > SCHEMA_VERSION:
+            self.close()
             raise StoreError(
                 f"{self.path} was written by a newer version of Clockwork Lab (schema version "
                 f"{version}; this version reads up to {SCHEMA_VERSION}). It was left untouched; "
