@@ -25,7 +25,7 @@ OPTIMIZERS = ("sgd", "adam")
 # above the norms of healthy training.
 PRESETS = {
     "paper-generation": dict(optimizer="sgd", lr=3e-4, momentum=0.95, lr_scale={"lstm": 0.1}, clip_norm=100.0),
-    "paper-words": dict(optimizer="sgd", lr=3e-4, momentum=0.9, lr_scale={}),
+    "paper-words": dict(optimizer="sgd", lr=3e-4, momentum=0.9, lr_scale={}, patience=5),
     "adam": dict(optimizer="adam", lr=3e-3, momentum=0.0, lr_scale={}),
 }
 
