@@ -1,5 +1,24 @@
+"""Clockwork Lab: `streamlit run app.py`. The router: one page per file in pages/, the Playground first."""
 import streamlit as st
 
-st.set_page_config(page_title="Clockwork Lab", layout="wide")
-st.title("Clockwork Lab")
-st.write("The app is being built; see README.md for the command line.")
+from cwrnn.runs.manager import ensure_manager
+from cwrnn.runs.store import StoreError, default_home
+
+st.set_page_config(page_title="Clockwork Lab", page_icon=":material/schedule:", layout="wide")
+
+pages = st.navigation([
+    st.Page("pages/playground.py", title="Playground", icon=":material/tune:", default=True),
+    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("pages/clock.py", title="Clock explorer", icon=":material/schedule:"),
+    st.Page("pages/paper.py", title="Paper", icon=":material/description:"),
+])
+
+try:
+    # Every rerun: the manager is created once per process and picks up runs queued by anyone.
+    ensure_manager()
+except StoreError as e:
+    st.error(f"The run store cannot be opened: {e}")
+    st.stop()
+
+pages.run()
+st.sidebar.caption(f"Runs are kept in `{default_home()}` (set CWRNN_HOME to use another folder).")
