@@ -88,11 +88,6 @@ def execute(run_id: int, home: str) -> None:
     cfg = validate(run["config"])
     task = build_task(cfg)
     specs = build_specs(cfg, task.input_size, task.output_size)
-    if max(s.hidden_size for s in specs) <= 128:
-        import torch
-        # Small recurrent steps are dominated by per-op overhead, which extra threads only add to
-        # (measured 3.6x slower with 2 threads on a busy 2-core machine).
-        torch.set_num_threads(1)
     callback = StoreCallback(store, run_id)
     result = train(task, specs, run["seeds"], cfg.train_config(), [callback])
     for arch, model in result.models.items():
