@@ -1,0 +1,47 @@
+"""Projected wall time of the full Experiment 1 grid (4 sizes x 3 architectures x 100 seeds x 5 clips).
+
+Times a few epochs of every cell at full width (all seeds and clips batched), scales to 2000 epochs,
+and divides the total over the worker processes as `reproduce` schedules them (longest first).
+    python benchmarks/experiment1_grid.py [--runs 100] [--epochs 20] [--workers 2]
+"""
+import argparse
+import datetime
+import time
+
+from common import machine
+from cwrnn import matched_specs, paper
+from cwrnn.audio import shipped_clips
+from cwrnn.tasks.generation import GenerationTask
+from cwrnn.train import TrainConfig, train
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    a = p.parse_args()
+    cfg = TrainConfig.preset("paper-generation", epochs=a.epochs, device=a.device, snapshot_every=10**6)
+    print(f"Experiment 1 grid projection, {a.runs} seeds x 5 clips per cell, timed over {a.epochs} epochs; "
+          f"{machine(a.device)}; {datetime.date.today()}\n")
+    print("| budget | arch | networks | s per epoch | projected s for 2000 epochs |")
+    print("|---|---|---|---|---|")
+    cells = []
+    for budget in paper.GENERATION_BUDGETS:
+        for spec in matched_specs(budget, 0, 1, periods=paper.GENERATION_PERIODS):
+            task = GenerationTask(shipped_clips(), num_seeds=a.runs)
+            start = time.perf_counter()
+            train(task, [spec], list(range(a.runs)), cfg)
+            per_epoch = (time.perf_counter() - start) / a.epochs
+            cells.append(per_epoch * 2000)
+            print(f"| {budget} | {spec.arch} | {5 * a.runs} | {per_epoch:.4f} | {per_epoch * 2000:.0f} |", flush=True)
+    loads = [0.0] * a.workers
+    for c in sorted(cells, reverse=True):
+        loads[loads.index(min(loads))] += c
+    print(f"\nProjected wall time with {a.workers} worker processes: {max(loads) / 60:.1f} min "
+          f"(total {sum(cells) / 60:.1f} CPU-min)")
+
+
+if __name__ == "__main__":
+    main()
