@@ -1,7 +1,9 @@
 """Background training: worker processes that take queued runs from the store, one run each.
 
 A job is a function named "package.module:function", called as `fn(run_id, home)` in a fresh
-process (multiprocessing's spawn context, so CUDA and threads start clean). The job trains,
+Python process (`python -m cwrnn.runs.job`, so CUDA and threads start clean). Not multiprocessing's
+spawn: it re-imports the parent's main module in every child, and under Streamlit that module is
+the running page, which would start a second manager inside the worker. The job trains,
 writes progress and metrics, and sets the run's final status itself: completed, cancelled (it
 checks `RunStore.cancel_requested` at every epoch boundary) or diverged. The manager records
 what a job cannot report itself:
@@ -12,9 +14,7 @@ what a job cannot report itself:
   the run is failed with the reason; metrics and files written so far stay.
 
 One manager caps its own workers at `max_workers`; two managers on one home (say the UI and a
-command line) share the queue safely, each with its own cap. As always with spawn, a program
-that starts a manager must guard its entry point with `if __name__ == "__main__":`, since
-every worker re-imports the main module.
+command line) share the queue safely, each with its own cap.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ import atexit
 import importlib
 import importlib.util
 import logging
-import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,7 @@ class WorkerManager:
         self.home = self.store.home
         self.max_workers = max_workers
         self.job_target = job_target
-        self._context = multiprocessing.get_context("spawn")
-        self._workers: dict[int, BaseProcess] = {}
+        self._workers: dict[int, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -92,8 +91,8 @@ class WorkerManager:
         interrupted = self.store.mark_interrupted_on_startup()
         self._thread = threading.Thread(target=self._loop, name=f"cwrnn-workers {self.home}", daemon=True)
         self._thread.start()
-        # Runs before multiprocessing's own exit hook (registered earlier), which would otherwise
-        # wait for every worker to finish training before the process could exit.
+        # A lab that exits ends its workers and marks their runs interrupted, rather than leaving
+        # orphans that train on with nobody watching them.
         atexit.register(self._stop_at_exit)
         return interrupted
 
@@ -161,7 +160,7 @@ class WorkerManager:
     def _stop_at_exit(self) -> None:
         self.stop(timeout=5.0, terminate=True)
 
-    def _live_processes(self) -> list[BaseProcess]:
+    def _live_processes(self) -> list[subprocess.Popen]:
         with self._lock:
             return list(self._workers.values())
 
@@ -185,12 +184,14 @@ class WorkerManager:
             self._launch(run["id"])
 
     def _launch(self, run_id: int) -> None:
-        process = self._context.Process(
-            target=run_job, args=(run_id, str(self.home), self.job_target), name=f"cwrnn-run-{run_id}"
-        )
+        # The child sees the modules this process sees (a job may live outside the package).
+        path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
         try:
-            process.start()
-        except Exception as exc:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cwrnn.runs.job", str(run_id), str(self.home), self.job_target],
+                env={**os.environ, "PYTHONPATH": path},
+            )
+        except OSError as exc:
             self.store.set_status(
                 run_id, "failed", error=f"could not start a worker process: {_one_line(exc)}", if_status="running"
             )
@@ -202,11 +203,11 @@ class WorkerManager:
     def _reap(self) -> None:
         """Forget workers that ended; fail the runs of those that died without a final status."""
         with self._lock:
-            ended = {run_id: p for run_id, p in self._workers.items() if p.exitcode is not None}
+            ended = {run_id: p for run_id, p in self._workers.items() if p.poll() is not None}
             for run_id in ended:
                 del self._workers[run_id]
         for run_id, process in ended.items():
-            reason = _death_reason(process.exitcode)
+            reason = _death_reason(process.returncode)
             if self.store.set_status(run_id, "failed", error=reason, if_status="running"):
                 self.store.append_log(run_id, reason)
 

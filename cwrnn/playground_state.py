@@ -1,0 +1,396 @@
+"""The Playground's settings: its defaults, its URL, its widgets, and the comparison table.
+
+The URL of the Playground is the run configuration itself: one query parameter per RunConfig field,
+named as the field, lists comma-separated (``periods=1,2,4``), the convention `runs_view.playground_params`
+writes for "Open in Playground". Values from a URL are checked here, one by one; a malformed or
+out-of-range value falls back to the Playground's default and leaves a note saying why.
+
+The widgets are not bound to the URL with Streamlit's ``bind="query-params"``: a bound widget is seeded
+from the URL before the page can look at the value and drops what it cannot parse without a word, while
+here every rejected value must fall back with a visible note, and a value Streamlit would accept (an
+unsorted list of periods) may still be one the Playground rejects.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+
+from . import clock, runs_view
+from .experiment import BASELINES, LIMITS, ConfigError, RunConfig, build_specs, validate
+from .models import match_hidden_size
+from .paper import GENERATION_PERIODS
+from .train import PRESETS
+from .viz_style import arch_label
+
+#: A Playground sequence is 320 steps, so a module with a period above that fires once, at step 0;
+#: 512 leaves room for one doubling past the paper's 9 modules (1..256), and 10 such modules fit.
+MAX_MODULES = 10
+MAX_PERIOD = 512
+BUDGET_RANGE = (50, 20_000)
+EPOCHS_RANGE = (1, LIMITS["epochs"])
+SEEDS_RANGE = (1, 10)
+SEED_RANGE = (0, 2**31 - 1)
+LR_RANGE = (1e-6, 1.0)
+CLIP_COUNT = 5
+OPTIMISER_PRESETS = ("paper-generation", "adam")
+#: About this many snapshots per run feed the live waveform and activity charts.
+LIVE_SNAPSHOTS = 40
+
+#: Experiment 1 at a small budget: one clip, the paper's 9 modules, 2 seeds for a band. On a 2-core CPU it
+#: trains in well under a minute (about 40 s on a busy one), and the CW-RNN ends far below the SRN and the
+#: LSTM (NMSE about 0.05 against 1.0 and 0.7).
+DEFAULTS = RunConfig(task="generation", source="clips", clips=[0], periods=list(GENERATION_PERIODS),
+                     budget=250, preset="paper-generation", epochs=400, seeds=2, seed=0)
+
+# Streamlit's own URL options, never ours to judge.
+_STREAMLIT_PARAMS = frozenset({"embed", "embed_options"})
+_RUN_PARAM = "run"
+#: RunConfig fields the Playground has no control for: taken silently when they hold RunConfig's
+#: default (links from the Runs page carry every field), otherwise ignored with a note.
+_NOT_PLAYGROUND = ("task", "steps", "dataset", "folder", "readout", "momentum", "clip_norm", "device")
+
+
+class PlaygroundInputError(ValueError):
+    """A value typed into the Playground cannot be used; the message says what is allowed."""
+
+
+# ---- the clock periods ----------------------------------------------------------------------------
+
+
+def schedule_periods(name: str, modules: int) -> list[int]:
+    """The periods of a named schedule (exponential: 1, 2, 4, ...; linear: 1, 2, 3, ...; fibonacci)."""
+    return clock.schedule(name, modules)
+
+
+def schedule_of(periods: Sequence[int]) -> str:
+    """The named schedule these periods follow exactly, else "custom"."""
+    for name in clock.SCHEDULES:
+        if list(periods) == schedule_periods(name, len(periods)):
+            return name
+    return "custom"
+
+
+def resize_periods(periods: Sequence[int], modules: int) -> list[int]:
+    """Keep the first `modules` periods; new modules each double the slowest period (capped at MAX_PERIOD)."""
+    out = list(periods[:modules])
+    while len(out) < modules:
+        out.append(min(2 * out[-1], MAX_PERIOD) if out else 1)
+    return out
+
+
+def _int_list(text: str, what: str, example: str) -> list[int]:
+    parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
+    if not parts:
+        raise PlaygroundInputError(f"type at least one {what}, e.g. {example}")
+    bad = [p for p in parts if not re.fullmatch(r"[+-]?[0-9]+", p)]
+    if bad:
+        raise PlaygroundInputError(f"{what}s must be whole numbers separated by commas, e.g. {example}; "
+                                   f"not {', '.join(repr(b) for b in bad)}")
+    return [int(p) for p in parts]
+
+
+def parse_periods(text: str) -> list[int]:
+    """Periods typed as "1, 2, 4": as the Clock explorer reads them, within the Playground's limits."""
+    try:
+        periods = runs_view.parse_periods(text)
+    except runs_view.PeriodsError as e:
+        raise PlaygroundInputError(str(e)) from None
+    if len(periods) > MAX_MODULES:
+        raise PlaygroundInputError(f"the Playground trains at most {MAX_MODULES} modules, got {len(periods)} periods")
+    if periods[-1] > MAX_PERIOD:
+        raise PlaygroundInputError(f"periods may be at most {MAX_PERIOD} in the Playground (its sequences are "
+                                   f"320 steps), got {periods[-1]}")
+    return periods
+
+
+def parse_module_sizes(text: str, modules: int) -> list[int]:
+    """Module sizes typed as "5, 5, 4": one whole number >= 1 per module, fastest module first."""
+    sizes = _int_list(text, "module size", "5, 5, 4")
+    if len(sizes) != modules:
+        raise PlaygroundInputError(f"give one size per module: {modules} modules, got {len(sizes)} sizes")
+    if min(sizes) < 1:
+        raise PlaygroundInputError(f"every module needs at least 1 unit; got {sizes}")
+    if sum(sizes) > LIMITS["hidden"]:
+        raise PlaygroundInputError(f"at most {LIMITS['hidden']} hidden units in all; these add up to {sum(sizes)}")
+    return sizes
+
+
+def equal_module_sizes(budget: int, modules: int, connectivity: str = "slow_to_fast") -> list[int]:
+    """The module sizes of the budget-matched CW-RNN with equal modules (leftovers to the fast ones)."""
+    n = match_hidden_size("cwrnn", budget, 0, 1, num_modules=modules, connectivity=connectivity)
+    return clock.split_units(n, modules)
+
+
+def format_ints(values: Sequence[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+# ---- the URL ---------------------------------------------------------------------------------------
+
+
+def preset_lr(preset: str) -> float:
+    """The learning rate an optimiser preset uses when none is given."""
+    return PRESETS[preset]["lr"]
+
+
+def to_query(cfg: RunConfig) -> dict[str, str]:
+    """The Playground's URL parameters for a configuration (every setting it has a control for)."""
+    query = {"source": cfg.source}
+    if cfg.source == "clips":
+        query["clips"] = ",".join(map(str, cfg.clips))
+    if cfg.source == "wav":
+        query.update(wav_path=str(cfg.wav_path), wav_start=f"{cfg.wav_start:g}")
+    query["periods"] = ",".join(map(str, cfg.periods))
+    if cfg.module_sizes is not None:
+        query["module_sizes"] = ",".join(map(str, cfg.module_sizes))
+    query.update(connectivity=cfg.connectivity, budget=str(cfg.budget), baselines=",".join(cfg.baselines),
+                 preset=cfg.preset, epochs=str(cfg.epochs))
+    if cfg.lr is not None:
+        query["lr"] = repr(float(cfg.lr))
+    query.update(seeds=str(cfg.seeds), seed=str(cfg.seed))
+    return query
+
+
+def _last(value: str | Sequence[str]) -> str:
+    """A query value as one string (a repeated parameter counts as its last value, as a browser sends it)."""
+    if isinstance(value, str):
+        return value
+    return str(value[-1]) if value else ""
+
+
+def _parse_int(text: str, lo: int, hi: int) -> int:
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise ValueError("not a whole number")
+    value = int(text)
+    if not lo <= value <= hi:
+        raise ValueError("out of range")
+    return value
+
+
+def _parse_float(text: str, lo: float, hi: float) -> float:
+    value = float(text)  # ValueError for text that is not a number
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValueError("out of range")
+    return value
+
+
+def _parse_choice(text: str, allowed: Sequence[str]) -> str:
+    if text not in allowed:
+        raise ValueError("not a choice")
+    return text
+
+
+def _parse_clips(text: str) -> list[int]:
+    clips = [_parse_int(p, 0, CLIP_COUNT - 1) for p in text.split(",")]
+    if len(set(clips)) != len(clips):
+        raise ValueError("repeated clip")
+    return clips
+
+
+def _parse_baselines(text: str) -> list[str]:
+    names = [p for p in text.split(",") if p]
+    if any(n not in BASELINES for n in names) or len(set(names)) != len(names):
+        raise ValueError("unknown baseline")
+    return names
+
+
+def _wav_in(uploads: Path | None) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if uploads is None:
+            raise ValueError("no uploads folder")
+        path = Path(text)
+        path = path if path.is_absolute() else uploads / path
+        if path.resolve().parent != uploads.resolve() or not path.is_file():
+            raise ValueError("not an uploaded file")
+        return str(path.resolve())
+    return parse
+
+
+def _field_parsers(uploads: Path | None) -> dict[str, tuple[Callable[[str], object], str]]:
+    """URL parameter -> (parser raising ValueError, what is allowed)."""
+    return {
+        "source": (lambda t: _parse_choice(t, ("clips", "tone", "wav")), "clips, tone or wav"),
+        "clips": (_parse_clips, f"distinct clip numbers from 0 to {CLIP_COUNT - 1}, comma-separated"),
+        "wav_path": (_wav_in(uploads), "a WAV file uploaded to this lab"),
+        "wav_start": (lambda t: _parse_float(t, 0.0, 1e6), "a number of seconds >= 0"),
+        "periods": (parse_periods, f"1 to {MAX_MODULES} distinct periods from 1 to {MAX_PERIOD}, ascending"),
+        "module_sizes": (lambda t: _int_list(t, "module size", "5, 5, 4"), "whole numbers >= 1, comma-separated"),
+        "connectivity": (lambda t: _parse_choice(t, clock.CONNECTIVITY), ", ".join(clock.CONNECTIVITY)),
+        "budget": (lambda t: _parse_int(t, *BUDGET_RANGE), f"a whole number from {BUDGET_RANGE[0]} to "
+                                                            f"{BUDGET_RANGE[1]}"),
+        "baselines": (_parse_baselines, "srn, lstm, both (srn,lstm) or none (empty)"),
+        "preset": (lambda t: _parse_choice(t, OPTIMISER_PRESETS), " or ".join(OPTIMISER_PRESETS)),
+        "epochs": (lambda t: _parse_int(t, *EPOCHS_RANGE), f"a whole number from {EPOCHS_RANGE[0]} to "
+                                                           f"{EPOCHS_RANGE[1]}"),
+        "lr": (lambda t: _parse_float(t, *LR_RANGE), f"a number from {LR_RANGE[0]:g} to {LR_RANGE[1]:g}"),
+        "seeds": (lambda t: _parse_int(t, *SEEDS_RANGE), f"a whole number from {SEEDS_RANGE[0]} to "
+                                                         f"{SEEDS_RANGE[1]}"),
+        "seed": (lambda t: _parse_int(t, *SEED_RANGE), f"a whole number from 0 to {SEED_RANGE[1]}"),
+    }
+
+
+def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None = None
+               ) -> tuple[RunConfig, list[str]]:
+    """The configuration a Playground URL describes, and a note for every value that was not used.
+
+    Each bad value falls back to its default alone; `run` (the watched run) and Streamlit's own
+    parameters are left to their owners. `uploads` is the only folder a `wav_path` may point into.
+    """
+    parsers = _field_parsers(uploads)
+    known = {f.name for f in fields(RunConfig)}
+    values: dict = {}
+    notes: list[str] = []
+    for key, raw in params.items():
+        text = _last(raw)
+        if key in _STREAMLIT_PARAMS or key == _RUN_PARAM or key == "snapshot_every":
+            continue  # snapshot_every sets how often the live charts refresh; the Playground picks it
+        if key in parsers:
+            parse, allowed = parsers[key]
+            try:
+                values[key] = parse(text)
+            except ValueError:
+                default = getattr(DEFAULTS, key)
+                notes.append(f"{key}={text!r} in the link is not allowed ({allowed}); "
+                             f"using {_shown(default)} instead")
+        elif key in _NOT_PLAYGROUND:
+            if text != _shown(getattr(RunConfig(), key)):
+                notes.append(f"{key}={text!r} in the link is not a Playground setting and was ignored"
+                             + ("; the Playground trains Experiment 1 (sequence generation)" if key == "task" else ""))
+        else:
+            why = "" if key in known else " (unknown name)"
+            notes.append(f"ignored the link parameter {key}={text!r}{why}")
+    cfg = replace(DEFAULTS, **values)
+    if cfg.source == "wav" and not cfg.wav_path:
+        notes.append("source=wav needs a WAV file uploaded to this lab; using the shipped clips instead")
+        cfg = replace(cfg, source=DEFAULTS.source)
+    if cfg.module_sizes is not None:
+        try:
+            parse_module_sizes(format_ints(cfg.module_sizes), len(cfg.periods))
+        except PlaygroundInputError as e:
+            notes.append(f"module_sizes in the link cannot be used ({e}); using equal module sizes")
+            cfg = replace(cfg, module_sizes=None)
+    return cfg, notes
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "the automatic value"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def save_upload(data: bytes, uploads: Path) -> Path:
+    """Keep an uploaded WAV in the lab's uploads folder, named by its content so a link can name it and
+    the same file uploaded twice is kept once; returns its path."""
+    path = uploads / f"{hashlib.sha256(data).hexdigest()[:16]}.wav"
+    if not path.exists():
+        uploads.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return path
+
+
+def parse_run_param(params: Mapping[str, str | Sequence[str]]) -> tuple[int | None, str | None]:
+    """The run id in `?run=`, or (None, a note) when it is malformed; (None, None) when absent."""
+    if _RUN_PARAM not in params:
+        return None, None
+    text = _last(params[_RUN_PARAM])
+    if re.fullmatch(r"[0-9]+", text.strip()):
+        return int(text), None
+    return None, f"run={text!r} in the link is not a run id (a whole number); no run is shown"
+
+
+# ---- the widgets -----------------------------------------------------------------------------------
+
+
+def period_key(module: int) -> str:
+    """Session-state key of the period slider of module `module` (0-based)."""
+    return f"period_{module + 1}"
+
+
+def widget_state(cfg: RunConfig) -> dict:
+    """The value of every Playground widget, by key, for a configuration."""
+    g = len(cfg.periods)
+    state = {
+        "source": cfg.source, "clips": list(cfg.clips), "wav_start": float(cfg.wav_start),
+        "modules": g, "schedule": schedule_of(cfg.periods), "periods_text": format_ints(cfg.periods),
+        "sizes_mode": "equal" if cfg.module_sizes is None else "custom",
+        "connectivity": cfg.connectivity, "budget": cfg.budget,
+        "srn": "srn" in cfg.baselines, "lstm": "lstm" in cfg.baselines,
+        "preset": cfg.preset, "lr": float(cfg.lr if cfg.lr is not None else preset_lr(cfg.preset)),
+        "epochs": cfg.epochs, "seeds": cfg.seeds, "seed": cfg.seed,
+    }
+    state.update({period_key(i): p for i, p in enumerate(cfg.periods)})
+    if cfg.module_sizes is not None:
+        state["sizes_text"] = format_ints(cfg.module_sizes)
+    return state
+
+
+def config_from_widgets(values: Mapping, wav_path: str | None = None) -> dict:
+    """A RunConfig dict (for `experiment.validate`) from the widgets' values; raises PlaygroundInputError
+    when a typed list is unusable."""
+    g = values["modules"]
+    periods = [values[period_key(i)] for i in range(g)]
+    sizes = parse_module_sizes(values["sizes_text"], g) if values["sizes_mode"] == "custom" else None
+    lr = float(values["lr"])
+    return {**DEFAULTS.to_dict(),
+            "source": values["source"], "clips": sorted(values["clips"]), "wav_path": wav_path,
+            "wav_start": float(values["wav_start"]), "periods": periods, "module_sizes": sizes,
+            "connectivity": values["connectivity"], "budget": int(values["budget"]),
+            "baselines": [b for b in BASELINES if values[b]], "preset": values["preset"],
+            "lr": None if math.isclose(lr, preset_lr(values["preset"])) else lr,
+            "epochs": int(values["epochs"]), "seeds": int(values["seeds"]), "seed": int(values["seed"]),
+            "snapshot_every": live_snapshot_every(int(values["epochs"]))}
+
+
+def live_snapshot_every(epochs: int) -> int:
+    """How often a Playground run snapshots its outputs: about LIVE_SNAPSHOTS times, at most every 5 epochs."""
+    return max(5, epochs // LIVE_SNAPSHOTS)
+
+
+def check_config(raw: dict) -> tuple[RunConfig | None, list[str]]:
+    """(the validated RunConfig, []) or (None, every problem), the sizing of the models included."""
+    try:
+        cfg = validate(raw)
+        build_specs(cfg, 0, 1)
+    except ConfigError as e:
+        return None, list(e.problems)
+    return cfg, []
+
+
+# ---- the comparison table --------------------------------------------------------------------------
+
+TABLE_COLUMNS = ("architecture", "hidden units", "parameters", "multiply-adds per step")
+
+
+def comparison_rows(cfg: RunConfig) -> list[dict]:
+    """One row per model of the configuration: its hidden units, parameters and recurrent multiply-adds
+    per step (averaged over time; the CW-RNN skips the modules whose clock does not tick)."""
+    specs = build_specs(cfg, 0, 1)  # Experiment 1: no input, one output
+    return [dict(zip(TABLE_COLUMNS, (arch_label(s.arch), s.hidden_size, s.parameters(0, 1), round(s.macs(), 1))))
+            for s in specs]
+
+
+# ---- the status line -------------------------------------------------------------------------------
+
+
+def status_text(run: Mapping) -> tuple[str, float]:
+    """A one-line status of a run (state, device, epoch, time left) and its progress from 0 to 1."""
+    progress = run.get("progress") or {}
+    done, total = progress.get("epoch") or 0, progress.get("total_epochs") or run["config"].get("epochs") or 0
+    device = progress.get("device") or run.get("device")
+    parts = [f"Run {run['id']}: **{run['status']}**"]
+    if device:
+        parts.append(f"on {device}")
+    if total:
+        parts.append(f"epoch {done} of {total}")
+    eta = progress.get("eta_s")
+    if run["status"] == "running" and eta is not None:
+        parts.append(f"about {math.ceil(eta)} s left")
+    elif run["status"] == "completed" and progress.get("elapsed_s") is not None:
+        parts.append(f"took {progress['elapsed_s']:.1f} s")
+    return ", ".join(parts), (min(done / total, 1.0) if total else 0.0)

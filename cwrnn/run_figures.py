@@ -1,0 +1,167 @@
+"""The charts and sounds of one stored run, drawn from its metrics and its latest snapshot.
+
+The Playground and the Runs page show a run the same way through these functions. A `RunWatcher`
+keeps what it has read, so a live page that redraws every second reads only the new epochs and
+rebuilds its figures only when something changed.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from . import audio, viz
+from .runs.store import TERMINAL_STATUSES, RunStore
+from .viz_style import empty_figure, sort_archs
+
+#: The metric each task's loss chart shows: NMSE compares clips of any loudness; words log their loss.
+LOSS_METRIC = {"generation": "nmse", "words": "loss"}
+LOSS_TITLE = {"generation": "Loss: normalised MSE (1 = as bad as a flat line at the mean)",
+              "words": "Loss: cross-entropy"}
+#: A 320-sample clip lasts 7 ms at 44.1 kHz, a click; looped for this long it becomes a tone whose
+#: timbre is the clip's shape, which the ear can compare.
+LISTEN_SECONDS = 1.0
+#: Points per curve sent to the browser: plenty for a chart a few hundred pixels wide, and a live redraw
+#: of 20,000 epochs stays small (building and sending 1500 points per curve took four times as long).
+MAX_POINTS = 500
+_METRIC_FRAME = {"arch": "object", "seed": "int64", "epoch": "int64", "name": "object", "value": "float64"}
+
+
+def _waiting(what: str, title: str) -> go.Figure:
+    return empty_figure(f"Waiting for the first {what}", title=title)
+
+
+def metric_figures(task: str, metrics: pd.DataFrame) -> dict[str, go.Figure]:
+    """The curves over epochs: "loss", and "accuracy" for words runs."""
+    metric, title = LOSS_METRIC.get(task, "loss"), LOSS_TITLE.get(task, "Loss")
+    figures = {"loss": viz.loss_figure(metrics, metric, title=title, max_points=MAX_POINTS)
+               if not metrics.empty else _waiting("epoch", title)}
+    if task == "words":
+        figures["accuracy"] = (viz.accuracy_figure(metrics, max_points=MAX_POINTS) if not metrics.empty
+                               else _waiting("epoch", "Classification error"))
+    return figures
+
+
+def snapshot_figures(task: str, snapshot: tuple[int, dict, dict] | None) -> dict[str, go.Figure]:
+    """The pictures of one snapshot: "waveform" (generation), "activity", "weights", "confusion" (words)."""
+    epoch, arrays, meta = snapshot if snapshot is not None else (None, {}, {})
+    at = f", epoch {epoch}" if epoch is not None else ""
+    figures = {}
+    if task == "generation":
+        title = f"Target (grey) and what each model generates{at}"
+        outputs = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith("output/")}
+        figures["waveform"] = (viz.waveform_figure(arrays["target"], outputs, title=title)
+                               if "target" in arrays else _waiting("snapshot", title))
+    title = f"CW-RNN hidden units by module over time{at}"
+    # Hover shows 3 decimals; sending no more digits than that makes the heatmap's JSON, sent at every
+    # live redraw, a third of the size.
+    figures["activity"] = (viz.activity_figure(np.round(arrays["hidden/cwrnn"], 3), meta["module_sizes"],
+                                               meta["periods"], arrays.get("active"), title=title)
+                           if "hidden/cwrnn" in arrays else _waiting("snapshot", title))
+    title = f"CW-RNN recurrent weights{at} (grey: none)"
+    figures["weights"] = (viz.weights_figure(arrays["weights/cwrnn"], meta["module_sizes"],
+                                             periods=meta["periods"], title=title)
+                          if "weights/cwrnn" in arrays else _waiting("snapshot", title))
+    if task == "words":
+        title = f"CW-RNN confusion on the test words{at}"
+        matrix = arrays.get("confusion/cwrnn")
+        figures["confusion"] = (viz.confusion_figure(matrix, meta.get("labels") or
+                                                     [str(i) for i in range(matrix.shape[0])], title=title)
+                                if matrix is not None else _waiting("snapshot", title))
+    return figures
+
+
+def looped(signal: np.ndarray, rate: int = audio.SHIPPED_RATE, seconds: float = LISTEN_SECONDS) -> np.ndarray:
+    """The signal repeated until it lasts at least `seconds`."""
+    signal = np.asarray(signal, dtype=float).ravel()
+    if signal.size == 0:
+        return signal
+    return np.tile(signal, math.ceil(seconds * rate / signal.size))
+
+
+class RunWatcher:
+    """One run's metrics and latest snapshot, read incrementally; figures and audio built on demand."""
+
+    def __init__(self, store: RunStore, run_id: int):
+        self.store, self.run_id = store, run_id
+        self.run = store.get_run(run_id)
+        self.metrics = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _METRIC_FRAME.items()})
+        self.snapshot: tuple[int, dict, dict] | None = None
+        self._curves: dict[str, go.Figure] | None = None
+        self._pictures: dict[str, go.Figure] | None = None
+        self._audio: dict[str, bytes] | None = None
+
+    @property
+    def task(self) -> str:
+        return self.run["task"]
+
+    @property
+    def finished(self) -> bool:
+        return self.run["status"] in TERMINAL_STATUSES
+
+    def refresh(self) -> bool:
+        """Read the run's record, new metrics and any newer snapshot; True if any chart needs redrawing."""
+        was_finished = self.finished
+        self.run = self.store.get_run(self.run_id)
+        changed = self.finished != was_finished  # the saved audio replaces the snapshot's
+        last = int(self.metrics["epoch"].max()) if not self.metrics.empty else -1
+        new = self.store.metrics(self.run_id, after_epoch=last)
+        if not new.empty:
+            self.metrics = pd.concat([self.metrics, new], ignore_index=True) if not self.metrics.empty else new
+            self._curves, changed = None, True
+        epochs = self.store.snapshot_epochs(self.run_id)
+        if epochs and (self.snapshot is None or epochs[-1] != self.snapshot[0]):
+            snapshot = self.store.load_snapshot(self.run_id)
+            if snapshot is not None:
+                self.snapshot, self._pictures, self._audio, changed = snapshot, None, None, True
+        if self.finished and not was_finished:
+            self._audio = None
+        return changed
+
+    def figures(self) -> dict[str, go.Figure]:
+        """The run's figures, named as run_figures names them; each is rebuilt only when its data changed."""
+        if self._curves is None:
+            self._curves = metric_figures(self.task, self.metrics)
+        if self._pictures is None:
+            self._pictures = snapshot_figures(self.task, self.snapshot)
+        return {**self._curves, **self._pictures}
+
+    def audio(self) -> dict[str, bytes]:
+        """WAV bytes of the target and each model's output, looped to be heard, on one loudness scale."""
+        if self._audio is None:
+            self._audio = {name: audio.wav_bytes(np.clip(looped(signal), -1, 1), audio.SHIPPED_RATE)
+                           for name, signal in self._signals().items()}
+        return self._audio
+
+    def _signals(self) -> dict[str, np.ndarray]:
+        """The finished run's saved WAVs when it has them all, else the latest snapshot's sequences."""
+        if self.task != "generation":
+            return {}
+        archs = sort_archs(self.run["config"].get("baselines", []) + ["cwrnn"])
+        names = ["target", *archs]
+        if self.finished and all(f"{n}.wav" in self.store.list_artifacts(self.run_id) for n in names):
+            folder = self.store.artifact_dir(self.run_id)
+            return {n: audio.read_wav(folder / f"{n}.wav")[1] for n in names}
+        if self.snapshot is None:
+            return {}
+        arrays = self.snapshot[1]
+        signals = {"target": arrays["target"]} if "target" in arrays else {}
+        signals.update({a: arrays[f"output/{a}"] for a in archs if f"output/{a}" in arrays})
+        return signals
+
+
+def run_figures(store: RunStore, run_id: int) -> dict[str, go.Figure]:
+    """The charts of a run, by name ("loss", "waveform", "activity", "weights"; words runs: "loss",
+    "accuracy", "activity", "weights", "confusion"), drawn from the store as it is now."""
+    watcher = RunWatcher(store, run_id)
+    watcher.refresh()
+    return watcher.figures()
+
+
+def run_audio(store: RunStore, run_id: int) -> dict[str, bytes]:
+    """WAV bytes of the target ("target") and of each model (by arch) of a generation run; {} otherwise."""
+    watcher = RunWatcher(store, run_id)
+    watcher.refresh()
+    return watcher.audio()

@@ -1,0 +1,276 @@
+"""Playground: design a CW-RNN, press Train, and watch it learn Experiment 1 against an SRN and an LSTM."""
+import streamlit as st
+
+from cwrnn import audio, viz
+from cwrnn import playground_state as ps
+from cwrnn.experiment import ConfigError, build_task
+from cwrnn.run_figures import RunWatcher, looped
+from cwrnn.runs.manager import ensure_manager
+from cwrnn.runs.store import RunNotFound, RunStore, default_home
+
+REFRESH_S = 1.0
+SOURCES = {"clips": "shipped clips", "tone": "synthetic tone", "wav": "your WAV file"}
+SCHEDULES = {"exponential": "exponential (paper)", "linear": "linear", "fibonacci": "Fibonacci", "custom": "custom"}
+PRESETS = {"paper-generation": "paper (SGD, momentum)", "adam": "Adam"}
+
+
+@st.cache_resource(show_spinner=False)
+def open_store(home: str) -> RunStore:
+    """One store per home and process: each RunStore() re-reads the database file's header."""
+    return RunStore(home)
+
+
+store = open_store(str(default_home()))
+uploads = store.home / "uploads"
+ss = st.session_state
+
+
+# ---- state: the URL, the widgets and the last good configuration -----------------------------------
+
+def url_params() -> dict[str, list[str]]:
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def load_url() -> None:
+    """Set every widget from the link (bad values fall back to defaults, with notes)."""
+    cfg, notes = ps.from_query(url_params(), uploads)
+    run_id, note = ps.parse_run_param(url_params())
+    if run_id is not None:
+        try:
+            store.get_run(run_id)
+        except RunNotFound:
+            run_id, note = None, f"run={run_id} in the link names no stored run (it may have been deleted)"
+    ss.update(ps.widget_state(cfg))
+    ss.pg_config, ss.pg_loaded, ss.pg_notes = cfg, ps.widget_state(cfg), notes + ([note] if note else [])
+    ss.pg_periods, ss.pg_wav_path, ss.pg_run = list(cfg.periods), cfg.wav_path, run_id
+    ss.pop("pg_periods_error", None)
+
+
+def set_periods(periods: list[int]) -> None:
+    ss.pg_periods = periods
+    for i, p in enumerate(periods):
+        ss[ps.period_key(i)] = p
+    ss.periods_text = ps.format_ints(periods)
+    ss.pop("pg_periods_error", None)
+
+
+def on_modules() -> None:
+    g = ss.modules
+    if ss.schedule == "custom":
+        set_periods(ps.resize_periods(ss.pg_periods, g))
+    else:
+        set_periods(ps.schedule_periods(ss.schedule, g))
+
+
+def on_schedule() -> None:
+    if ss.schedule != "custom":
+        set_periods(ps.schedule_periods(ss.schedule, ss.modules))
+
+
+def on_period_slider() -> None:
+    set_periods([ss[ps.period_key(i)] for i in range(ss.modules)])
+    ss.schedule = ps.schedule_of(ss.pg_periods)
+
+
+def on_periods_text() -> None:
+    try:
+        periods = ps.parse_periods(ss.periods_text)
+    except ps.PlaygroundInputError as e:
+        ss.pg_periods_error = str(e)
+        return
+    ss.modules = len(periods)
+    set_periods(periods)
+    ss.schedule = ps.schedule_of(periods)
+
+
+def on_preset() -> None:
+    ss.lr = ps.preset_lr(ss.preset)
+
+
+first_visit = "pg_config" not in ss
+link = {k: v for k, v in st.query_params.to_dict().items() if k != "run"}
+# A link opened in this session (or "Open in Playground") replaces the settings; an empty URL, as after a
+# visit to another page, keeps them.
+if first_visit or (link and link != ss.get("pg_query")):
+    load_url()
+for key, value in ps.widget_state(ss.pg_config).items():
+    ss.setdefault(key, value)  # widgets hidden on the last run lose their state; give it back
+
+# ---- controls --------------------------------------------------------------------------------------
+
+with st.sidebar:
+    st.header("Data")
+    st.radio("Target", list(SOURCES), format_func=SOURCES.get, key="source", horizontal=True,
+             help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]")
+    if ss.source == "clips":
+        st.multiselect("Clips", list(range(ps.CLIP_COUNT)), key="clips", format_func=lambda i: f"clip {i + 1}",
+                       help="The paper's five pieces of a music recording; one network per clip. "
+                            "One clip trains fastest")
+    elif ss.source == "wav":
+        upload = st.file_uploader("WAV file", type=["wav"], key="wav_upload",
+                                  help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz and "
+                                       "320 samples are cut at the start time below. Kept in the lab's "
+                                       "uploads folder so the link keeps working here")
+        if upload is not None:
+            ss.pg_wav_path = str(ps.save_upload(upload.getvalue(), uploads))
+        st.number_input("Start (s)", min_value=0.0, step=0.01, format="%.3f", key="wav_start",
+                        help="Where in the recording the 320-sample target begins, in seconds")
+
+    st.header("CW-RNN design")
+    st.slider("Modules", 1, ps.MAX_MODULES, key="modules", on_change=on_modules,
+              help="How many clocked modules the hidden layer is split into; the paper uses 9")
+    st.selectbox("Period schedule", list(SCHEDULES), format_func=SCHEDULES.get, key="schedule",
+                 on_change=on_schedule,
+                 help="exponential: 1, 2, 4, 8, ... as in the paper; linear: 1, 2, 3, ...; Fibonacci: "
+                      "1, 2, 3, 5, 8, ...; custom: set each period yourself")
+    with st.expander("Periods, one per module", expanded=ss.schedule == "custom"):
+        for i in range(ss.modules):
+            st.slider(f"Module {i + 1}", 1, ps.MAX_PERIOD, key=ps.period_key(i), on_change=on_period_slider,
+                      help=f"Module {i + 1} updates at steps that are multiples of this period and holds its "
+                           "value in between; periods must increase from module to module")
+        st.text_input("Or type them", key="periods_text", on_change=on_periods_text,
+                      help=f"Comma-separated, fastest first, e.g. 1, 3, 9, 27 (at most {ps.MAX_MODULES} "
+                           f"periods from 1 to {ps.MAX_PERIOD}); press Enter to apply")
+        if ss.get("pg_periods_error"):
+            st.error(f"These periods cannot be used: {ss.pg_periods_error}")
+    st.radio("Module sizes", ["equal", "custom"], key="sizes_mode", horizontal=True,
+             help="equal: the budget's hidden units split evenly, leftovers to the fast modules (the paper's); "
+                  "custom: type the units of each module")
+    if ss.sizes_mode == "custom":
+        ss.setdefault("sizes_text", ps.format_ints(ps.equal_module_sizes(ss.budget, ss.modules, ss.connectivity)))
+        st.text_input("Units per module", key="sizes_text",
+                      help="Comma-separated, fastest module first, one number per module. The CW-RNN's size "
+                           "is then fixed by these, not by the budget")
+    st.selectbox("Connectivity", ["slow_to_fast", "fast_to_slow", "full"], key="connectivity",
+                 help="slow_to_fast (the paper's): each module reads itself and every slower module; "
+                      "fast_to_slow: the reverse; full: every module reads every module")
+
+    st.header("Comparison")
+    st.number_input("Parameter budget", *ps.BUDGET_RANGE, step=50, key="budget",
+                    help="Every model gets about this many weights; the hidden sizes below are matched to it. "
+                         "The paper uses 100 to 1000")
+    st.checkbox("SRN (simple RNN)", key="srn", help="A tanh RNN whose units all update every step")
+    st.checkbox("LSTM", key="lstm", help="A gated RNN (peepholes, forget-gate bias 5 as in the paper)")
+
+    st.header("Training")
+    st.selectbox("Optimiser", list(PRESETS), format_func=PRESETS.get, key="preset", on_change=on_preset,
+                 help="paper: SGD with Nesterov momentum 0.95 on the summed squared error, the LSTM at a tenth "
+                      "of the rate (as the paper trains it); Adam: adaptive steps, often faster")
+    st.number_input("Learning rate", *ps.LR_RANGE, format="%.1e", step=1e-4, key="lr",
+                    help="The optimiser's step size (the paper's: 3e-4); changing the optimiser resets it")
+    st.number_input("Epochs", *ps.EPOCHS_RANGE, step=100, key="epochs",
+                    help="Training passes over the sequence; the paper trains 2000")
+    st.slider("Seeds", *ps.SEEDS_RANGE, key="seeds",
+              help="Independent initialisations of every model, trained side by side; the charts show a band "
+                   "from the best to the worst")
+    st.number_input("First seed", *ps.SEED_RANGE, step=1, key="seed",
+                    help="Seeds are this and the next ones; the same seed and settings give the same run")
+
+# ---- the configuration -----------------------------------------------------------------------------
+
+st.title("Playground")
+st.markdown(
+    "Three recurrent networks with the same number of weights learn to play a 7 ms piece of music from "
+    "memory, with no input at all. The **Clockwork RNN** splits its hidden units into modules that update "
+    "only every *T* steps, so slow modules hold their value and keep time while fast ones add the detail; "
+    "the **SRN** and the **LSTM** update every unit at every step. Press **Train** and watch the loss fall, "
+    "the generated waveform close in on the grey target, and the activity timeline, where slow modules "
+    "show as long flat plateaus.")
+
+problems = [ss.pg_periods_error] if ss.get("pg_periods_error") else []
+if ss.source == "wav" and not ss.pg_wav_path:
+    problems.append("upload a WAV file, or pick the shipped clips or the synthetic tone")
+cfg = raw = None
+try:
+    raw = ps.config_from_widgets(ss.to_dict(), wav_path=ss.pg_wav_path if ss.source == "wav" else None)
+except ps.PlaygroundInputError as e:
+    problems.append(f"module sizes: {e}")
+if raw is not None and not problems:
+    cfg, problems = ps.check_config(raw)
+if cfg is not None:
+    ss.pg_config = cfg
+if any(ss.get(key) != value for key, value in ss.pg_loaded.items()):
+    ss.pg_notes = []  # the notes were about the link, and the settings have moved on
+
+if ss.pg_notes:
+    st.warning("Some settings in the link could not be used:\n\n" + "\n".join(f"- {n}" for n in ss.pg_notes))
+
+target = None
+if cfg is not None and not problems:
+    try:
+        target = build_task(cfg).targets_np[0]
+    except ConfigError as e:  # e.g. an unreadable WAV or a start past its end
+        problems += e.problems
+if problems:
+    st.error("This configuration cannot be trained:\n\n" + "\n".join(f"- {p}" for p in problems))
+
+run = None
+if ss.pg_run is not None:
+    try:
+        run = store.get_run(ss.pg_run)
+    except RunNotFound:
+        ss.pg_run = None
+live = run is not None and run["status"] in ("queued", "running")
+
+table_col, buttons_col = st.columns([3, 1])
+if cfg is not None and not problems:
+    table_col.dataframe(ps.comparison_rows(cfg), hide_index=True, key="comparison_table")
+    table_col.caption("Hidden sizes matched to the budget. Multiply-adds: recurrent ones per step, averaged over "
+                      "time; the CW-RNN skips modules whose clock does not tick.")
+manager = ensure_manager()
+if buttons_col.button("Train", key="train", type="primary", disabled=bool(problems) or live,
+                      help="Train the CW-RNN and the baselines on these settings in the background"):
+    ss.pg_run = manager.submit("generation", raw, cfg.seed_list)
+    st.rerun()  # redraw the buttons (Train off, Stop on) and the link with the new run
+if buttons_col.button("Stop", key="stop", disabled=not live,
+                      help="Stop the run at the end of the current epoch; what it learnt so far is kept"):
+    manager.cancel(ss.pg_run)
+    st.rerun()
+
+# Written after the buttons, so the link names the run just started.
+ss.pg_query = ps.to_query(ss.pg_config)
+if ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}) != st.query_params.to_dict():
+    st.query_params.from_dict(ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}))
+
+# ---- the run, live ---------------------------------------------------------------------------------
+
+
+def watcher(run_id: int) -> RunWatcher:
+    if ss.get("pg_watcher") is None or ss.pg_watcher.run_id != run_id:
+        ss.pg_watcher = RunWatcher(store, run_id)
+    return ss.pg_watcher
+
+
+@st.fragment(run_every=REFRESH_S if live else None)
+def show_run(run_id: int, was_live: bool) -> None:
+    """Status, charts and players of the run; on a 1 s timer while it trains."""
+    w = watcher(run_id)
+    w.refresh()
+    text, fraction = ps.status_text(w.run)
+    st.markdown(text)
+    st.progress(fraction)
+    if w.run.get("error"):
+        (st.warning if w.run["status"] == "cancelled" else st.error)(w.run["error"])
+    figures = w.figures()
+    left, right = st.columns(2)
+    left.plotly_chart(figures["loss"], key="loss_chart")
+    right.plotly_chart(figures["waveform"], key="waveform_chart")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figures["activity"], key="activity_chart")
+    right.plotly_chart(figures["weights"], key="weights_chart")
+    sounds = w.audio()
+    if sounds:
+        st.caption("Listen: each 7 ms sequence looped for a second, all on one loudness scale")
+        for column, (name, wav) in zip(st.columns(len(sounds)), sounds.items()):
+            column.markdown(f"**{'target' if name == 'target' else viz.arch_label(name)}**")
+            column.audio(wav, format="audio/wav")
+    if was_live and w.finished:
+        st.rerun()  # the whole page: the timer stops and the buttons come back
+
+
+if run is not None:
+    show_run(run["id"], live)
+elif target is not None:
+    st.info("Press **Train** to start. Below is the target the networks will learn to generate.")
+    st.plotly_chart(viz.waveform_figure(target, {}, title="The target sequence"), key="target_chart")
+    st.audio(audio.wav_bytes(looped(target), audio.SHIPPED_RATE), format="audio/wav")

@@ -1,0 +1,163 @@
+"""The app in a real browser: Debian's chromium driven by Playwright against `streamlit run app.py`.
+
+Run with `pytest -m browser`; skipped when chromium or Playwright is missing. A screenshot of the
+Playground while it trains is saved in test-artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "test-artifacts"
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"),
+    pytest.mark.skipif(sync_playwright is None,
+                       reason="Playwright for Python is not installed (pip install playwright)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on a free port with its own run store; returns once it answers /_stcore/health."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, "CWRNN_HOME": str(home)}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True)  # its own process group: the training workers are stopped with it
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {process.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    return process, url
+        except OSError:
+            time.sleep(0.3)
+    stop_app(process)
+    raise RuntimeError(f"streamlit did not answer on {url} within 60 s:\n{log.read_text()[-2000:]}")
+
+
+def stop_app(process: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cwrnn-home")
+    process, url = start_app(home, home / "streamlit.log")
+    try:
+        yield url
+    finally:
+        stop_app(process)
+
+
+@pytest.fixture
+def page(app_url):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 2000})
+        finally:
+            browser.close()
+
+
+def trace_points(page, key: str) -> list[int] | None:
+    """Points per trace of the Plotly chart with the element key `key`, as the browser holds them."""
+    return page.evaluate("""key => {
+        const plot = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+        // _fullData: the traces as drawn, with binary-encoded arrays decoded
+        return plot && plot._fullData ? plot._fullData.map(t => (t.x && t.x.length) || 0) : null;
+    }""", key)
+
+
+def wait_until(page, condition, timeout: float, what: str, poll_ms: int = 250):
+    """Poll `condition` while the browser keeps running (Playwright handles its events only in its own calls)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        page.wait_for_timeout(poll_ms)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_train_from_the_playground_watch_it_live_and_find_it_on_runs(app_url, page):
+    # A small configuration from the link, then a period slider moved by hand.
+    page.goto(f"{app_url}/?budget=100&seeds=1&epochs=400")
+    train = page.locator(".st-key-train button").first  # by key: Streamlit's own status bar has buttons too
+    train.wait_for(timeout=30_000)
+    page.get_by_text("Periods, one per module").click()
+    slowest = page.get_by_role("slider", name="Module 9")
+    slowest.wait_for(state="visible", timeout=10_000)
+    slowest.focus()
+    page.keyboard.press("End")  # 256 -> 512
+    wait_until(page, lambda: "periods=1%2C2%2C4%2C8%2C16%2C32%2C64%2C128%2C512" in page.url, 20,
+               "the moved slider in the link")
+
+    train.click()
+    wait_until(page, lambda: "run=" in page.url, 20, "the run id in the link")
+    run_id = page.url.rsplit("run=", 1)[1].split("&")[0]
+
+    # The loss chart grows at least twice while the run trains, without a reload.
+    seen: list[int] = []
+
+    def grew_twice() -> bool:
+        points = trace_points(page, "loss_chart")
+        total = sum(points or [])
+        if total and (not seen or total > seen[-1]):
+            seen.append(total)
+        return len(seen) >= 3
+
+    wait_until(page, grew_twice, 60, "the loss chart to update twice")
+    assert seen == sorted(seen) and len(set(seen)) >= 3
+    assert "heatmap" in page.evaluate(
+        "() => document.querySelector('.st-key-activity_chart .js-plotly-plot')._fullData.map(t => t.type)")
+    assert page.locator("audio").count() >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "playground-training.png"), full_page=True)
+
+    page.get_by_role("link", name="Runs").click()
+    rows = page.locator("table tr")  # the data grid keeps an accessible table of its cells
+
+    def listed() -> bool:
+        return any(row.locator("td").count() and row.locator("td").first.inner_text().strip() == run_id
+                   for row in rows.all())
+
+    wait_until(page, listed, 30, f"run {run_id} in the runs table")
+    page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)

@@ -1,0 +1,216 @@
+"""The Playground's URL, widget and table logic (pure functions, no Streamlit)."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cwrnn import playground_state as ps
+from cwrnn import runs_view
+from cwrnn.experiment import validate
+from cwrnn.paper import GENERATION_BUDGETS, GENERATION_HIDDEN
+
+CUSTOM = replace(ps.DEFAULTS, source="tone", periods=[1, 3, 9, 27], module_sizes=[6, 5, 4, 3],
+                 connectivity="full", budget=500, baselines=["lstm"], preset="adam", lr=0.01, epochs=1234,
+                 seeds=3, seed=7)
+
+
+def test_an_empty_link_gives_the_defaults_without_notes():
+    assert ps.from_query({}) == (ps.DEFAULTS, [])
+
+
+def test_the_defaults_are_experiment_1_at_a_small_budget():
+    d = ps.DEFAULTS
+    assert (d.task, d.source, d.clips, d.periods) == ("generation", "clips", [0], [1, 2, 4, 8, 16, 32, 64, 128, 256])
+    assert d.budget == 250 and d.preset == "paper-generation" and d.baselines == ["srn", "lstm"]
+    assert 300 <= d.epochs <= 500 and 1 <= d.seeds <= 3
+    assert validate(d.to_dict()) == d
+
+
+@pytest.mark.parametrize("cfg", [ps.DEFAULTS, CUSTOM, replace(ps.DEFAULTS, clips=[4, 1], baselines=[], lr=1e-5)])
+def test_a_link_reproduces_its_configuration(cfg):
+    query = ps.to_query(cfg)
+    assert all(isinstance(v, str) for v in query.values())
+    assert ps.from_query(query) == (cfg, [])
+
+
+def test_a_link_from_the_runs_page_opens_with_every_field_and_no_notes():
+    """The Runs page writes every RunConfig field; those the Playground lacks hold their defaults."""
+    stored = {**CUSTOM.to_dict(), "snapshot_every": 31}
+    cfg, notes = ps.from_query(runs_view.playground_params(stored))
+    assert notes == [] and cfg == CUSTOM
+
+
+def test_a_repeated_parameter_counts_as_its_last_value():
+    cfg, notes = ps.from_query({"budget": ["300", "400"], "seed": ["5"]})
+    assert (cfg.budget, cfg.seed, notes) == (400, 5, [])
+
+
+@pytest.mark.parametrize("key, text", [
+    ("budget", "abc"), ("budget", "5"), ("budget", "2.5e2"), ("epochs", "0"), ("seeds", "11"), ("seed", "-1"),
+    ("lr", "nan"), ("lr", "2"), ("lr", "fast"), ("clips", "0,7"), ("clips", "1,1"), ("clips", ""),
+    ("periods", "1, 0, x"), ("periods", "4,2"), ("periods", "1,1"), ("periods", "1,1024"),
+    ("periods", ",".join(str(2**i) for i in range(11))), ("source", "mp3"), ("connectivity", "sideways"),
+    ("preset", "paper-words"), ("baselines", "srn,gru"), ("wav_start", "-1"), ("module_sizes", "a,b"),
+])
+def test_a_bad_value_falls_back_to_its_default_with_a_note(key, text):
+    good = "seeds" if key == "seed" else "seed"
+    cfg, notes = ps.from_query({key: text, good: "3"})
+    assert getattr(cfg, key) == getattr(ps.DEFAULTS, key)
+    assert getattr(cfg, good) == 3  # the good value next to it is kept
+    assert len(notes) == 1 and notes[0].startswith(f"{key}={text!r} in the link is not allowed")
+
+
+def test_notes_say_what_is_allowed():
+    _, notes = ps.from_query({"budget": "9999999", "periods": "8,4"})
+    assert "from 50 to 20000" in notes[0] and "using 250 instead" in notes[0]
+    assert "ascending" in notes[1] and "using 1,2,4,8,16,32,64,128,256 instead" in notes[1]
+
+
+def test_module_sizes_must_match_the_periods():
+    cfg, notes = ps.from_query({"periods": "1,2,4", "module_sizes": "5,5"})
+    assert cfg.periods == [1, 2, 4] and cfg.module_sizes is None
+    assert notes == ["module_sizes in the link cannot be used (give one size per module: 3 modules, got 2 sizes); "
+                     "using equal module sizes"]
+
+
+def test_unknown_and_foreign_parameters_are_ignored_and_named():
+    cfg, notes = ps.from_query({"foo": "1", "task": "words", "steps": "320", "dataset": "synthetic",
+                                "momentum": "0.9", "snapshot_every": "3", "embed": "true", "run": "4"})
+    assert cfg == ps.DEFAULTS
+    assert len(notes) == 3
+    assert "foo='1'" in notes[0] and "unknown name" in notes[0]
+    assert "task='words'" in notes[1] and "Experiment 1" in notes[1]
+    assert "momentum='0.9'" in notes[2] and "not a Playground setting" in notes[2]
+
+
+def test_a_wav_path_must_be_an_upload_of_this_lab(tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "a.wav").write_bytes(b"RIFF")
+    (tmp_path / "secret.wav").write_bytes(b"RIFF")
+    cfg, notes = ps.from_query({"source": "wav", "wav_path": str(uploads / "a.wav"), "wav_start": "0.5"}, uploads)
+    assert (cfg.source, cfg.wav_path, cfg.wav_start, notes) == ("wav", str((uploads / "a.wav").resolve()), 0.5, [])
+    by_name, _ = ps.from_query({"source": "wav", "wav_path": "a.wav"}, uploads)
+    assert by_name.wav_path == str((uploads / "a.wav").resolve())
+    for outside in (str(tmp_path / "secret.wav"), "../secret.wav", str(uploads / "missing.wav")):
+        cfg, notes = ps.from_query({"source": "wav", "wav_path": outside}, uploads)
+        assert cfg.source == "clips" and cfg.wav_path is None
+        assert "not allowed (a WAV file uploaded to this lab)" in notes[0]
+        assert notes[1] == "source=wav needs a WAV file uploaded to this lab; using the shipped clips instead"
+
+
+def test_an_upload_is_kept_once_under_a_name_the_link_can_use(tmp_path):
+    uploads = tmp_path / "uploads"
+    path = ps.save_upload(b"RIFF one", uploads)
+    assert path.parent == uploads and path.read_bytes() == b"RIFF one"
+    assert ps.save_upload(b"RIFF one", uploads) == path and len(list(uploads.iterdir())) == 1
+    assert ps.save_upload(b"RIFF two", uploads) != path
+    cfg, notes = ps.from_query({"source": "wav", "wav_path": path.name}, uploads)
+    assert cfg.wav_path == str(path.resolve()) and notes == []
+
+
+def test_the_run_parameter():
+    assert ps.parse_run_param({}) == (None, None)
+    assert ps.parse_run_param({"run": "12"}) == (12, None)
+    run_id, note = ps.parse_run_param({"run": "twelve"})
+    assert run_id is None and "run='twelve'" in note
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1, 0, x", "whole numbers"), ("1, 0", "at least 1"), ("4, 2", "sorted"), ("1, 2, 2", "distinct"),
+    ("", "at least one period"), ("1, 1024", "at most 512"), (", ".join(map(str, range(1, 12))), "at most 10 modules"),
+])
+def test_typed_periods_are_checked(text, message):
+    with pytest.raises(ps.PlaygroundInputError, match=message):
+        ps.parse_periods(text)
+
+
+def test_typed_periods_accept_commas_and_spaces():
+    assert ps.parse_periods(" 1, 3  9,27 ") == [1, 3, 9, 27]
+
+
+@pytest.mark.parametrize("text, message", [("5, 5", "one size per module"), ("5, 0, 4", "at least 1 unit"),
+                                           ("5, x, 4", "whole numbers"), ("1000, 20, 20", "at most 1024")])
+def test_typed_module_sizes_are_checked(text, message):
+    with pytest.raises(ps.PlaygroundInputError, match=message):
+        ps.parse_module_sizes(text, 3)
+
+
+def test_schedules_are_named_back_and_resized():
+    assert ps.schedule_periods("exponential", 4) == [1, 2, 4, 8]
+    assert ps.schedule_periods("fibonacci", 5) == [1, 2, 3, 5, 8]
+    assert [ps.schedule_of(ps.schedule_periods(n, 6)) for n in ("exponential", "linear", "fibonacci")] == \
+        ["exponential", "linear", "fibonacci"]
+    assert ps.schedule_of([1, 3, 9]) == "custom"
+    assert ps.schedule_of([1]) == "exponential"  # one module: every schedule agrees
+    assert ps.resize_periods([1, 3, 9], 2) == [1, 3]
+    assert ps.resize_periods([1, 3, 300], 5) == [1, 3, 300, 512, 512]
+
+
+@pytest.mark.parametrize("cfg", [ps.DEFAULTS, CUSTOM])
+def test_widgets_hold_a_configuration_and_give_it_back(cfg):
+    values = ps.widget_state(cfg)
+    assert values["modules"] == len(cfg.periods) and values["periods_text"] == ps.format_ints(cfg.periods)
+    assert [values[ps.period_key(i)] for i in range(len(cfg.periods))] == cfg.periods
+    raw = ps.config_from_widgets(values, wav_path=cfg.wav_path)
+    assert raw["snapshot_every"] == ps.live_snapshot_every(cfg.epochs)
+    assert replace(validate(raw), snapshot_every=cfg.snapshot_every) == cfg
+
+
+def test_a_learning_rate_equal_to_the_presets_is_left_to_the_preset():
+    values = {**ps.widget_state(ps.DEFAULTS), "preset": "adam", "lr": 3e-3}
+    assert ps.config_from_widgets(values)["lr"] is None
+    assert ps.config_from_widgets({**values, "lr": 1e-3})["lr"] == 1e-3
+
+
+def test_live_snapshots_come_about_forty_times_a_run():
+    assert ps.live_snapshot_every(400) == 10 and ps.live_snapshot_every(20) == 5
+    assert 400 // ps.live_snapshot_every(20_000) == 0 and 20_000 // ps.live_snapshot_every(20_000) == 40
+
+
+def test_check_config_lists_problems_instead_of_raising():
+    assert ps.check_config(ps.DEFAULTS.to_dict()) == (ps.DEFAULTS, [])
+    cfg, problems = ps.check_config({**ps.DEFAULTS.to_dict(), "periods": [4, 2]})
+    assert cfg is None and "sorted" in problems[0]
+    cfg, problems = ps.check_config({**ps.DEFAULTS.to_dict(), "module_sizes": [100] * 9})
+    assert cfg is None and "too small" in problems[0]
+
+
+@pytest.mark.parametrize("budget", GENERATION_BUDGETS)
+def test_the_comparison_table_matches_the_papers_table_1(budget):
+    """Hidden sizes for 100..1000 parameters are the paper's, give or take the one unit where the paper rounds
+    differently; parameter counts are worked out by hand."""
+    rows = {r["architecture"]: r for r in ps.comparison_rows(replace(ps.DEFAULTS, budget=budget))}
+    i = GENERATION_BUDGETS.index(budget)
+    for label, arch in (("SRN", "srn"), ("LSTM", "lstm"), ("CW-RNN", "cwrnn")):
+        assert abs(rows[label]["hidden units"] - GENERATION_HIDDEN[arch][i]) <= 1
+    n = rows["SRN"]["hidden units"]
+    assert rows["SRN"]["parameters"] == n * n + n + (n + 1)  # recurrent, bias, linear readout
+    n = rows["LSTM"]["hidden units"]
+    assert rows["LSTM"]["parameters"] == 4 * (n * n + n) + 3 * n + (n + 1)  # 4 gates, peepholes, readout
+    assert rows["SRN"]["multiply-adds per step"] == rows["SRN"]["hidden units"] ** 2
+
+
+def test_the_cwrnn_multiply_adds_are_those_of_a_simulated_clock():
+    """Average over a whole clock cycle of the rows an active module computes (it reads itself and slower ones)."""
+    cfg = replace(ps.DEFAULTS, periods=[1, 3, 4, 10], module_sizes=[4, 3, 2, 2])
+    cycle = np.lcm.reduce(cfg.periods)
+    sizes = cfg.module_sizes
+    work = sum(sizes[i] * sum(sizes[i:]) for t in range(cycle) for i, T in enumerate(cfg.periods) if t % T == 0)
+    row = ps.comparison_rows(cfg)[0]
+    assert row["architecture"] == "CW-RNN" and row["hidden units"] == 11
+    assert row["multiply-adds per step"] == round(work / cycle, 1)
+
+
+def test_status_text_names_state_device_epoch_and_time_left():
+    run = {"id": 3, "status": "running", "config": {"epochs": 400}, "device": None,
+           "progress": {"epoch": 100, "total_epochs": 400, "eta_s": 12.2, "device": "cpu"}}
+    assert ps.status_text(run) == ("Run 3: **running**, on cpu, epoch 100 of 400, about 13 s left", 0.25)
+    queued = {"id": 4, "status": "queued", "config": {"epochs": 50}, "progress": None}
+    assert ps.status_text(queued) == ("Run 4: **queued**, epoch 0 of 50", 0.0)
+    done = {**run, "status": "completed", "progress": {**run["progress"], "epoch": 400, "elapsed_s": 20.04}}
+    assert ps.status_text(done) == ("Run 3: **completed**, on cpu, epoch 400 of 400, took 20.0 s", 1.0)
+
+
+def test_equal_module_sizes_give_leftovers_to_the_fast_modules():
+    assert ps.equal_module_sizes(250, 9) == [3, 2, 2, 2, 2, 2, 2, 2, 2]  # 19 units, as the table says
