@@ -222,3 +222,16 @@ def test_ensure_manager_gives_one_started_manager_per_home(store, tmp_path):
     finally:
         for each in [manager, *others]:
             each.stop(timeout=1, terminate=True)
+
+
+def test_a_standby_worker_takes_the_next_run_and_is_replaced(store, make_manager):
+    manager = make_manager(max_workers=1)
+    manager.start()
+    wait_for(lambda: manager._standby is not None)
+    waiting = manager._standby.pid
+    run_id = manager.submit("toy", {"play": "complete"}, [0])
+    assert manager.wait([run_id], timeout=30)
+    assert store.get_run(run_id)["worker_pid"] == waiting and store.get_run(run_id)["status"] == "completed"
+    wait_for(lambda: manager._standby is not None and manager._standby.pid != waiting)
+    manager.stop(timeout=5)
+    wait_for(lambda: manager._standby is None)

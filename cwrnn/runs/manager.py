@@ -60,7 +60,11 @@ class WorkerManager:
         store_home: str | Path | None = None,
         max_workers: int | None = None,
         job_target: str = DEFAULT_JOB,
+        *,
+        standby: bool = True,
     ) -> None:
+        """`standby` keeps one worker process started ahead, its imports (torch) done, so a submitted
+        run starts training at once instead of after the seconds a fresh interpreter needs."""
         if max_workers is None:
             max_workers = default_max_workers()
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
@@ -71,6 +75,8 @@ class WorkerManager:
         self.max_workers = max_workers
         self.job_target = job_target
         self._workers: dict[int, subprocess.Popen] = {}
+        self._use_standby = standby
+        self._standby: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -169,10 +175,13 @@ class WorkerManager:
             try:
                 self._reap()
                 self._dispatch()
+                self._refill_standby()
             except Exception:  # keep dispatching: a locked database now may be free next time
                 log.exception("worker dispatcher for %s hit an error; retrying", self.home)
-            if self._stopping.is_set() and not self.active():
-                return
+            if self._stopping.is_set():
+                self._drop_standby()
+                if not self.active():
+                    return
             self._wake.wait(POLL_INTERVAL_S)
             self._wake.clear()
 
@@ -183,14 +192,41 @@ class WorkerManager:
                 return
             self._launch(run["id"])
 
-    def _launch(self, run_id: int) -> None:
+    def _spawn(self, *args: str, **kwargs) -> subprocess.Popen:
         # The child sees the modules this process sees (a job may live outside the package).
         path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
+        return subprocess.Popen([sys.executable, "-m", "cwrnn.runs.job", *args],
+                                env={**os.environ, "PYTHONPATH": path}, **kwargs)
+
+    def _take_standby(self, run_id: int) -> subprocess.Popen | None:
+        """Hand the run to the waiting standby worker, if there is a live one."""
+        standby, self._standby = self._standby, None
+        if standby is None or standby.poll() is not None:
+            return None
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cwrnn.runs.job", str(run_id), str(self.home), self.job_target],
-                env={**os.environ, "PYTHONPATH": path},
-            )
+            standby.stdin.write(f"{run_id}\n".encode())
+            standby.stdin.close()
+        except OSError:  # it died just now
+            standby.kill()
+            return None
+        return standby
+
+    def _refill_standby(self) -> None:
+        if self._use_standby and self._standby is None and not self._stopping.is_set():
+            try:
+                self._standby = self._spawn("--standby", str(self.home), self.job_target, stdin=subprocess.PIPE)
+            except OSError:
+                log.exception("could not start a standby worker; runs will start cold")
+
+    def _drop_standby(self) -> None:
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            standby.kill()
+            standby.wait()
+
+    def _launch(self, run_id: int) -> None:
+        try:
+            process = self._take_standby(run_id) or self._spawn(str(run_id), str(self.home), self.job_target)
         except OSError as exc:
             self.store.set_status(
                 run_id, "failed", error=f"could not start a worker process: {_one_line(exc)}", if_status="running"

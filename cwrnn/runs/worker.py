@@ -50,7 +50,7 @@ class StoreCallback:
             for name, values in named.items():
                 self.rows.extend((arch, r, epoch, name, float(v)) for r, v in enumerate(values))
         self.latest = {a: {k: float(np.mean(v)) for k, v in m.items()} for a, m in metrics.items()}
-        if time.monotonic() - self.last_flush >= FLUSH_SECONDS or epoch == self.total:
+        if epoch in (1, self.total) or time.monotonic() - self.last_flush >= FLUSH_SECONDS:
             self.flush(elapsed)
 
     def flush(self, elapsed: float) -> None:
@@ -113,3 +113,12 @@ def _save_audio(store: RunStore, run_id: int, task, models) -> None:
         outputs = {arch: task.generate(m)[0][0].cpu().numpy() for arch, m in models.items()}
     for name, signal in {"target": task.targets_np[0], **outputs}.items():
         store.save_artifact_bytes(run_id, f"{name}.wav", audio.wav_bytes(np.clip(signal, -1, 1), audio.SHIPPED_RATE))
+
+
+def warm_up() -> None:
+    """What `execute` imports, done ahead by a standby worker (torch alone takes seconds)."""
+    import torch
+
+    from .. import audio, experiment, train  # noqa: F401
+    from ..tasks import generation, words  # noqa: F401
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # the first optimiser imports torch._dynamo
