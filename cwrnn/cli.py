@@ -11,6 +11,7 @@ import numpy as np
 
 from . import paper
 from .experiment import BASELINES, ConfigError, RunConfig, build_specs, build_task, validate
+from .runs.worker import summary_stats
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -73,22 +74,13 @@ class _Progress:
 def cmd_train(args) -> int:
     cfg = _config_from(args)
     if args.background:
-        from .runs.manager import WorkerManager
-        manager = WorkerManager(args.home)
-        manager.start()
-        run_id = manager.submit(cfg.task, cfg.to_dict(), cfg.seed_list)
-        print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else f"queued run {run_id}")
-        if args.wait:
-            manager.wait([run_id], timeout=None)
-        manager.stop(timeout=0 if not args.wait else 5)
-        return 0
+        return _train_background(cfg, args)
     from .train import train
     task = build_task(cfg)
     specs = build_specs(cfg, task.input_size, task.output_size)
     metric = "nmse" if cfg.task == "generation" else "test_error"
     result = train(task, specs, cfg.seed_list, cfg.train_config(), [_Progress(metric).hook])
-    summary = {a: {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in m.items()}
-               for a, m in result.final.items()}
+    summary = {a: {k: summary_stats(v) for k, v in m.items()} for a, m in result.final.items()}
     if args.json:
         print(json.dumps({"outcome": result.outcome, "message": result.message, "epochs": result.epochs,
                           "seconds": result.elapsed, "device": result.device, "final": summary}, indent=2))
@@ -96,12 +88,44 @@ def cmd_train(args) -> int:
         print(f"{result.outcome} after {result.epochs} epochs in {result.elapsed:.1f} s on {result.device}"
               + (f": {result.message}" if result.message else ""))
         for arch, m in summary.items():
-            print(f"  {arch:<6} " + "  ".join(f"{k} {v['mean']:.4g} ± {v['std']:.2g}" for k, v in m.items()))
+            print(f"  {arch:<6} " + "  ".join(f"{k} {v['mean']:.4g} ± {v['std']:.2g}" if v["mean"] is not None
+                                              else f"{k} diverged" for k, v in m.items()))
     return 0 if result.outcome == "completed" else 1
+
+
+def _train_background(cfg: RunConfig, args) -> int:
+    """Queue the run in the store. With --wait this process trains it and reports how it ended;
+    without, it waits in the queue for a running lab (the app) to pick it up."""
+    from .runs.manager import WorkerManager
+    from .runs.store import RunStore
+    if not args.wait:
+        run_id = RunStore(args.home).create_run(cfg.task, cfg.to_dict(), cfg.seed_list)
+        print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else
+              f"queued run {run_id}; it trains when the lab is running (streamlit run app.py), "
+              f"or queue it with --wait to train it now")
+        return 0
+    manager = WorkerManager(args.home, standby=False)
+    manager.start()
+    run_id = manager.submit(cfg.task, cfg.to_dict(), cfg.seed_list)
+    print(f"queued run {run_id}; training in a background worker", file=sys.stderr)
+    manager.wait([run_id], timeout=None)
+    manager.stop(timeout=5)
+    run = manager.store.get_run(run_id)
+    if args.json:
+        print(json.dumps({"run_id": run_id, "status": run["status"], "error": run["error"],
+                          "summary": run["summary"]}, indent=2))
+    else:
+        print(f"run {run_id} {run['status']}" + (f": {run['error']}" if run["error"] else ""))
+    return 0 if run["status"] == "completed" else 1
 
 
 def cmd_reproduce(args) -> int:
     from .reproduce import format_table, run_grid
+    if args.json:  # fail now, not after hours of training
+        try:
+            Path(args.json).open("a").close()
+        except OSError as e:
+            raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
     if args.experiment == "generation":
         budgets = args.sizes or list(paper.GENERATION_BUDGETS)
         base = validate({"epochs": args.epochs, "seeds": args.runs, "snapshot_every": 10_000,
@@ -119,8 +143,11 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .runs.store import RunStore
-    store = RunStore(args.home)
+    from .runs.store import DB_FILENAME, RunStore, default_home
+    home = Path(args.home).expanduser() if args.home else default_home()
+    if not (home / DB_FILENAME).exists():  # reading must not create an empty store at a mistyped path
+        raise SystemExit(f"error: there is no run store at {home} (use --home or set CWRNN_HOME)")
+    store = RunStore(home)
     if args.action == "list":
         runs = store.list_runs()
         if args.json:
@@ -185,4 +212,7 @@ def main(argv=None) -> int:
         return 2
     except (ValueError, LookupError, RuntimeError) as e:  # store and data errors carry clear messages
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ BASELINES = ("srn", "lstm")
 #: Limits that keep one user from exhausting a shared machine.
 LIMITS = dict(modules=16, period=4096, hidden=1024, budget=200_000, epochs=20_000, seeds=100,
               steps=8192, snapshot_every=10_000)
+MAX_ACTIVATION_BYTES = 2 * 2**30  # what one run may hold for backpropagation through time
 
 
 class ConfigError(ValueError):
@@ -28,6 +29,9 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("invalid configuration:\n- " + "\n- ".join(problems))
+
+    def __reduce__(self):  # crosses process pools intact (the default would rebuild it from the text)
+        return ConfigError, (self.problems,)
 
 
 @dataclass
@@ -125,11 +129,11 @@ def validate(raw: dict) -> RunConfig:
     base = merged["baselines"]
     if not isinstance(base, list) or any(b not in BASELINES for b in base) or len(set(base)) != len(base):
         problems.append(f"baselines must be a list drawn from {', '.join(BASELINES)} without repeats, got {base!r}")
-    for name in ("lr", "clip_norm"):
+    for name, top in (("lr", 10), ("clip_norm", 1e6)):
         v = merged[name]
         if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                  and math.isfinite(v) and 0 < v <= 10):
-            problems.append(f"{name} must be a finite number in (0, 10] or null, got {v!r}")
+                                  and math.isfinite(v) and 0 < v <= top):
+            problems.append(f"{name} must be a finite number in (0, {top:g}] or null, got {v!r}")
     mom = merged["momentum"]
     if mom is not None and not (isinstance(mom, (int, float)) and 0 <= mom < 1):
         problems.append(f"momentum must be a number in [0, 1) or null, got {mom!r}")
@@ -140,6 +144,9 @@ def validate(raw: dict) -> RunConfig:
         if not isinstance(clips, list) or not clips or not all(_is_int(c) and 0 <= c <= 4 for c in clips) \
                 or len(set(clips)) != len(clips):
             problems.append(f"clips must be a non-empty list of distinct clip numbers 0 to 4, got {clips!r}")
+    if merged["task"] == "generation" and merged["source"] == "clips" and _is_int(merged["steps"]) \
+            and merged["steps"] > 320:
+        problems.append(f"the shipped clips are 320 samples long: steps must be at most 320, got {merged['steps']}")
     if merged["task"] == "generation" and merged["source"] == "wav" and not merged["wav_path"]:
         problems.append("source 'wav' needs wav_path, the path of a WAV file")
     ws = merged["wav_start"]
@@ -160,6 +167,12 @@ def build_specs(cfg: RunConfig, input_size: int, output_size: int) -> list[ArchS
                               baselines=cfg.baselines)
     except ValueError as e:
         raise ConfigError([str(e)]) from e
+    networks = cfg.seeds * (len(cfg.clips) if cfg.task == "generation" and cfg.source == "clips" else 1)
+    floats = networks * cfg.steps * sum(s.hidden_size * (6 if s.arch == "lstm" else 2) for s in specs)
+    if cfg.task == "generation" and floats * 4 > MAX_ACTIVATION_BYTES:
+        raise ConfigError([f"{networks} networks x {cfg.steps} steps at these sizes would hold about "
+                           f"{floats * 4 / 2**30:.1f} GiB of activations (limit {MAX_ACTIVATION_BYTES / 2**30:g} "
+                           "GiB): use fewer seeds, clips or steps, or a smaller budget"])
     over = [s for s in specs if s.parameters(input_size, output_size) > 1.5 * cfg.budget]
     if over:
         raise ConfigError([f"a budget of {cfg.budget} parameters is too small: the smallest {s.arch} with this "

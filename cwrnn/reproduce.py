@@ -31,12 +31,18 @@ class Cell:
     seconds: float
 
     @property
+    def finite(self) -> np.ndarray:
+        """The values of networks that did not diverge (diverged ones are NaN)."""
+        v = np.asarray(self.values, dtype=float)
+        return v[np.isfinite(v)]
+
+    @property
     def mean(self) -> float:
-        return float(np.mean(self.values)) if self.values else float("nan")
+        return float(self.finite.mean()) if self.finite.size else float("nan")
 
     @property
     def std(self) -> float:
-        return float(np.std(self.values)) if self.values else float("nan")
+        return float(self.finite.std()) if self.finite.size else float("nan")
 
 
 def _run_cell(cfg_dict: dict, arch: str, metric: str) -> dict:
@@ -59,14 +65,18 @@ def run_grid(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], *, m
              paper_table: dict, paper_budgets: tuple, workers: int | None = None,
              progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> list[Cell]:
     """Train every (budget, arch) cell of a grid; `progress` hears of each cell as it finishes."""
+    from .experiment import validate
     workers = workers or max(1, min(os.cpu_count() or 1, len(budgets) * len(archs)))
     jobs = []
+    task = build_task(base)
     for budget in budgets:
         cfg = {**base.to_dict(), "budget": int(budget), "baselines": [a for a in archs if a != "cwrnn"]}
+        build_specs(validate(cfg), task.input_size, task.output_size)  # every cell's errors before any training
         for arch in archs:
             jobs.append((budget, arch, cfg))
     start, cells = time.perf_counter(), []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
         futures = {pool.submit(_run_cell, cfg, arch, metric): (budget, arch) for budget, arch, cfg in jobs}
         for done, future in enumerate(as_completed(futures), 1):
             budget, arch = futures[future]
@@ -78,6 +88,8 @@ def run_grid(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], *, m
             eta = elapsed / done * (len(jobs) - done)
             progress(f"[{done}/{len(jobs)}] {arch} @ {budget} params: {cell.mean:.4g} ± {cell.std:.2g} "
                      f"({cell.outcome}, {cell.seconds:.0f} s); elapsed {elapsed:.0f} s, ETA {eta:.0f} s")
+    finally:  # on an error or Ctrl+C, do not wait for the remaining cells to train
+        pool.shutdown(wait=False, cancel_futures=True)
     order = {a: i for i, a in enumerate(archs)}
     return sorted(cells, key=lambda c: (c.budget, order[c.arch]))
 
@@ -87,7 +99,9 @@ def format_table(cells: Sequence[Cell], metric_label: str, scale: float = 1.0) -
     head = f"{'arch':<7}{'budget':>8}{'hidden':>8}{'params':>8}  {metric_label + ' (ours)':<22}{'paper':>8}  outcome"
     lines = [head, "-" * len(head)]
     for c in cells:
-        ours = f"{c.mean * scale:.4g} ± {c.std * scale:.2g} (n={len(c.values)})"
+        ours = f"{c.mean * scale:.4g} ± {c.std * scale:.2g} (n={c.finite.size})"
+        if c.finite.size < len(c.values):
+            ours += f", {len(c.values) - c.finite.size} diverged"
         ref = "" if c.paper is None else f"{c.paper:g}"
         lines.append(f"{c.arch:<7}{c.budget:>8}{c.hidden_size:>8}{c.parameters:>8}  {ours:<22}{ref:>8}  {c.outcome}")
     return "\n".join(lines)

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import audio, viz
+from . import audio, viz, word_view
+from .experiment import ConfigError
 from .runs.store import TERMINAL_STATUSES, RunStore
 from .viz_style import empty_figure, sort_archs
 
@@ -44,8 +45,13 @@ def metric_figures(task: str, metrics: pd.DataFrame) -> dict[str, go.Figure]:
     return figures
 
 
-def snapshot_figures(task: str, snapshot: tuple[int, dict, dict] | None) -> dict[str, go.Figure]:
-    """The pictures of one snapshot: "waveform" (generation), "activity", "weights", "confusion" (words)."""
+def snapshot_figures(task: str, snapshot: tuple[int, dict, dict] | None,
+                     classes: tuple[list[str], list[list[str]] | None] | None = None) -> dict[str, go.Figure]:
+    """The pictures of one snapshot: "waveform" (generation), "activity", "weights", "confusion" (words).
+
+    `classes` (words runs) are the class labels in class-number order and the groups to order the
+    confusion matrix by (None: no grouping); without them the classes are numbered.
+    """
     epoch, arrays, meta = snapshot if snapshot is not None else (None, {}, {})
     at = f", epoch {epoch}" if epoch is not None else ""
     figures = {}
@@ -54,7 +60,8 @@ def snapshot_figures(task: str, snapshot: tuple[int, dict, dict] | None) -> dict
         outputs = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith("output/")}
         figures["waveform"] = (viz.waveform_figure(arrays["target"], outputs, title=title)
                                if "target" in arrays else _waiting("snapshot", title))
-    title = f"CW-RNN hidden units by module over time{at}"
+    title = (f"CW-RNN hidden units by module over time{at}" if task == "generation" else
+             f"CW-RNN hidden units by module over the first test word{at}")
     # Hover shows 3 decimals; sending no more digits than that makes the heatmap's JSON, sent at every
     # live redraw, a third of the size.
     figures["activity"] = (viz.activity_figure(np.round(arrays["hidden/cwrnn"], 3), meta["module_sizes"],
@@ -67,9 +74,13 @@ def snapshot_figures(task: str, snapshot: tuple[int, dict, dict] | None) -> dict
     if task == "words":
         title = f"CW-RNN confusion on the test words{at}"
         matrix = arrays.get("confusion/cwrnn")
-        figures["confusion"] = (viz.confusion_figure(matrix, meta.get("labels") or
-                                                     [str(i) for i in range(matrix.shape[0])], title=title)
-                                if matrix is not None else _waiting("snapshot", title))
+        if matrix is None:
+            figures["confusion"] = _waiting("snapshot", title)
+        else:
+            labels, groups = classes if classes and len(classes[0]) == len(matrix) else (None, None)
+            figures["confusion"] = viz.confusion_figure(
+                matrix, labels or [str(i) for i in range(len(matrix))], groups,
+                title=title + (" (lines separate the suffix groups)" if groups else ""))
     return figures
 
 
@@ -92,6 +103,7 @@ class RunWatcher:
         self._curves: dict[str, go.Figure] | None = None
         self._pictures: dict[str, go.Figure] | None = None
         self._audio: dict[str, bytes] | None = None
+        self._classes: tuple[list[str], list[list[str]] | None] | None = None
 
     @property
     def task(self) -> str:
@@ -125,8 +137,22 @@ class RunWatcher:
         if self._curves is None:
             self._curves = metric_figures(self.task, self.metrics)
         if self._pictures is None:
-            self._pictures = snapshot_figures(self.task, self.snapshot)
+            self._pictures = snapshot_figures(self.task, self.snapshot, self.classes())
         return {**self._curves, **self._pictures}
+
+    def classes(self) -> tuple[list[str], list[list[str]] | None] | None:
+        """A words run's class labels and suffix groups, from its dataset; None for other tasks or when
+        the dataset can no longer be read (an upload deleted since)."""
+        if self.task != "words":
+            return None
+        if self._classes is None:
+            config = self.run["config"]
+            try:
+                labels = word_view.load_dataset(config.get("dataset", "synthetic"), config.get("folder")).labels
+            except ConfigError:
+                return None
+            self._classes = (labels, word_view.class_groups(labels))
+        return self._classes
 
     def audio(self) -> dict[str, bytes]:
         """WAV bytes of the target and each model's output, looped to be heard, on one loudness scale."""

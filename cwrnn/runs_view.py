@@ -16,12 +16,12 @@ import pandas as pd
 from . import clock
 from .experiment import LIMITS, RunConfig
 from .models import count_parameters, recurrent_macs
-from .paper_job import GRID_TASK
+from .paper_job import EXPERIMENTS, is_grid
 from .runs.store import RunNotFound, RunStore
 from .viz_style import arch_label, sort_archs
 
 #: The final score each task is judged by (lower is better for both).
-SCORE_METRICS = {"generation": "nmse", "words": "test_error", GRID_TASK: "final_nmse"}
+SCORE_METRICS = {"generation": "nmse", "words": "test_error", **{e.task: e.stored for e in EXPERIMENTS.values()}}
 SCORE_ARCHS = ("cwrnn", "srn", "lstm")
 RUNS_COLUMNS = ("id", "name", "task", "architectures", "budget", "status", "score",
                 *(arch_label(a) for a in SCORE_ARCHS), "epochs", "date")
@@ -42,7 +42,7 @@ def _final_scores(run: dict) -> dict[str, float]:
     """arch -> the run's final score: the summary's when finished, else the latest from progress."""
     metric = SCORE_METRICS.get(run["task"])
     summary, progress = run.get("summary") or {}, run.get("progress") or {}
-    if run["task"] == GRID_TASK:  # the cells at the largest budget, the one the table shows
+    if is_grid(run):  # the cells at the largest budget, the one the table shows
         cells = summary.get("cells") or []
         top = max((c["budget"] for c in cells), default=None)
         return {c["arch"]: c["mean"] for c in cells if c["budget"] == top}
@@ -53,14 +53,14 @@ def _final_scores(run: dict) -> dict[str, float]:
 
 def _architectures(run: dict) -> list[str]:
     config = run["config"]
-    if run["task"] == GRID_TASK:
+    if is_grid(run):
         return list(SCORE_ARCHS)
     return ["cwrnn", *config.get("baselines", RunConfig().baselines)]
 
 
 def _budget(run: dict) -> int | None:
     config = run["config"]
-    return max(config["budgets"]) if run["task"] == GRID_TASK else config.get("budget")
+    return max(config["budgets"]) if is_grid(run) else config.get("budget")
 
 
 def runs_table(runs: Sequence[dict]) -> pd.DataFrame:
@@ -78,7 +78,7 @@ def runs_table(runs: Sequence[dict]) -> pd.DataFrame:
             "budget": _budget(run), "status": run["status"], "score": SCORE_METRICS.get(run["task"], ""),
             **{arch_label(a): scores.get(a, np.nan) for a in SCORE_ARCHS},
             # a grid's progress counts cells; its networks each train the configured epochs
-            "epochs": run["config"]["epochs"] if run["task"] == GRID_TASK else progress.get("epoch"),
+            "epochs": run["config"]["epochs"] if is_grid(run) else progress.get("epoch"),
             "date": datetime.fromtimestamp(run["created_at"]),
         })
     table = pd.DataFrame(rows, columns=list(RUNS_COLUMNS))

@@ -6,6 +6,7 @@ every target sequence) as one stacked network.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Sequence
@@ -68,7 +69,7 @@ class TrainConfig:
     def preset(cls, name: str, **overrides) -> "TrainConfig":
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        return cls(**{**copy.deepcopy(PRESETS[name]), **overrides})
 
 
 class Callback:
@@ -109,10 +110,12 @@ def pick_device(requested: str | None = None) -> torch.device:
 def member_seeds(seeds: Sequence[int], replicas: int) -> list[int]:
     """Init seed of each member: member r = replica r // len(seeds), seed r % len(seeds).
 
-    Replica j of seed s gets its own stream (s * 1009 + j) so one network per target sequence
-    still starts from independent weights, and replica 0 of seed s is exactly a seed-s network.
+    Replica 0 of seed s is exactly a seed-s network; replica j > 0 draws from a stream derived from
+    (s, j), so one network per target sequence still starts from independent weights.
     """
-    return [s * 1009 + j if j else s for j in range(replicas) for s in seeds]
+    def derived(s: int, j: int) -> int:
+        return int(np.random.SeedSequence([s, j]).generate_state(1)[0])
+    return [derived(s, j) if j else s for j in range(replicas) for s in seeds]
 
 
 def _optimizer(cfg: TrainConfig, params, arch: str):
@@ -120,6 +123,15 @@ def _optimizer(cfg: TrainConfig, params, arch: str):
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
     return torch.optim.Adam(params, lr=lr)
+
+
+def _silence(model: SequenceModel, dead: np.ndarray) -> None:
+    """Zero the gradients of dead members (index_fill_, since NaN * 0 is still NaN)."""
+    if dead.any():
+        idx = torch.as_tensor(np.flatnonzero(dead), device=next(model.parameters()).device)
+        for p in model.parameters():
+            if p.grad is not None:
+                p.grad.index_fill_(0, idx, 0.0)
 
 
 def _clip_per_member(model: SequenceModel, max_norm: float) -> None:
@@ -206,14 +218,19 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
     for cb in callbacks:
         cb.on_start(info)
     start, outcome, message, epoch, final = time.perf_counter(), "completed", "", 0, {}
+    # A member whose loss turns NaN or infinite is dead: it stops learning and reports NaN, and the
+    # others go on exactly as they would alone. Only when every member of a model is dead does the run stop.
+    dead = {a: np.zeros(m.members, dtype=bool) for a, m in models.items()}
     for epoch in range(1, cfg.epochs + 1):
         metrics = {}
         for arch, model in models.items():
             losses = []
             for batch in task.batches(epoch, members):
                 loss = task.loss(model, batch)
+                dead[arch] |= ~torch.isfinite(loss.detach()).cpu().numpy()
                 opts[arch].zero_grad(set_to_none=True)
                 loss.sum().backward()
+                _silence(model, dead[arch])
                 if cfg.clip_norm:
                     _clip_per_member(model, cfg.clip_norm)
                 opts[arch].step()
@@ -221,19 +238,20 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
                     stopper.restore(arch, model)
                 losses.append(loss.detach())
             metrics[arch] = task.metrics(model, losses)
-            bad = [name for name, v in metrics[arch].items() if not np.all(np.isfinite(v))]
-            if bad:
-                r = int(np.flatnonzero(~np.isfinite(metrics[arch][bad[0]]))[0])
-                outcome = "diverged"
-                message = (f"{arch} diverged at epoch {epoch}: {bad[0]} became NaN or infinite for "
-                           f"member {r} (init seed {members[r]}); try a smaller learning rate")
+            for v in metrics[arch].values():
+                dead[arch] |= ~np.isfinite(v)
+            metrics[arch] = {k: np.where(dead[arch], np.nan, v) for k, v in metrics[arch].items()}
             if stopper:
-                stopper.update(arch, model, metrics[arch][task.stop_metric])
+                stopper.update(arch, model, np.where(dead[arch], np.inf, metrics[arch][task.stop_metric]))
         final = metrics
         elapsed = time.perf_counter() - start
         for cb in callbacks:
             cb.on_epoch(epoch, metrics, elapsed)
-        if outcome == "diverged":
+        gone = [a for a, d in dead.items() if d.all()]
+        if gone:
+            outcome = "diverged"
+            message = (f"{', '.join(gone)} diverged at epoch {epoch}: the loss of every seed became NaN or "
+                       "infinite; try a smaller learning rate or gradient clipping")
             break
         last = epoch == cfg.epochs or (stopper is not None and stopper.all_stopped(models))
         if epoch == 1 or epoch % cfg.snapshot_every == 0 or last:
@@ -247,6 +265,12 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
             break
     if outcome != "diverged":
         final = _evaluate(task, models, members, epoch + 1)
+        final = {a: {k: np.where(dead[a], np.nan, v) for k, v in m.items()} for a, m in final.items()}
+        partly = [f"{int(d.sum())} of {d.size} {a} networks diverged (init seeds "
+                  f"{', '.join(str(members[r]) for r in np.flatnonzero(d))}) and are left out"
+                  for a, d in dead.items() if d.any()]
+        if partly:
+            message = "; ".join(partly)
     result = TrainResult(outcome, epoch, time.perf_counter() - start, str(device), final, models, message)
     for cb in callbacks:
         cb.on_end(result)

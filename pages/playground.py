@@ -1,17 +1,25 @@
-"""Playground: design a CW-RNN, press Train, and watch it learn Experiment 1 against an SRN and an LSTM."""
+"""Playground: design a CW-RNN, press Train, and watch it learn one of the paper's experiments against an SRN
+and an LSTM: generating music (Experiment 1) or telling spoken words apart (Experiment 2)."""
 import streamlit as st
 
 from cwrnn import audio, viz
 from cwrnn import playground_state as ps
+from cwrnn import runs_view
+from cwrnn import word_view as wv
 from cwrnn.experiment import ConfigError, build_task
 from cwrnn.run_figures import RunWatcher, looped
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import RunNotFound, RunStore, default_home
 
 REFRESH_S = 1.0
+TASKS = {"generation": "1: generate music", "words": "2: spoken words"}
 SOURCES = {"clips": "shipped clips", "tone": "synthetic tone", "wav": "your WAV file"}
+DATASETS = {"synthetic": "synthetic speech (25 words)", "fsdd": "FSDD digits (real recordings)",
+            "folder": "your recordings"}
+READOUTS = {"last": "last step", "mean": "mean over steps"}
 SCHEDULES = {"exponential": "exponential (paper)", "linear": "linear", "fibonacci": "Fibonacci", "custom": "custom"}
-PRESETS = {"paper-generation": "paper (SGD, momentum)", "adam": "Adam"}
+PRESETS = {"paper-generation": "paper (SGD, momentum)", "paper-words": "paper (SGD, momentum, early stop)",
+           "adam": "Adam"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,9 +45,12 @@ def load_url() -> None:
     run_id, note = ps.parse_run_param(url_params())
     if run_id is not None:
         try:
-            store.get_run(run_id)
+            shown = store.get_run(run_id)
         except RunNotFound:
             run_id, note = None, f"run={run_id} in the link names no stored run (it may have been deleted)"
+        else:
+            if set(url_params()) == {"run"} and shown["task"] in ps.TASK_DEFAULTS:  # ?run=N alone: its settings
+                cfg, notes = ps.from_query(runs_view.playground_params(shown["config"]), uploads)
     ss.update(ps.widget_state(cfg))
     ss.pg_config, ss.pg_loaded, ss.pg_notes = cfg, ps.widget_state(cfg), notes + ([note] if note else [])
     ss.pg_periods, ss.pg_wav_path, ss.pg_run = list(cfg.periods), cfg.wav_path, run_id
@@ -87,6 +98,25 @@ def on_preset() -> None:
     ss.lr = ps.preset_lr(ss.preset)
 
 
+def on_task() -> None:
+    """Each experiment starts from its own paper design: periods, budget and optimiser."""
+    ss.update(ps.task_switch_state(ss.task))
+    ss.pg_periods = ps.TASK_DEFAULTS[ss.task].periods
+    ss.pop("pg_periods_error", None)
+
+
+def on_zip() -> None:
+    """Unpack an uploaded zip of recordings into the lab's uploads folder and point the folder at it."""
+    upload = ss.words_zip
+    ss.pop("pg_zip_error", None)
+    if upload is None:
+        return
+    try:
+        ss.folder = str(wv.extract_recordings(upload.getvalue(), uploads))
+    except wv.UploadError as e:
+        ss.pg_zip_error = f"{upload.name} was not used: {e}"
+
+
 first_visit = "pg_config" not in ss
 link = {k: v for k, v in st.query_params.to_dict().items() if k != "run"}
 # A link opened in this session (or "Open in Playground") replaces the settings; an empty URL, as after a
@@ -98,23 +128,59 @@ for key, value in ps.widget_state(ss.pg_config).items():
 
 # ---- controls --------------------------------------------------------------------------------------
 
+datasets = [d for d in DATASETS if d != "fsdd" or wv.fsdd_folder()]
+if ss.dataset not in datasets:  # a run's link from a lab where FSDD is installed
+    ss.dataset = ps.WORDS_DEFAULTS.dataset
+if ss.preset not in ps.TASK_PRESETS[ss.task]:
+    ss.preset = ps.TASK_DEFAULTS[ss.task].preset
+speech, speech_problems, io_sizes = None, [], (0, 1)  # Experiment 1: no input, one output
+if ss.task == "words":
+    try:
+        speech = wv.load_dataset(ss.dataset, ss.folder.strip() or None)
+        io_sizes = (speech.n_channels, len(speech.labels))
+    except ConfigError as e:  # an empty folder, one speaker only, unreadable files...
+        speech_problems = [f"the recordings cannot be used: {p}" for p in e.problems]
 with st.sidebar:
     st.header("Data")
-    st.radio("Target", list(SOURCES), format_func=SOURCES.get, key="source", horizontal=True,
-             help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]")
-    if ss.source == "clips":
-        st.multiselect("Clips", list(range(ps.CLIP_COUNT)), key="clips", format_func=lambda i: f"clip {i + 1}",
-                       help="The paper's five pieces of a music recording; one network per clip. "
-                            "One clip trains fastest")
-    elif ss.source == "wav":
-        upload = st.file_uploader("WAV file", type=["wav"], key="wav_upload",
-                                  help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz and "
-                                       "320 samples are cut at the start time below. Kept in the lab's "
-                                       "uploads folder so the link keeps working here")
-        if upload is not None:
-            ss.pg_wav_path = str(ps.save_upload(upload.getvalue(), uploads))
-        st.number_input("Start (s)", min_value=0.0, step=0.01, format="%.3f", key="wav_start",
-                        help="Where in the recording the 320-sample target begins, in seconds")
+    st.radio("Experiment", list(TASKS), format_func=TASKS.get, key="task", horizontal=True, on_change=on_task,
+             help="1: generate a 7 ms piece of music from no input (the paper's Experiment 1); 2: hear a "
+                  "spoken word as MFCC frames and say which word it was (its Experiment 2). Switching sets "
+                  "that experiment's paper design")
+    if ss.task == "words":
+        st.radio("Recordings", datasets, format_func=DATASETS.get, key="dataset",
+                 help="synthetic speech: the paper's 25 words spoken by 7 synthetic voices (espeak-ng, varied "
+                      "in rate, pitch, vocal tract and noise), 5 voices to train and 2 unseen to test; FSDD: "
+                      "real recordings of the digits 0-9 by 6 speakers; yours: a folder or zip of "
+                      "{label}_{speaker}_{take}.wav files. Test speakers are never heard in training")
+        if ss.dataset == "folder":
+            st.file_uploader("Zip of recordings", type=["zip"], key="words_zip", on_change=on_zip,
+                             help="A zip of {label}_{speaker}_{take}.wav files (at the top or in one folder), "
+                                  f"at most {wv.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
+                                  "folder, which the path below then names")
+            if ss.get("pg_zip_error"):
+                st.error(ss.pg_zip_error)
+            st.text_input("Folder on this server", key="folder", placeholder="/path/to/recordings",
+                          help="A folder of {label}_{speaker}_{take}.wav files, e.g. 7_jackson_32.wav; two "
+                               "speakers are held out for testing, so it needs at least three")
+        st.radio("Prediction read at", list(READOUTS), format_func=READOUTS.get, key="readout", horizontal=True,
+                 help="Where the network's answer is read: its output at the word's last frame (the paper's), "
+                      "or its output averaged over every frame of the word")
+    else:
+        st.radio("Target", list(SOURCES), format_func=SOURCES.get, key="source", horizontal=True,
+                 help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]")
+        if ss.source == "clips":
+            st.multiselect("Clips", list(range(ps.CLIP_COUNT)), key="clips", format_func=lambda i: f"clip {i + 1}",
+                           help="The paper's five pieces of a music recording; one network per clip. "
+                                "One clip trains fastest")
+        elif ss.source == "wav":
+            upload = st.file_uploader("WAV file", type=["wav"], key="wav_upload",
+                                      help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz "
+                                           "and 320 samples are cut at the start time below. Kept in the lab's "
+                                           "uploads folder so the link keeps working here")
+            if upload is not None:
+                ss.pg_wav_path = str(ps.save_upload(upload.getvalue(), uploads))
+            st.number_input("Start (s)", min_value=0.0, step=0.01, format="%.3f", key="wav_start",
+                            help="Where in the recording the 320-sample target begins, in seconds")
 
     st.header("CW-RNN design")
     st.slider("Modules", 1, ps.MAX_MODULES, key="modules", on_change=on_modules,
@@ -137,7 +203,8 @@ with st.sidebar:
              help="equal: the budget's hidden units split evenly, leftovers to the fast modules (the paper's); "
                   "custom: type the units of each module")
     if ss.sizes_mode == "custom":
-        ss.setdefault("sizes_text", ps.format_ints(ps.equal_module_sizes(ss.budget, ss.modules, ss.connectivity)))
+        ss.setdefault("sizes_text", ps.format_ints(ps.equal_module_sizes(ss.budget, ss.modules, ss.connectivity,
+                                                                         *io_sizes)))
         st.text_input("Units per module", key="sizes_text",
                       help="Comma-separated, fastest module first, one number per module. The CW-RNN's size "
                            "is then fixed by these, not by the budget")
@@ -148,18 +215,21 @@ with st.sidebar:
     st.header("Comparison")
     st.number_input("Parameter budget", *ps.BUDGET_RANGE, step=50, key="budget",
                     help="Every model gets about this many weights; the hidden sizes below are matched to it. "
-                         "The paper uses 100 to 1000")
+                         "The paper uses 100 to 1000 for music, 500 to 10,000 for words")
     st.checkbox("SRN (simple RNN)", key="srn", help="A tanh RNN whose units all update every step")
     st.checkbox("LSTM", key="lstm", help="A gated RNN (peepholes, forget-gate bias 5 as in the paper)")
 
     st.header("Training")
-    st.selectbox("Optimiser", list(PRESETS), format_func=PRESETS.get, key="preset", on_change=on_preset,
-                 help="paper: SGD with Nesterov momentum 0.95 on the summed squared error, the LSTM at a tenth "
-                      "of the rate (as the paper trains it); Adam: adaptive steps, often faster")
+    st.selectbox("Optimiser", ps.TASK_PRESETS[ss.task], format_func=PRESETS.get, key="preset", on_change=on_preset,
+                 help="paper, music: SGD with Nesterov momentum 0.95 on the summed squared error, the LSTM at a "
+                      "tenth of the rate (as the paper trains it); paper, words: SGD with momentum 0.9, input "
+                      "noise 0.6, each network stopped once its training error has not fallen for 5 epochs; "
+                      "Adam: adaptive steps, often faster")
     st.number_input("Learning rate", *ps.LR_RANGE, format="%.1e", step=1e-4, key="lr",
                     help="The optimiser's step size (the paper's: 3e-4); changing the optimiser resets it")
     st.number_input("Epochs", *ps.EPOCHS_RANGE, step=100, key="epochs",
-                    help="Training passes over the sequence; the paper trains 2000")
+                    help="Training passes over the data. Music: the paper trains 2000. Words: the most "
+                         "allowed; the paper's optimiser usually stops each network earlier")
     st.slider("Seeds", *ps.SEEDS_RANGE, key="seeds",
               help="Independent initialisations of every model, trained side by side; the charts show a band "
                    "from the best to the worst")
@@ -169,24 +239,34 @@ with st.sidebar:
 # ---- the configuration -----------------------------------------------------------------------------
 
 st.title("Playground")
-st.markdown(
-    "Three recurrent networks with the same number of weights learn to play a 7 ms piece of music from "
-    "memory, with no input at all. The **Clockwork RNN** splits its hidden units into modules that update "
-    "only every *T* steps, so slow modules hold their value and keep time while fast ones add the detail; "
-    "the **SRN** and the **LSTM** update every unit at every step. Press **Train** and watch the loss fall, "
-    "the generated waveform close in on the grey target, and the activity timeline, where slow modules "
-    "show as long flat plateaus.")
+if ss.task == "words":
+    st.markdown(
+        "Three recurrent networks with the same number of weights hear spoken words, one 10 ms frame of 13 MFCCs "
+        "at a time, and must say at the end which word it was. Words ending alike (mak*ing*, walk*ing*, ...) "
+        "are told apart only by their beginnings, so a network must remember far back. The **Clockwork "
+        "RNN**'s slow modules update rarely and hold what they heard; the **SRN** and the **LSTM** update "
+        "every unit every frame. Press **Train** and watch the error on unseen speakers fall, where the "
+        "mistakes land in the confusion matrix, and how each module follows a word.")
+else:
+    st.markdown(
+        "Three recurrent networks with the same number of weights learn to play a 7 ms piece of music from "
+        "memory, with no input at all. The **Clockwork RNN** splits its hidden units into modules that update "
+        "only every *T* steps, so slow modules hold their value and keep time while fast ones add the detail; "
+        "the **SRN** and the **LSTM** update every unit at every step. Press **Train** and watch the loss fall, "
+        "the generated waveform close in on the grey target, and the activity timeline, where slow modules "
+        "show as long flat plateaus.")
 
 problems = [ss.pg_periods_error] if ss.get("pg_periods_error") else []
-if ss.source == "wav" and not ss.pg_wav_path:
+if ss.task == "generation" and ss.source == "wav" and not ss.pg_wav_path:
     problems.append("upload a WAV file, or pick the shipped clips or the synthetic tone")
+problems += speech_problems
 cfg = raw = None
 try:
     raw = ps.config_from_widgets(ss.to_dict(), wav_path=ss.pg_wav_path if ss.source == "wav" else None)
 except ps.PlaygroundInputError as e:
     problems.append(f"module sizes: {e}")
 if raw is not None and not problems:
-    cfg, problems = ps.check_config(raw)
+    cfg, problems = ps.check_config(raw, *io_sizes)
 if cfg is not None:
     ss.pg_config = cfg
 if any(ss.get(key) != value for key, value in ss.pg_loaded.items()):
@@ -196,7 +276,7 @@ if ss.pg_notes:
     st.warning("Some settings in the link could not be used:\n\n" + "\n".join(f"- {n}" for n in ss.pg_notes))
 
 target = None
-if cfg is not None and not problems:
+if cfg is not None and not problems and cfg.task == "generation":
     try:
         target = build_task(cfg).targets_np[0]
     except ConfigError as e:  # e.g. an unreadable WAV or a start past its end
@@ -214,13 +294,13 @@ live = run is not None and run["status"] in ("queued", "running")
 
 table_col, buttons_col = st.columns([3, 1])
 if cfg is not None and not problems:
-    table_col.dataframe(ps.comparison_rows(cfg), hide_index=True, key="comparison_table")
+    table_col.dataframe(ps.comparison_rows(cfg, *io_sizes), hide_index=True, key="comparison_table")
     table_col.caption("Hidden sizes matched to the budget. Multiply-adds: recurrent ones per step, averaged over "
                       "time; the CW-RNN skips modules whose clock does not tick.")
 manager = ensure_manager()
 if buttons_col.button("Train", key="train", type="primary", disabled=bool(problems) or live,
                       help="Train the CW-RNN and the baselines on these settings in the background"):
-    ss.pg_run = manager.submit("generation", raw, cfg.seed_list)
+    ss.pg_run = manager.submit(cfg.task, raw, cfg.seed_list)
     st.rerun()  # redraw the buttons (Train off, Stop on) and the link with the new run
 if buttons_col.button("Stop", key="stop", disabled=not live,
                       help="Stop the run at the end of the current epoch; what it learnt so far is kept"):
@@ -252,6 +332,15 @@ def show_run(run_id: int, was_live: bool) -> None:
     if w.run.get("error"):
         (st.warning if w.run["status"] == "cancelled" else st.error)(w.run["error"])
     figures = w.figures()
+    if w.task == "words":
+        show_words_run(w, figures)
+    else:
+        show_generation_run(w, figures)
+    if was_live and w.finished:
+        st.rerun()  # the whole page: the timer stops and the buttons come back
+
+
+def show_generation_run(w: RunWatcher, figures: dict) -> None:
     left, right = st.columns(2)
     left.plotly_chart(figures["loss"], key="loss_chart")
     right.plotly_chart(figures["waveform"], key="waveform_chart")
@@ -264,12 +353,60 @@ def show_run(run_id: int, was_live: bool) -> None:
         for column, (name, wav) in zip(st.columns(len(sounds)), sounds.items()):
             column.markdown(f"**{'target' if name == 'target' else viz.arch_label(name)}**")
             column.audio(wav, format="audio/wav")
-    if was_live and w.finished:
-        st.rerun()  # the whole page: the timer stops and the buttons come back
+
+
+def show_words_run(w: RunWatcher, figures: dict) -> None:
+    left, right = st.columns(2)
+    left.plotly_chart(figures["accuracy"], key="accuracy_chart")
+    right.plotly_chart(figures["loss"], key="loss_chart")
+    st.caption("Error in % of the words each model gets wrong: dashed on the training speakers (heard without "
+               "noise), solid on the held-out test speakers. Chance is 1 - 1/(number of words).")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figures["confusion"], key="confusion_chart")
+    right.plotly_chart(figures["weights"], key="weights_chart")
+    config = w.run["config"]
+    try:
+        data = wv.load_dataset(config.get("dataset", "synthetic"), config.get("folder"))
+    except ConfigError as e:
+        st.warning("This run's recordings can no longer be read, so its words cannot be shown: "
+                   + "; ".join(e.problems))
+        st.plotly_chart(figures["activity"], key="activity_chart")
+        return
+    show_word(w, data, figures["activity"])
+
+
+def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
+    """One test word: a player, its MFCCs and, with a run, how the CW-RNN's modules follow it."""
+    names = wv.word_names(data)
+    st.subheader("One word, up close")
+    index = st.selectbox("Test word", range(len(names)), format_func=names.__getitem__, key="word",
+                         help="A recording by a speaker the networks never heard in training; the first one "
+                              "is the word the live activity chart follows while a run trains")
+    st.audio(wv.word_audio(data, index), format="audio/wav")
+    activity = wv.word_activity(store, w.run, data, index) if w is not None and w.finished else None
+    figures = wv.word_figures(data, index, activity)
+    left, right = st.columns(2)
+    left.plotly_chart(figures["features"], key="features_chart")
+    if w is None:
+        return
+    if activity is not None:
+        right.plotly_chart(figures["activity"], key="activity_chart")
+        right.caption(f"The trained CW-RNN (first seed) hears this word and answers **{activity.predicted}**.")
+    else:
+        right.plotly_chart(snapshot_activity, key="activity_chart")
+        right.caption("While training runs this shows the first test word at the latest snapshot; once the run "
+                      "has finished, the activity over any chosen word is shown.")
 
 
 if run is not None:
     show_run(run["id"], live)
+elif speech is not None and not speech_problems:
+    train_speakers, test_speakers = len(set(speech.train.speakers)), len(set(speech.test.speakers))
+    st.info(f"Press **Train** to start. {len(speech.labels)} words: {len(speech.train)} recordings by "
+            f"{train_speakers} speakers to learn from, {len(speech.test)} by {test_speakers} other speakers "
+            "to test on." + (" The speech is synthetic (espeak-ng voices), not recorded."
+                             if ss.dataset == "synthetic" else ""))
+    show_word(None, speech)
 elif target is not None:
     st.info("Press **Train** to start. Below is the target the networks will learn to generate.")
     st.plotly_chart(viz.waveform_figure(target, {}, title="The target sequence"), key="target_chart")

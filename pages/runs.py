@@ -4,7 +4,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from cwrnn import runs_view as rv
 from cwrnn import viz
-from cwrnn.paper_job import GRID_TASK, grid_figure, grid_results, grid_table
+from cwrnn.paper_job import grid_figure, grid_kind, grid_results, grid_table, is_grid
 from cwrnn.run_figures import run_audio, run_figures
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import STATUSES, TERMINAL_STATUSES, RunStore, StoreError
@@ -28,7 +28,7 @@ def on_select() -> None:
 def status_line(run: dict) -> None:
     progress = run.get("progress") or {}
     done, total = progress.get("epoch") or 0, progress.get("total_epochs") or 0
-    unit = "cells" if run["task"] == GRID_TASK else "epochs"
+    unit = "cells" if is_grid(run) else "epochs"
     if run["status"] == "queued":
         st.markdown("**queued**: waiting for a free training slot")
         return
@@ -48,10 +48,11 @@ def draw_run(run_id: int, was_live: bool) -> None:
     """Status, charts and audio of one run, redrawn every 2 s while it trains."""
     run = store.get_run(run_id)
     status_line(run)
-    if run["task"] == GRID_TASK:
-        results = grid_results(store.metrics(run_id))
-        st.plotly_chart(grid_figure(results, run["config"]["budgets"]), key="run_grid_chart")
-        st.dataframe(grid_table(results, run["config"]["budgets"]), hide_index=True)
+    if is_grid(run):
+        kind, budgets = grid_kind(run), run["config"]["budgets"]
+        results = grid_results(store.metrics(run_id), kind)
+        st.plotly_chart(grid_figure(results, budgets, kind), key="run_grid_chart")
+        st.dataframe(grid_table(results, budgets, kind), hide_index=True)
     else:
         figures = list(run_figures(store, run_id).items())
         for pair in range(0, len(figures), 2):
@@ -70,7 +71,7 @@ def actions(run: dict) -> None:
     """Open in Playground, stop, downloads and delete."""
     run_id, live = run["id"], run["status"] in LIVE
     left, right = st.columns(2)
-    if left.button("Open in Playground", key="open_in_playground", disabled=run["task"] == GRID_TASK,
+    if left.button("Open in Playground", key="open_in_playground", disabled=is_grid(run),
                    help="Load this run's settings into the Playground to change them and train again"):
         try:
             st.switch_page("pages/playground.py", query_params=rv.playground_params(run["config"]))
@@ -118,10 +119,10 @@ def open_run(run_id: int) -> None:
 
 def compare(run_ids: list[int]) -> None:
     runs = [store.get_run(i) for i in run_ids]
-    grids = [rv.run_label(r) for r in runs if r["task"] == GRID_TASK]
+    grids = [rv.run_label(r) for r in runs if is_grid(r)]
     if grids:
         st.warning(f"Paper grids cannot be compared here: {', '.join(grids)} left out (see the Paper page).")
-        runs = [r for r in runs if r["task"] != GRID_TASK]
+        runs = [r for r in runs if not is_grid(r)]
     if len(runs) < 2:
         st.info("Select two or more training runs to compare them.")
         return

@@ -215,3 +215,33 @@ def test_paper_page_runs_a_tiny_grid_in_the_background_and_plots_it(store):
     assert "paper_chart" in charts(at)
     table = at.dataframe[-1].value
     assert table["networks"].tolist() == [5, 5, 5] and table["NMSE (ours)"].notna().all()
+
+
+@pytest.mark.slow  # a spawned worker must import torch before it trains
+def test_paper_page_runs_a_tiny_words_grid_beside_the_papers_numbers(store):
+    at = page("paper")
+    at.radio(key="paper_experiment").set_value("words").run()
+    assert "synthetic speech" in texts(at.markdown)
+    assert at.dataframe[0].value["hidden units (paper)"].tolist()[:3] == [10, 5, 10]  # 500 parameters
+    at.multiselect(key="paper_words_sizes").set_value([500])
+    at.number_input(key="paper_words_seeds").set_value(1)
+    at.number_input(key="paper_words_epochs").set_value(2)
+    at.button(key="paper_words_run").click().run()
+    assert not at.exception and not at.error
+    (run,) = store.list_runs()
+    assert (run["task"], run["config"]) == ("words-grid", {"grid": "words", "budgets": [500], "seeds": 1, "epochs": 2})
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while store.get_run(run["id"])["status"] not in TERMINAL_STATUSES:
+            assert time.monotonic() < deadline, "the grid did not finish in time"
+            time.sleep(0.2)
+    finally:
+        ensure_manager().stop(timeout=5, terminate=True)
+    assert store.get_run(run["id"])["status"] == "completed", store.get_run(run["id"])["error"]
+    at.run()
+    assert not at.exception and not at.error and "paper_chart" in charts(at)
+    table = at.dataframe[-1].value
+    assert table["networks"].tolist() == [1, 1, 1] and table["test error % (ours)"].between(0, 100).all()
+    assert table.set_index("architecture").loc["CW-RNN", "test error % (paper)"] == 62
+    at.radio(key="paper_experiment").set_value("generation").run()
+    assert "No grid has run yet" in texts(at.info)  # each experiment lists its own grids

@@ -1,5 +1,7 @@
 """The Playground page through Streamlit's AppTest: controls, messages, links, and a real background run."""
+import io
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -176,3 +178,62 @@ def test_train_and_stop_run_in_the_background_and_the_runs_page_lists_them(app, 
     assert not at.exception
     listed = next(df for df in at.dataframe if df.proto.id.endswith("runs_table")).value
     assert {long_run, tiny} <= set(listed["id"])
+
+
+# ---- Experiment 2 ---------------------------------------------------------------------------------
+
+WORDS_CONTROLS = ("task", "dataset", "readout", "modules", "budget", "preset", "epochs", "seeds")
+
+
+def test_switching_to_spoken_words_shows_its_controls_design_and_a_word(app):
+    at = opened(app)
+    widget(at, "task").set_value("words").run()
+    assert not at.exception and not at.error
+    for key in WORDS_CONTROLS:
+        assert widget(at, key).help, f"{key} has no help text"
+    assert [widget(at, ps.period_key(i)).value for i in range(7)] == [1, 2, 4, 8, 16, 32, 64]
+    assert (widget(at, "preset").value, widget(at, "budget").value) == ("paper-words", 2500)
+    assert widget(at, "dataset").value == "synthetic" and "synthetic speech" in widget(at, "dataset").options[0]
+    assert dict(at.query_params) == ps.to_query(ps.WORDS_DEFAULTS)
+    assert at.dataframe[0].value["parameters"].tolist() == [2507, 2507, 2393]  # 13 channels in, 25 words out
+    assert chart_keys(at) == {"features_chart"} and len(at.get("audio")) == 1
+    assert "synthetic" in at.info[0].value and "125 recordings" in at.info[0].value
+
+
+def test_a_words_link_round_trips(app):
+    cfg = replace(ps.WORDS_DEFAULTS, readout="mean", budget=1000, preset="adam", epochs=30, seeds=1, seed=5)
+    at = opened(app, **ps.to_query(cfg))
+    assert not at.warning and not at.error
+    assert {k: widget(at, k).value for k in WORDS_CONTROLS} == {k: ps.widget_state(cfg)[k] for k in WORDS_CONTROLS}
+    assert dict(at.query_params) == ps.to_query(cfg)
+    widget(at, "readout").set_value("last").run()
+    assert at.query_params["readout"] == "last" and at.query_params["task"] == "words"
+
+
+def test_a_bad_folder_and_an_escaping_zip_are_explained(app, store, tmp_path):
+    at = opened(app, task="words", dataset="folder", folder=str(tmp_path / "missing"))
+    assert "the recordings cannot be used: speech folder" in errors(at) and "does not exist" in errors(at)
+    assert widget(at, "train").disabled and not at.exception
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a_b_0.wav", b"RIFF")
+        archive.writestr("../../escape_b_0.wav", b"RIFF")
+    at.file_uploader(key="words_zip").set_value(("words.zip", buffer.getvalue(), "application/zip")).run()
+    assert "words.zip was not used: the zip member '../../escape_b_0.wav' points outside" in errors(at)
+    assert not (store.home / "uploads").exists() and widget(at, "folder").value == str(tmp_path / "missing")
+
+
+def test_a_tiny_words_run_trains_and_shows_its_charts(app, store):
+    at = opened(app, task="words", budget="500", epochs="2", seeds="1")
+    widget(at, "train").click().run()
+    run = wait_for(store, int(at.query_params["run"]), TERMINAL_STATUSES)
+    assert run["status"] == "completed" and run["task"] == "words", run["error"]
+    at.run()
+    assert not at.exception and not at.error
+    assert chart_keys(at) == {"loss_chart", "accuracy_chart", "confusion_chart", "weights_chart", "features_chart",
+                              "activity_chart"}
+    accuracy = next(el for el in at.get("plotly_chart") if el.proto.id.endswith("accuracy_chart"))
+    assert '"CW-RNN test"' in accuracy.proto.spec and '"SRN train"' in accuracy.proto.spec
+    assert "answers **" in "\n".join(c.value for c in at.caption)  # the saved CW-RNN heard the chosen word
+    widget(at, "word").set_value(3).run()
+    assert not at.exception and len(at.get("audio")) == 1

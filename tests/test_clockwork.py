@@ -132,9 +132,13 @@ def test_srn_is_one_module_of_period_one():
 
 def test_batch_first_false_and_time_major_input():
     rnn = ClockworkRNN(2, module_sizes=[2, 2], periods=[1, 2], batch_first=False)
+    same = ClockworkRNN(2, module_sizes=[2, 2], periods=[1, 2])
     x = torch.randn(7, 3, 2)  # (time, batch, input)
     out, h_n = rnn(x)
+    ref, ref_n = same(x.transpose(0, 1))
     assert out.shape == (7, 3, 4) and h_n.shape == (3, 4)
+    torch.testing.assert_close(out, ref.transpose(0, 1))
+    torch.testing.assert_close(h_n, ref_n)
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -38,6 +38,8 @@ BAD = [
     ({"device": "tpu"}, "device must be cpu, cuda"),
     ({"colour": "red"}, "unknown field 'colour'"),
     ({"epochs": True}, "epochs must be an integer"),
+    ({"steps": 400}, "the shipped clips are 320 samples long"),
+    ({"clip_norm": 2e6}, "clip_norm must be a finite number in (0, 1e+06]"),
 ]
 
 
@@ -61,6 +63,24 @@ def test_budget_too_small_and_too_many_units():
         validate({"module_sizes": [600, 600], "periods": [1, 2]})
 
 
+def test_activation_memory_is_capped():
+    cfg = validate({"source": "tone", "budget": 200_000, "seeds": 100, "steps": 8192, "periods": list(range(1, 14))})
+    with pytest.raises(ConfigError, match="GiB of activations"):
+        build_specs(cfg, 0, 1)
+
+
+def test_explicit_module_sizes_set_the_baselines_budget():
+    specs = build_specs(validate({"module_sizes": [3, 3], "periods": [1, 2], "budget": 1000}), 0, 1)
+    cw = specs[0].parameters(0, 1)
+    assert all(abs(s.parameters(0, 1) - cw) <= 0.5 * cw for s in specs[1:]), [s.parameters(0, 1) for s in specs]
+
+
+def test_config_errors_survive_pickling():
+    import pickle
+    e = pickle.loads(pickle.dumps(ConfigError(["a is wrong", "b too"])))
+    assert e.problems == ["a is wrong", "b too"] and "a is wrong" in str(e)
+
+
 def test_bad_wav_becomes_a_config_error(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not a wav at all")
@@ -73,6 +93,19 @@ def test_cli_train_prints_a_result(capsys):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["outcome"] == "completed" and out["epochs"] == 3
     assert set(out["final"]) == {"cwrnn", "srn", "lstm"} and "nmse" in out["final"]["cwrnn"]
+
+
+def test_cli_runs_commands_need_an_existing_store(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="no run store at"):
+        main(["runs", "list", "--home", str(tmp_path / "typo")])
+    assert not (tmp_path / "typo").exists()
+
+
+def test_cli_background_without_wait_only_queues(tmp_path, capsys):
+    code = main(["train", "--background", "--home", str(tmp_path), "--epochs", "2", "--budget", "100", "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["status"] == "queued"
+    main(["runs", "list", "--home", str(tmp_path), "--json"])
+    assert [r["status"] for r in json.loads(capsys.readouterr().out)] == ["queued"]
 
 
 def test_cli_rejects_bad_arguments(capsys):

@@ -10,7 +10,7 @@ import pytest
 
 from cwrnn import paper, paper_job
 from cwrnn import runs_view as rv
-from cwrnn.experiment import RunConfig
+from cwrnn.experiment import RunConfig, validate
 from cwrnn.runs.store import RunStore
 
 
@@ -253,7 +253,8 @@ def test_clock_numbers_full_connectivity_and_too_few_units():
 
 
 @pytest.mark.parametrize("raw, message", [
-    ({"budgets": [100], "seeds": 1, "epochs": 5}, '"grid": "generation"'),
+    ({"budgets": [100], "seeds": 1, "epochs": 5}, '"grid" \\("generation" or "words"\\)'),
+    ({"grid": "words", "budgets": [100], "seeds": 1, "epochs": 5}, "sizes from 500, 1000, 2500, 5000, 10000"),
     ({"grid": "generation", "budgets": [], "seeds": 1, "epochs": 5}, "one or more distinct sizes from 100, 250"),
     ({"grid": "generation", "budgets": [300], "seeds": 1, "epochs": 5}, "got \\[300\\]"),
     ({"grid": "generation", "budgets": [100, 100], "seeds": 1, "epochs": 5}, "distinct"),
@@ -321,3 +322,50 @@ def test_execute_grid_stops_between_cells_when_asked(store):
     run = store.get_run(run_id)
     assert (run["status"], run["error"]) == ("cancelled", "stopped by request after 0 of 6 cells")
     assert store.metrics(run_id).empty
+
+
+def test_a_words_grid_reports_test_error_in_percent_beside_the_papers():
+    grid = paper_job.check_grid({"grid": "words", "budgets": [10000, 500], "seeds": 1, "epochs": 9})
+    assert grid.config() == {"grid": "words", "budgets": [500, 10000], "seeds": 1, "epochs": 9}
+    cell = validate(grid.cell_config(500))
+    assert (cell.task, cell.dataset, cell.periods, cell.preset, cell.epochs) == (
+        "words", "synthetic", [1, 2, 4, 8, 16, 32, 64], "paper-words", 9)
+    metrics = pd.DataFrame({"arch": ["cwrnn", "cwrnn", "srn", "lstm"], "seed": [0, 1, 0, 0],
+                            "epoch": [500, 500, 10000, 10000], "name": ["final_test_error"] * 3 + ["final_nmse"],
+                            "value": [0.5, 0.7, 0.9, 0.1]})
+    results = paper_job.grid_results(metrics, "words")
+    assert results.to_dict("list") == {"arch": ["cwrnn", "cwrnn", "srn"], "budget": [500, 500, 10000],
+                                       "value": [50.0, 70.0, 90.0]}
+    table = paper_job.grid_table(results, grid.budgets, "words").set_index(["parameters", "architecture"])
+    assert table.loc[(500, "CW-RNN"), "test error % (ours)"] == pytest.approx(60.0)
+    assert table.loc[(500, "CW-RNN"), "test error % (paper)"] == 62
+    assert np.isnan(table.loc[(500, "SRN"), "test error % (paper)"])  # the paper gives none
+    assert table.loc[(10000, "SRN"), "test error % (paper)"] == 66.8
+    reference = paper_job.paper_reference(grid.budgets, "words")
+    assert sorted(map(tuple, reference[["arch", "budget"]].values.tolist())) == [
+        ("cwrnn", 500), ("cwrnn", 10000), ("lstm", 10000), ("srn", 10000)]
+    fig = paper_job.grid_figure(results, grid.budgets, "words")
+    assert "test error %" in fig.layout.yaxis.title.text and "Experiment 2" in fig.layout.title.text
+
+
+def test_the_words_size_table_sets_ours_beside_the_papers():
+    table = paper_job.hidden_size_table("words").set_index(["parameters", "architecture"])
+    assert len(table) == 15
+    assert [table.loc[(b, "CW-RNN"), "hidden units (paper)"] for b in paper.WORDS_BUDGETS] == [10, 19, 40, 65, 102]
+    assert table.loc[(10000, "CW-RNN"), "hidden units (ours)"] == 102
+
+
+def test_execute_grid_trains_a_words_grid(store):
+    grid = paper_job.check_grid({"grid": "words", "budgets": [500], "seeds": 1, "epochs": 2})
+    run_id = store.create_run(paper_job.GRID_TASKS["words"], grid.config(), [0])
+    store.claim_next(1)
+    paper_job.execute_grid(run_id, str(store.home))
+    run = store.get_run(run_id)
+    assert run["status"] == "completed", run["error"]
+    metrics = store.metrics(run_id)
+    assert set(metrics["name"]) == {"final_test_error"} and len(metrics) == 3  # one network per architecture
+    assert metrics["value"].between(0, 1).all()
+    assert {c["arch"]: c["hidden_size"] for c in run["summary"]["cells"]} == {"cwrnn": 10, "lstm": 5, "srn": 10}
+    row = rv.runs_table([run]).iloc[0]
+    assert (row["task"], row["score"], row["budget"]) == ("words-grid", "final_test_error", 500)
+    assert row["CW-RNN"] == pytest.approx(metrics[metrics["arch"] == "cwrnn"]["value"].iloc[0])

@@ -33,7 +33,9 @@ def test_batched_seeds_equal_each_seed_alone():
 def test_one_network_per_sequence():
     clips = shipped_clips()[:2]
     task = GenerationTask(clips, num_seeds=2)
-    assert task.replicas() == 2 and member_seeds([7, 8], 2) == [7, 8, 7 * 1009 + 1, 8 * 1009 + 1]
+    seeds = member_seeds([7, 8], 2)
+    assert task.replicas() == 2 and seeds[:2] == [7, 8] and len(set(seeds)) == 4
+    assert len(set(member_seeds(range(10), 5))) == 50, "no two (seed, clip) networks share initial weights"
     assert [task.member_target(m) for m in range(4)] == [0, 0, 1, 1]
     assert torch.equal(task.target[2], torch.from_numpy(clips[1].astype(np.float32)))
 
@@ -101,15 +103,35 @@ def test_callbacks_snapshots_and_stop():
     assert rec.result is result
 
 
-def test_per_member_clipping_leaves_healthy_members_alone():
-    task = GenerationTask([synthetic_tone(30)], num_seeds=2)
-    base = TrainConfig(epochs=3)
-    plain = _params(train(task, _specs(), [0, 1], base))
-    clipped = _params(train(GenerationTask([synthetic_tone(30)], num_seeds=2), _specs(), [0, 1],
-                            TrainConfig(epochs=3, clip_norm=1e6)))
-    for arch in plain:
-        for name in plain[arch]:
-            torch.testing.assert_close(plain[arch][name], clipped[arch][name])
+def _exploding_task():
+    """Two targets for one seed: a normal one and one a million times larger, whose gradients explode."""
+    tone = synthetic_tone(30)
+    return GenerationTask([tone, tone * 1e6], num_seeds=1)
+
+
+def test_per_member_clipping_touches_only_the_exploding_member():
+    clipped = _params(train(_exploding_task(), _specs(), [0], TrainConfig(epochs=3, clip_norm=1.0)))
+    alone = _params(train(GenerationTask([synthetic_tone(30)], num_seeds=1), _specs(), [0],
+                          TrainConfig(epochs=3, clip_norm=1.0)))
+    unclipped = _params(train(_exploding_task(), _specs(), [0], TrainConfig(epochs=3, lr=1e-12)))
+    for arch in clipped:
+        for name in clipped[arch]:
+            # the healthy member is exactly what it is trained alone with the same clip
+            torch.testing.assert_close(clipped[arch][name][0], alone[arch][name][0])
+        # the exploding member moved, but by at most lr * clip_norm per epoch (3 epochs, momentum 0.95)
+        step = torch.sqrt(sum(((clipped[arch][n][1] - unclipped[arch][n][1]) ** 2).sum() for n in clipped[arch]))
+        assert 0 < step <= 3e-4 * 1.0 * 3 * (1 + 0.95 + 0.95**2) * 1.01
+
+
+def test_a_diverging_member_does_not_stop_the_others():
+    tone = synthetic_tone(30)
+    task = GenerationTask([tone, tone * 1e30], num_seeds=1)  # the second's squared error overflows
+    cfg = TrainConfig(epochs=30, lr=1e-3, momentum=0.9)
+    both = train(task, [ArchSpec("srn", 8)], [0], cfg)
+    alone = train(GenerationTask([synthetic_tone(30)], num_seeds=1), [ArchSpec("srn", 8)], [0], cfg)
+    nmse = both.final["srn"]["nmse"]
+    assert both.outcome == "completed" and np.isnan(nmse[1]) and "1 of 2 srn networks diverged" in both.message
+    np.testing.assert_allclose(nmse[0], alone.final["srn"]["nmse"][0], rtol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs,message", [

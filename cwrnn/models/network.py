@@ -51,14 +51,18 @@ def matched_specs(budget: int, input_size: int, output_size: int, *, periods: Se
                   forget_bias: float = 5.0) -> list[ArchSpec]:
     """The CW-RNN and its baselines, each sized to the same parameter budget.
 
-    Explicit CW-RNN module sizes fix its hidden size; otherwise it is matched with equal modules.
+    Explicit CW-RNN module sizes fix its hidden size, and then its actual parameter count becomes the
+    baselines' budget, so the comparison stays fair whatever `budget` says.
     """
     periods = clock.check_periods(periods)
-    if module_sizes is None:
+    explicit = module_sizes is not None
+    if not explicit:
         n = match_hidden_size("cwrnn", budget, input_size, output_size, num_modules=len(periods),
                               connectivity=connectivity)
         module_sizes = clock.split_units(n, len(periods))
     specs = [ArchSpec("cwrnn", sum(module_sizes), list(periods), list(module_sizes), connectivity)]
+    if explicit:
+        budget = specs[0].parameters(input_size, output_size)
     for arch in baselines:
         n = match_hidden_size(arch, budget, input_size, output_size, peepholes=peepholes)
         specs.append(ArchSpec(arch, n, peepholes=peepholes, forget_bias=forget_bias))
@@ -91,5 +95,6 @@ class SequenceModel(Stacked):
         return self.readout(hidden), hidden
 
     def member_state(self, r: int) -> dict[str, torch.Tensor]:
-        """Seed r's weights alone, loadable into a plain (num_seeds=None) network of the same spec."""
+        """Seed r's weights alone, loadable into a one-seed SequenceModel of the same spec (after
+        adding back the seed dimension with `v.unsqueeze(0)`)."""
         return {k: v[r].detach().clone() for k, v in self.state_dict().items()}

@@ -90,18 +90,38 @@ def execute(run_id: int, home: str) -> None:
     specs = build_specs(cfg, task.input_size, task.output_size)
     callback = StoreCallback(store, run_id)
     result = train(task, specs, run["seeds"], cfg.train_config(), [callback])
-    for arch, model in result.models.items():
-        store.save_weights(run_id, arch, {k: v.cpu() for k, v in model.state_dict().items()})
-    store.save_artifact_bytes(run_id, "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
-    if cfg.task == "generation":
-        _save_audio(store, run_id, task, result.models)
-    summary = {"final": {a: {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in m.items()}
-                         for a, m in result.final.items()},
+    seeds = run["seeds"]
+    summary = {"final": {a: {k: summary_stats(v) for k, v in m.items()} for a, m in result.final.items()},
                "epochs": result.epochs, "elapsed_s": result.elapsed,
+               # the metrics' "seed" column is this member index
+               "members": [{"member": r, "seed": seeds[r % len(seeds)], "target": r // len(seeds)}
+                           for r in range(len(seeds) * task.replicas())],
                "models": [{**s.to_dict(), "parameters": s.parameters(task.input_size, task.output_size)}
                           for s in specs]}
-    store.set_status(run_id, result.outcome, error=result.message or None, device=result.device,
-                     summary=summary)
+    # Artifacts are saved one by one: a failure in one loses neither the others nor the run's status.
+    savers = {f"{arch} weights": (lambda m=model, a=arch: store.save_weights(
+                  run_id, a, {k: v.cpu() for k, v in m.state_dict().items()}))
+              for arch, model in result.models.items()}
+    savers["config"] = lambda: store.save_artifact_bytes(run_id, "config.json",
+                                                         json.dumps(cfg.to_dict(), indent=2).encode())
+    if cfg.task == "generation":
+        savers["audio"] = lambda: _save_audio(store, run_id, task, result.models)
+    problems = []
+    for name, save in savers.items():
+        try:
+            save()
+        except Exception as e:  # noqa: BLE001 - reported in the run's message, never lost silently
+            problems.append(f"could not save the {name}: {e}")
+    message = "; ".join(filter(None, [result.message, *problems])) or None
+    store.set_status(run_id, result.outcome, error=message, device=result.device, summary=summary)
+
+
+def summary_stats(values: np.ndarray) -> dict:
+    """Mean and std over the members that did not diverge, and how many did."""
+    finite = values[np.isfinite(values)]
+    return {"mean": float(finite.mean()) if finite.size else None,
+            "std": float(finite.std()) if finite.size else None,
+            "diverged": int(values.size - finite.size)}
 
 
 def _save_audio(store: RunStore, run_id: int, task, models) -> None:
@@ -112,7 +132,8 @@ def _save_audio(store: RunStore, run_id: int, task, models) -> None:
     with torch.no_grad():
         outputs = {arch: task.generate(m)[0][0].cpu().numpy() for arch, m in models.items()}
     for name, signal in {"target": task.targets_np[0], **outputs}.items():
-        store.save_artifact_bytes(run_id, f"{name}.wav", audio.wav_bytes(np.clip(signal, -1, 1), audio.SHIPPED_RATE))
+        clean = np.clip(np.nan_to_num(signal, nan=0.0, posinf=1.0, neginf=-1.0), -1, 1)  # a diverged seed
+        store.save_artifact_bytes(run_id, f"{name}.wav", audio.wav_bytes(clean, audio.SHIPPED_RATE))
 
 
 def warm_up() -> None:

@@ -86,7 +86,9 @@ def generation_task(cfg) -> GenerationTask:
     from .. import audio
     if cfg.source == "clips":
         clips = audio.shipped_clips()
-        targets = [clips[i][:cfg.steps] for i in cfg.clips]
+        # a shortened clip is rescaled to [-1, 1] like the whole ones
+        targets = [clips[i] if cfg.steps == len(clips[i]) else audio.scale_to_unit(clips[i][:cfg.steps])
+                   for i in cfg.clips]
         labels = [f"clip {i + 1}" for i in cfg.clips]
     elif cfg.source == "tone":
         targets, labels = [audio.synthetic_tone(cfg.steps)], ["synthetic tone"]

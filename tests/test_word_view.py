@@ -1,0 +1,154 @@
+"""Experiment 2 in the app: datasets, safe zip uploads, and a finished run's CW-RNN replayed over one word."""
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from scipy.io import wavfile
+from naive_cwrnn import naive_cwrnn
+
+from cwrnn import audio
+from cwrnn import word_view as wv
+from cwrnn.experiment import ConfigError
+from cwrnn.models import SequenceModel, matched_specs
+from cwrnn.paper import WORDS_PERIODS
+from cwrnn.run_figures import run_figures
+from cwrnn.speech_data import WORD_GROUPS
+
+TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+# ---- zip uploads -------------------------------------------------------------------------------------
+
+
+def test_a_zip_of_recordings_is_unpacked_flat_into_one_content_named_folder(tmp_path):
+    data = zipped({"rec/yes_ann_0.wav": TONE, "rec/no_bob_1.wav": TONE, "rec/README.txt": b"hi",
+                   "__MACOSX/rec/._yes_ann_0.wav": b"junk"})
+    folder = wv.extract_recordings(data, tmp_path)
+    assert folder.parent == tmp_path and sorted(p.name for p in folder.iterdir()) == ["no_bob_1.wav", "yes_ann_0.wav"]
+    assert (folder / "yes_ann_0.wav").read_bytes() == TONE
+    assert wv.extract_recordings(data, tmp_path) == folder  # the same archive again: kept once
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging folder left behind
+
+
+@pytest.mark.parametrize("name", ["../evil_x_0.wav", "/tmp/evil_x_0.wav", "a/../../evil_x_0.wav",
+                                  "..\\evil_x_0.wav", "C:/evil_x_0.wav"])
+def test_a_zip_member_that_escapes_its_folder_refuses_the_whole_archive(tmp_path, name):
+    uploads = tmp_path / "uploads"
+    with pytest.raises(wv.UploadError, match="points outside the archive's folder"):
+        wv.extract_recordings(zipped({"ok_ann_0.wav": TONE, name: TONE}), uploads)
+    assert not uploads.exists()  # refused before anything is written
+
+
+def test_oversized_empty_duplicate_and_broken_archives_are_refused(tmp_path, monkeypatch):
+    with pytest.raises(wv.UploadError, match="not a readable zip archive"):
+        wv.extract_recordings(b"PK but not really", tmp_path)
+    with pytest.raises(wv.UploadError, match="holds no .wav files"):
+        wv.extract_recordings(zipped({"notes.txt": b"x"}), tmp_path)
+    with pytest.raises(wv.UploadError, match="two files named 'a_b_0.wav'"):
+        wv.extract_recordings(zipped({"x/a_b_0.wav": TONE, "y/a_b_0.wav": TONE}), tmp_path)
+    monkeypatch.setattr(wv, "MAX_UNPACKED_BYTES", len(TONE))
+    with pytest.raises(wv.UploadError, match="unpack to .* MiB; at most 0 MiB"):
+        wv.extract_recordings(zipped({"a_b_0.wav": TONE, "a_c_0.wav": TONE}), tmp_path)
+    monkeypatch.setattr(wv, "MAX_ZIP_BYTES", 10)
+    with pytest.raises(wv.UploadError, match="at most 0 MiB"):
+        wv.extract_recordings(zipped({"a_b_0.wav": TONE}), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- datasets ----------------------------------------------------------------------------------------
+
+
+def test_the_shipped_words_are_grouped_by_suffix_and_named_by_voice():
+    data = wv.load_dataset("synthetic")
+    assert wv.class_groups(data.labels) == [list(g) for g in WORD_GROUPS]
+    assert wv.class_groups(["0", "1"]) is None
+    names = wv.word_names(data)
+    assert len(names) == len(data.test) == 50
+    assert names[0] == f"{data.labels[data.test.targets[0]]} ({data.test.speakers[0]}, 0)"
+    assert wv.load_dataset("synthetic") is data  # kept while the folder is unchanged
+
+
+def test_a_bad_folder_gives_the_datasets_message(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        wv.load_dataset("folder", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="give the path of a folder"):
+        wv.load_dataset("folder", None)
+    (tmp_path / "yes_ann_0.wav").write_bytes(TONE)
+    with pytest.raises(ConfigError, match="one speaker"):
+        wv.load_dataset("folder", str(tmp_path))
+
+
+def test_a_test_word_plays_as_recorded():
+    data = wv.load_dataset("synthetic")
+    wav = wv.word_audio(data, 3)
+    rate, pcm = wavfile.read(io.BytesIO(wav))
+    original_rate, original = wavfile.read(data.test.paths[3])
+    assert rate == original_rate and pcm.shape == original.shape
+    np.testing.assert_allclose(pcm / 2**15, original / -np.iinfo(original.dtype).min, atol=2 / 2**15)
+
+
+# ---- a finished run's CW-RNN over one word ------------------------------------------------------------
+
+
+def finished_words_run(store, data, seeds=(3, 4)) -> tuple[dict, SequenceModel]:
+    spec = matched_specs(500, 13, 25, periods=WORDS_PERIODS, baselines=())[0]
+    model = SequenceModel(spec, 13, 25, list(seeds))
+    run_id = store.create_run("words", {"task": "words", "dataset": "synthetic", "readout": "mean"}, list(seeds))
+    store.save_weights(run_id, "cwrnn", model.state_dict())
+    store.set_status(run_id, "completed", summary={"models": [spec.to_dict()]})
+    return store.get_run(run_id), model
+
+
+def test_a_word_through_the_saved_cwrnn_matches_a_naive_clockwork_rnn(store):
+    data = wv.load_dataset("synthetic")
+    run, model = finished_words_run(store, data)
+    index = 7
+    activity = wv.word_activity(store, run, data, index)
+    x = torch.from_numpy(data.test.features[index]).double()[None]
+    w = model.core.dense_weights()
+    expected = naive_cwrnn(w["W_H"][0].double(), w["W_I"][0].double(), w["b"][0].double(), WORDS_PERIODS,
+                           model.spec.module_sizes, x=x)[0].numpy()
+    np.testing.assert_allclose(activity.hidden, expected, atol=1e-5)
+    T = len(data.test.features[index])
+    assert activity.active.shape == (7, T) and activity.active[:, 0].all() and activity.active[6, 1:64].sum() == 0
+    # the readout of member 0, by hand: y = W_O h + b_O at every step; "mean" averages y over the word
+    state = model.member_state(0)
+    y = expected @ state["readout.weight"].double().numpy().T + state["readout.bias"].double().numpy()
+    np.testing.assert_allclose(activity.probabilities, torch.softmax(torch.from_numpy(y), -1).numpy(), atol=1e-5)
+    assert activity.predicted == data.labels[int(y.mean(axis=0).argmax())]
+    figures = wv.word_figures(data, index, activity)
+    assert set(figures) == {"features", "activity"}
+    heat = next(t for t in figures["activity"].data if t.type == "heatmap")
+    np.testing.assert_allclose(np.array(heat.z, dtype=float), expected.T, atol=5e-4)
+    mfcc = figures["features"].data[0]
+    np.testing.assert_allclose(np.array(mfcc.z, dtype=float), data.test.features[index].T)
+
+
+def test_a_run_without_saved_weights_has_no_word_activity(store):
+    data = wv.load_dataset("synthetic")
+    run_id = store.create_run("words", {"task": "words"}, [0])
+    assert wv.word_activity(store, store.get_run(run_id), data, 0) is None
+    assert set(wv.word_figures(data, 0, None)) == {"features"}
+
+
+def test_the_confusion_chart_of_a_shipped_words_run_is_ordered_by_suffix_group(store):
+    data = wv.load_dataset("synthetic")
+    run, _ = finished_words_run(store, data)
+    matrix = np.arange(25 * 25).reshape(25, 25)
+    store.add_snapshot(run["id"], 1, {"confusion/cwrnn": matrix}, {"epoch": 1, "archs": ["cwrnn"]})
+    figure = run_figures(store, run["id"])["confusion"]
+    heat = next(t for t in figure.data if t.type == "heatmap")
+    order = [data.labels.index(w) for group in WORD_GROUPS for w in group]
+    np.testing.assert_array_equal(np.array(heat.z), matrix[np.ix_(order, order)])
+    assert list(figure.layout.xaxis.ticktext) == [w for group in WORD_GROUPS for w in group]
+    assert "suffix groups" in figure.layout.title.text
