@@ -123,6 +123,7 @@ def test_per_member_clipping_touches_only_the_exploding_member():
         assert 0 < step <= 3e-4 * 1.0 * 3 * (1 + 0.95 + 0.95**2) * 1.01
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")
 def test_a_diverging_member_does_not_stop_the_others():
     tone = synthetic_tone(30)
     task = GenerationTask([tone, tone * 1e30], num_seeds=1)  # the second's squared error overflows

@@ -71,12 +71,12 @@ class LSTM(Stacked):
         outs = []
         for t in range(steps):
             z = torch.baddbmm(drive[t], h, W)
-            zi, zf, zg, zo = z.chunk(4, dim=-1)
-            if peep is not None:
-                zi, zf = zi + peep[..., 0, :] * c, zf + peep[..., 1, :] * c
-            c = torch.sigmoid(zf) * c + torch.sigmoid(zi) * torch.tanh(zg)
-            if peep is not None:
-                zo = zo + peep[..., 2, :] * c
+            # Few, fused ops per step: at these sizes each op's overhead, not its arithmetic, is the cost.
+            zif = z[..., :2 * n] if peep is None else torch.addcmul(z[..., :2 * n], peep[..., :2, :].flatten(-2),
+                                                                  torch.cat([c, c], dim=-1))
+            i, f = torch.sigmoid(zif).chunk(2, dim=-1)
+            c = torch.addcmul(f * c, i, torch.tanh(z[..., 2 * n:3 * n]))
+            zo = z[..., 3 * n:] if peep is None else torch.addcmul(z[..., 3 * n:], peep[..., 2, :], c)
             h = torch.sigmoid(zo) * torch.tanh(c)
             outs.append(h)
         self.last_cell = self.unstack(c)
