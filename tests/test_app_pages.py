@@ -201,13 +201,7 @@ def test_paper_page_runs_a_tiny_grid_in_the_background_and_plots_it(store):
     (run,) = store.list_runs()
     assert run["task"] == paper_job.GRID_TASK
     assert run["config"] == {"grid": "generation", "budgets": [100], "seeds": 1, "epochs": 5}
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while store.get_run(run["id"])["status"] not in TERMINAL_STATUSES:
-            assert time.monotonic() < deadline, "the grid did not finish in time"
-            time.sleep(0.2)
-    finally:
-        ensure_manager().stop(timeout=5, terminate=True)
+    wait_for_grid(store, run["id"])
     finished = store.get_run(run["id"])
     assert finished["status"] == "completed", finished["error"]
     at.run()
@@ -215,6 +209,16 @@ def test_paper_page_runs_a_tiny_grid_in_the_background_and_plots_it(store):
     assert "paper_chart" in charts(at)
     table = at.dataframe[-1].value
     assert table["networks"].tolist() == [5, 5, 5] and table["NMSE (ours)"].notna().all()
+
+
+def wait_for_grid(store, run_id: int) -> None:
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while store.get_run(run_id)["status"] not in TERMINAL_STATUSES:
+            assert time.monotonic() < deadline, "the grid did not finish in time"
+            time.sleep(0.2)
+    finally:
+        ensure_manager().stop(timeout=5, terminate=True)
 
 
 @pytest.mark.slow  # a spawned worker must import torch before it trains
@@ -230,13 +234,7 @@ def test_paper_page_runs_a_tiny_words_grid_beside_the_papers_numbers(store):
     assert not at.exception and not at.error
     (run,) = store.list_runs()
     assert (run["task"], run["config"]) == ("words-grid", {"grid": "words", "budgets": [500], "seeds": 1, "epochs": 2})
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while store.get_run(run["id"])["status"] not in TERMINAL_STATUSES:
-            assert time.monotonic() < deadline, "the grid did not finish in time"
-            time.sleep(0.2)
-    finally:
-        ensure_manager().stop(timeout=5, terminate=True)
+    wait_for_grid(store, run["id"])
     assert store.get_run(run["id"])["status"] == "completed", store.get_run(run["id"])["error"]
     at.run()
     assert not at.exception and not at.error and "paper_chart" in charts(at)
