@@ -54,6 +54,7 @@ class ClockworkRNN(Stacked):
                              persistent=False)
         self.module_start = np.concatenate([[0], np.cumsum(self.module_sizes)]).tolist()
         self.seeds = seed_list(num_seeds, seeds)
+        self._plans: dict[tuple[int, str], list[int | torch.Tensor]] = {}
         initialise(self, self.seeds, init)
 
     @staticmethod
@@ -87,7 +88,15 @@ class ClockworkRNN(Stacked):
         return clock.active_mask(self.periods, steps)
 
     def _plan(self, steps: int, device) -> list[int | torch.Tensor]:
-        """Per step: the number of active leading units (an int) or, for non-prefix patterns, their indices."""
+        """Per step: the number of active leading units (an int) or, for non-prefix patterns, their indices.
+
+        Cached per (steps, device): training calls forward with the same length every epoch."""
+        key = (steps, str(device))
+        if key not in self._plans:
+            self._plans[key] = self._make_plan(steps, device)
+        return self._plans[key]
+
+    def _make_plan(self, steps: int, device) -> list[int | torch.Tensor]:
         plan, cache = [], {}
         for t in range(steps):
             active = tuple(self.active_modules(t))
