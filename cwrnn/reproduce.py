@@ -74,6 +74,9 @@ def run_grid(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], *, m
         build_specs(validate(cfg), task.input_size, task.output_size)  # every cell's errors before any training
         for arch in archs:
             jobs.append((budget, arch, cfg))
+    # Longest first, so that no long cell starts last while the other workers sit idle: cost grows
+    # with the budget, and an LSTM step does about twice a CW-RNN's or an SRN's work.
+    jobs.sort(key=lambda job: (job[0], job[1] == "lstm"), reverse=True)
     start, cells = time.perf_counter(), []
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
     try:

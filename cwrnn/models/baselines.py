@@ -7,6 +7,7 @@ import torch
 
 from .clockwork import ClockworkRNN, _prepare_h0, _prepare_input
 from .ensemble import Stacked, initialise, seed_list
+from .scan import LSTMScan
 
 
 class SRN(ClockworkRNN):
@@ -56,31 +57,12 @@ class LSTM(Stacked):
 
     def forward(self, x: torch.Tensor | None = None, h0: torch.Tensor | None = None, *,
                 steps: int | None = None, batch_size: int = 1):
-        R, n = self.members, self.hidden_size
-        W = self.stack(self.W_H).transpose(1, 2)
-        b = self.stack(self.b).unsqueeze(1)
+        W = self.stack(self.W_H)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
-        c = torch.zeros_like(h)
-        if x is None:
-            drive = [b.expand(R, B, 4 * n)] * steps
-        else:  # the input part of every step in one matmul; unbind so the backward is one stack, not T selects
-            xs = x.reshape(R, -1, self.input_size)
-            drive = torch.baddbmm(b, xs, self.stack(self.W_I).transpose(1, 2)).reshape(R, B, steps, 4 * n).unbind(2)
-        peep = self.stack(self.peep).unsqueeze(1) if self.peepholes else None
-        outs = []
-        for t in range(steps):
-            z = torch.baddbmm(drive[t], h, W)
-            # Few, fused ops per step: at these sizes each op's overhead, not its arithmetic, is the cost.
-            zif = z[..., :2 * n] if peep is None else torch.addcmul(z[..., :2 * n], peep[..., :2, :].flatten(-2),
-                                                                  torch.cat([c, c], dim=-1))
-            i, f = torch.sigmoid(zif).chunk(2, dim=-1)
-            c = torch.addcmul(f * c, i, torch.tanh(z[..., 2 * n:3 * n]))
-            zo = z[..., 3 * n:] if peep is None else torch.addcmul(z[..., 3 * n:], peep[..., 2, :], c)
-            h = torch.sigmoid(zo) * torch.tanh(c)
-            outs.append(h)
-        self.last_cell = self.unstack(c)
-        out = torch.stack(outs, dim=2)
+        peep = self.stack(self.peep) if self.peepholes else None
+        out, cells = LSTMScan.apply(W, self.stack(self.W_I), self.stack(self.b), peep, x, h, steps)
+        self.last_cell, h = self.unstack(cells[:, :, -1]), out[:, :, -1]
         if not self.batch_first:
             out = out.transpose(1, 2)
         return self.unstack(out), self.unstack(h)

@@ -17,6 +17,7 @@ import torch
 
 from .. import clock
 from .ensemble import Stacked, initialise, seed_list
+from .scan import ClockworkScan, StepPlan
 
 
 class ClockworkRNN(Stacked):
@@ -54,7 +55,7 @@ class ClockworkRNN(Stacked):
                              persistent=False)
         self.module_start = np.concatenate([[0], np.cumsum(self.module_sizes)]).tolist()
         self.seeds = seed_list(num_seeds, seeds)
-        self._plans: dict[tuple[int, str], list[int | torch.Tensor]] = {}
+        self._plans: dict[tuple[int, str], StepPlan] = {}
         initialise(self, self.seeds, init)
 
     @staticmethod
@@ -87,8 +88,8 @@ class ClockworkRNN(Stacked):
         """(num_modules, steps) bool mask of which modules update at each step of a forward pass."""
         return clock.active_mask(self.periods, steps)
 
-    def _plan(self, steps: int, device) -> list[int | torch.Tensor]:
-        """Per step: the number of active leading units (an int) or, for non-prefix patterns, their indices.
+    def _plan(self, steps: int, device) -> StepPlan:
+        """Which units update at each step, grouped by activity pattern (see scan.StepPlan).
 
         Cached per (steps, device): training calls forward with the same length every epoch."""
         key = (steps, str(device))
@@ -96,18 +97,23 @@ class ClockworkRNN(Stacked):
             self._plans[key] = self._make_plan(steps, device)
         return self._plans[key]
 
-    def _make_plan(self, steps: int, device) -> list[int | torch.Tensor]:
-        plan, cache = [], {}
+    def _make_plan(self, steps: int, device) -> StepPlan:
+        patterns: dict[tuple[int, ...], int] = {}
+        rows, members, order = [], [], []
         for t in range(steps):
             active = tuple(self.active_modules(t))
-            if active not in cache:
+            if active not in patterns:
+                patterns[active] = len(rows)
                 if active == tuple(range(len(active))):
-                    cache[active] = self.module_start[len(active)]
+                    rows.append(self.module_start[len(active)])
                 else:
                     idx = [u for i in active for u in range(self.module_start[i], self.module_start[i + 1])]
-                    cache[active] = torch.tensor(idx, device=device)
-            plan.append(cache[active])
-        return plan
+                    rows.append(torch.tensor(idx, device=device))
+                members.append([])
+            p = patterns[active]
+            order.append((p, len(members[p])))
+            members[p].append(t)
+        return StepPlan(tuple(rows), tuple(torch.tensor(m, device=device) for m in members), tuple(order))
 
     # -- weights in the paper's column convention -------------------------------------------------
     def dense_weights(self) -> dict[str, torch.Tensor]:
@@ -140,58 +146,14 @@ class ClockworkRNN(Stacked):
     # -- forward --------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor | None = None, h0: torch.Tensor | None = None, *,
                 steps: int | None = None, batch_size: int = 1):
-        R, n = self.members, self.hidden_size
         W = self.stack(self.W_H * self.mask)
-        b = self.stack(self.b)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
-        plan = self._plan(steps, W.device)
-        # Per distinct activity pattern, the recurrent rows it needs: computed once per call, not per step.
-        rows = {}
-        for p in plan:
-            key = p if isinstance(p, int) else id(p)
-            if key not in rows:
-                rows[key] = (W[:, :p] if isinstance(p, int) else W.index_select(1, p)).transpose(1, 2)
-        drive = self._input_drive(x, b, plan, R, B)
-        outs = []
-        for t, p in enumerate(plan):
-            key = p if isinstance(p, int) else id(p)
-            pre = torch.baddbmm(drive[t], h, rows[key])
-            if isinstance(p, int):
-                h = torch.cat([torch.tanh(pre), h[..., p:]], dim=-1) if p < n else torch.tanh(pre)
-            else:
-                h = h.index_copy(-1, p, torch.tanh(pre))
-            outs.append(h)
-        out = torch.stack(outs, dim=2)  # (R, B, T, n)
+        out = ClockworkScan.apply(W, self.stack(self.W_I), self.stack(self.b), x, h, self._plan(steps, W.device))
+        h_n = out[:, :, -1]
         if not self.batch_first:
             out = out.transpose(1, 2)
-        return self.unstack(out), self.unstack(h)
-
-    def _input_drive(self, x, b, plan, R, B) -> list[torch.Tensor]:
-        """W_I[active] x_t + b[active] for each step, one matmul per distinct activity pattern."""
-        groups: dict[int, list[int]] = {}
-        patterns = {}
-        for t, p in enumerate(plan):
-            key = p if isinstance(p, int) else id(p)
-            groups.setdefault(key, []).append(t)
-            patterns[key] = p
-        drive: list[torch.Tensor | None] = [None] * len(plan)
-        W_I = self.stack(self.W_I) if self.input_size else None
-        for key, ts in groups.items():
-            p = patterns[key]
-            bias = b[:, :p] if isinstance(p, int) else b.index_select(1, p)
-            if W_I is None:
-                d = bias.unsqueeze(1).expand(R, B, bias.shape[-1])
-                for t in ts:
-                    drive[t] = d
-                continue
-            w = W_I[:, :p] if isinstance(p, int) else W_I.index_select(1, p)
-            xs = x[:, :, ts]  # (R, B, len(ts), I)
-            d = torch.baddbmm(bias.unsqueeze(1), xs.reshape(R, -1, self.input_size), w.transpose(1, 2))
-            # unbind, not d[:, :, j] per step: each select's backward would zero-fill a whole (R,B,T,r) tensor
-            for t, d_t in zip(ts, d.reshape(R, B, len(ts), -1).unbind(2)):
-                drive[t] = d_t
-        return drive
+        return self.unstack(out), self.unstack(h_n)
 
 
 def _prepare_input(model, x, steps, batch_size):

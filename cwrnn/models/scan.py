@@ -1,0 +1,251 @@
+"""Forward passes through time with hand-written backward passes (BPTT) for the recurrent cores.
+
+At the sizes this project trains (tens of units, hundreds of networks, hundreds of steps) a step costs
+little arithmetic, and autograd's bookkeeping per step (graph nodes, a full-size zero-filled gradient
+for every slice, one tiny outer product per step for every weight gradient) costs several times more.
+So the forward runs without a graph, writing every step straight into the preallocated output, and the
+backward walks the steps in reverse with a handful of fused ops each:
+- everything that does not depend on the incoming gradient (tanh and sigmoid derivatives, and their
+  products with the saved gates) is computed for all steps at once before the reverse loop;
+- weight, bias and input gradients are outer products summed over steps, so they are computed after
+  the loop as one matmul over all steps (per activity pattern for the CW-RNN), not one per step.
+Both are checked against autograd on the equations written out (tests/test_clockwork.py,
+tests/test_lstm.py) and by torch.autograd.gradcheck.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.autograd.function import once_differentiable
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Which hidden units update at each step, grouped by activity pattern.
+
+    ``rows[p]`` is the pattern's units: an int k for the prefix 0..k-1 (exponential periods always give
+    a prefix) or a long tensor of unit indices. ``steps[p]`` holds the steps where pattern p applies, and
+    ``order[t] = (p, j)`` says step t is the j-th step of pattern p.
+    """
+    rows: tuple
+    steps: tuple
+    order: tuple
+
+
+def _rows(t: torch.Tensor, rows, dim: int) -> torch.Tensor:
+    if isinstance(rows, int):
+        return t.narrow(dim, 0, rows)
+    return t.index_select(dim, rows)
+
+
+def _width(rows) -> int:
+    return rows if isinstance(rows, int) else len(rows)
+
+
+def _add_rows(target: torch.Tensor, rows, dim: int, value: torch.Tensor) -> None:
+    if isinstance(rows, int):
+        target.narrow(dim, 0, rows).add_(value)
+    else:
+        target.index_add_(dim, rows, value)
+
+
+def _previous(states: torch.Tensor, first: torch.Tensor, steps: torch.Tensor | None = None) -> torch.Tensor:
+    """The time-major states (T, ...) just before each of ``steps`` (all steps when None); ``first``
+    stands before step 0."""
+    if steps is None:
+        return torch.cat([first.unsqueeze(0), states[:-1]])
+    before = states.index_select(0, (steps - 1).clamp(min=0))
+    if len(steps) and int(steps[0]) == 0:
+        before[0] = first
+    return before
+
+
+def _time_major(t: torch.Tensor) -> torch.Tensor:
+    """(R, B, T, n) to contiguous (T, R, B, n): one copy, then every step reads contiguous memory."""
+    return t.permute(2, 0, 1, 3).contiguous()
+
+
+class ClockworkScan(torch.autograd.Function):
+    """out[:, :, t] = h_t for h_t[rows] = tanh(W[rows] h_{t-1} + W_I[rows] x_t + b[rows]), the rest held.
+
+    Shapes: W (R, n, n) already masked, W_I (R, n, I), b (R, n), x (R, B, T, I) or None, h0 (R, B, n);
+    out (R, B, T, n) is a view of a time-major buffer, so that each step reads and writes contiguous
+    memory (elementwise ops on strided slices are several times slower).
+    """
+
+    @staticmethod
+    def forward(ctx, W, W_I, b, x, h0, plan: StepPlan):
+        R, B, n = h0.shape
+        T = len(plan.order)
+        out = h0.new_empty(T, R, B, n)
+        right = [_rows(W, rows, 1).transpose(1, 2).contiguous() for rows in plan.rows]  # (R, n, k)
+        drive = []
+        for rows, steps in zip(plan.rows, plan.steps):
+            bias = _rows(b, rows, 1).unsqueeze(1)  # (R, 1, k)
+            if x is None:
+                drive.append(bias)
+                continue
+            m, k = len(steps), bias.shape[-1]
+            xs = x.index_select(2, steps).reshape(R, B * m, x.shape[-1])
+            d = torch.baddbmm(bias, xs, _rows(W_I, rows, 1).transpose(1, 2))
+            drive.append(d.view(R, B, m, k).unbind(2))
+        h = h0
+        for t, o in enumerate(out.unbind(0)):
+            p, j = plan.order[t]
+            rows = plan.rows[p]
+            pre = torch.baddbmm(drive[p] if x is None else drive[p][j], h, right[p]).tanh_()
+            if isinstance(rows, int):
+                torch.cat([pre, h[..., rows:]], dim=-1, out=o)
+            else:
+                o.copy_(h).index_copy_(-1, rows, pre)
+            h = o
+        ctx.plan = plan
+        ctx.save_for_backward(W, W_I, x, h0, out)
+        return out.permute(1, 2, 0, 3)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        W, W_I, x, h0, out = ctx.saved_tensors
+        plan = ctx.plan
+        T, R, B, n = out.shape
+        # Per pattern, a buffer for the pre-activation gradients at its steps and rows.
+        grads = [out.new_empty(len(steps), R, B, _width(rows)) for rows, steps in zip(plan.rows, plan.steps)]
+        slots = [g.unbind(0) for g in grads]
+        states = out.unbind(0)
+        weight_rows = [_rows(W, rows, 1).contiguous() for rows in plan.rows]  # (R, k, n)
+        grad_steps = _time_major(grad_out).unbind(0)
+        dh = grad_steps[-1].clone()
+        for t in range(T - 1, -1, -1):
+            p, j = plan.order[t]
+            rows = plan.rows[p]
+            g = _tanh_backward(_rows(dh, rows, 2), _rows(states[t], rows, 2), out=slots[p][j])
+            if isinstance(rows, int):
+                dh[..., :rows].zero_()
+            else:
+                dh.index_fill_(-1, rows, 0)
+            dh.baddbmm_(g, weight_rows[p])
+            if t:
+                dh.add_(grad_steps[t - 1])
+        dW = torch.zeros_like(W)
+        db = W.new_zeros(R, n)
+        dW_I = torch.zeros_like(W_I) if x is not None and ctx.needs_input_grad[1] else None
+        dx = torch.zeros_like(x) if x is not None and ctx.needs_input_grad[3] else None
+        for rows, steps, g in zip(plan.rows, plan.steps, grads):
+            # sums over the pattern's steps and the batch, as one matmul per member
+            _add_rows(dW, rows, 1, torch.einsum("mrbk,mrbn->rkn", g, _previous(out, h0, steps)))
+            _add_rows(db, rows, 1, g.sum((0, 2)))
+            if dW_I is not None:
+                _add_rows(dW_I, rows, 1, torch.einsum("mrbk,rbmi->rki", g, x.index_select(2, steps)))
+            if dx is not None:
+                dx.index_copy_(2, steps, torch.einsum("mrbk,rki->rbmi", g, _rows(W_I, rows, 1)))
+        return dW, dW_I, db, dx, dh, None
+
+
+class LSTMScan(torch.autograd.Function):
+    """Peephole LSTM over all steps; returns (out, cells), each (R, B, T, n). Cells carry no gradient.
+
+    Shapes: W (R, 4n, n), W_I (R, 4n, I), b (R, 4n), peep (R, 3, n) or None, x (R, B, steps, I) or
+    None, h0 (R, B, n); gate order input, forget, cell, output. Internally the gates are stored
+    gate-major and time-major, (4, T, R, B, n), so each step's elementwise ops, and each gate's
+    derivatives over all steps, run on contiguous memory.
+    """
+
+    @staticmethod
+    def forward(ctx, W, W_I, b, peep, x, h0, steps: int):
+        R, B, n = h0.shape
+        T = steps
+        out, cells, tanh_cells = (h0.new_empty(T, R, B, n) for _ in range(3))
+        gates = h0.new_empty(4, T, R, B, n)  # after their nonlinearities
+        right = W.transpose(1, 2).contiguous()
+        if x is None:
+            drive = [b.unsqueeze(1)] * T
+        else:
+            xs = x.reshape(R, B * T, x.shape[-1])
+            drive = torch.baddbmm(b.unsqueeze(1), xs, W_I.transpose(1, 2)).view(R, B, T, 4 * n).unbind(2)
+        if peep is not None:  # expanded once so that no step broadcasts along its innermost dimension
+            p_i, p_f, p_o = (peep[:, None, k].expand(R, B, n).contiguous() for k in range(3))
+        h, c = h0, h0.new_zeros(R, B, n)
+        for t, (gt, c_t, tc, o) in enumerate(zip(gates.unbind(1), cells, tanh_cells, out)):
+            z = torch.baddbmm(drive[t], h, right).view(R, B, 4, n).permute(2, 0, 1, 3).contiguous()
+            if peep is not None:
+                z[0].addcmul_(p_i, c)
+                z[1].addcmul_(p_f, c)
+            torch.sigmoid(z[:2], out=gt[:2])
+            torch.tanh(z[2], out=gt[2])
+            torch.mul(gt[1], c, out=c_t).addcmul_(gt[0], gt[2])
+            if peep is not None:
+                z[3].addcmul_(p_o, c_t)
+            torch.sigmoid(z[3], out=gt[3])
+            h = torch.mul(gt[3], torch.tanh(c_t, out=tc), out=o)
+            c = c_t
+        ctx.save_for_backward(W, W_I, peep, x, h0, out, cells, tanh_cells, gates)
+        cells = cells.permute(1, 2, 0, 3)
+        ctx.mark_non_differentiable(cells)
+        return out.permute(1, 2, 0, 3), cells
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, _grad_cells):
+        W, W_I, peep, x, h0, out, cells, tanh_cells, gates = ctx.saved_tensors
+        T, R, B, n = out.shape
+        i, f, g, o = gates
+        # Everything that does not depend on the incoming gradient, for all steps at once:
+        # dz_o = dh * a;  dc = dc_next + dh * e;  (dz_i, dz_f, dz_g) = dc * q;  dc_prev = dc * k.
+        a = _sigmoid_backward(tanh_cells, o)  # tanh(c) o (1 - o)
+        e = _tanh_backward(o, tanh_cells)  # o (1 - tanh(c)^2)
+        q = gates.new_empty(T, R, B, 3, n)  # member-major, like the gradients it scales
+        _sigmoid_backward(g, i, out=q[..., 0, :])
+        q[0, ..., 1, :].zero_()  # c_{-1} = 0
+        _sigmoid_backward(cells[:-1], f[1:], out=q[1:, ..., 1, :])
+        _tanh_backward(i, g, out=q[..., 2, :])
+        k = f.clone()
+        if peep is not None:
+            p_i, p_f, p_o = (peep[:, None, j] for j in range(3))  # (R, 1, n), broadcast over T and B
+            e.addcmul_(a, p_o)
+            k.addcmul_(q[..., 0, :], p_i).addcmul_(q[..., 1, :], p_f)
+        # Pre-activation gradients, member-major (T, R, B, 4n) as the matmuls need them; the
+        # elementwise ops below write into its gate slices directly (no step needs a transposing copy).
+        dz = out.new_empty(T, R, B, 4 * n)
+        grad_steps = _time_major(grad_out).unbind(0)
+        dh, dc = grad_steps[-1], torch.zeros_like(h0)
+        per_step = (reversed(v.unbind(0)) for v in (a, e, q, k, dz))
+        for t, a_t, e_t, q_t, k_t, dz_t in zip(range(T - 1, -1, -1), *per_step):
+            gate = dz_t.view(R, B, 4, n)
+            torch.mul(dh, a_t, out=gate[:, :, 3])
+            dc = torch.addcmul(dc, dh, e_t)
+            torch.mul(dc.unsqueeze(2), q_t, out=gate[:, :, :3])
+            dc.mul_(k_t)
+            dh = torch.baddbmm(grad_steps[t - 1], dz_t, W) if t else torch.bmm(dz_t, W)
+        per_member = dz.transpose(0, 1).reshape(R, T * B, 4 * n)
+        dW = per_member.transpose(1, 2) @ _previous(out, h0).transpose(0, 1).reshape(R, T * B, n)
+        db = per_member.sum(1)
+        dpeep = None
+        if peep is not None:
+            gate = dz.view(T, R, B, 4, n)
+            dpeep = torch.stack([(gate[1:, ..., 0, :] * cells[:-1]).sum((0, 2)),
+                                 (gate[1:, ..., 1, :] * cells[:-1]).sum((0, 2)),
+                                 (gate[..., 3, :] * cells).sum((0, 2))], dim=1)
+        dW_I = dx = None
+        if x is not None:
+            xs = x.transpose(1, 2).reshape(R, T * B, x.shape[-1])  # rows ordered (t, b) like per_member
+            if ctx.needs_input_grad[1]:
+                dW_I = per_member.transpose(1, 2) @ xs
+            if ctx.needs_input_grad[4]:
+                dx = (per_member @ W_I).view(R, T, B, -1).transpose(1, 2)
+        return dW, dW_I, db, dpeep, dx, dh, None
+
+
+def _sigmoid_backward(grad, y, out=None):
+    """grad * y * (1 - y) in one fused kernel (autograd's own sigmoid derivative)."""
+    if out is None:
+        return torch.ops.aten.sigmoid_backward(grad, y)
+    return torch.ops.aten.sigmoid_backward.grad_input(grad, y, grad_input=out)
+
+
+def _tanh_backward(grad, y, out=None):
+    """grad * (1 - y^2) in one fused kernel (autograd's own tanh derivative)."""
+    if out is None:
+        return torch.ops.aten.tanh_backward(grad, y)
+    return torch.ops.aten.tanh_backward.grad_input(grad, y, grad_input=out)
