@@ -168,7 +168,9 @@ def build_specs(cfg: RunConfig, input_size: int, output_size: int) -> list[ArchS
     except ValueError as e:
         raise ConfigError([str(e)]) from e
     networks = cfg.seeds * (len(cfg.clips) if cfg.task == "generation" and cfg.source == "clips" else 1)
-    floats = networks * cfg.steps * sum(s.hidden_size * (6 if s.arch == "lstm" else 2) for s in specs)
+    # Peak floats per network, step and hidden unit during backpropagation, measured: the LSTM keeps
+    # its gates and cell states and, in the backward pass, their derivatives.
+    floats = networks * cfg.steps * sum(s.hidden_size * (24 if s.arch == "lstm" else 6) for s in specs)
     if cfg.task == "generation" and floats * 4 > MAX_ACTIVATION_BYTES:
         raise ConfigError([f"{networks} networks x {cfg.steps} steps at these sizes would hold about "
                            f"{floats * 4 / 2**30:.1f} GiB of activations (limit {MAX_ACTIVATION_BYTES / 2**30:g} "

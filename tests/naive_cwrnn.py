@@ -6,8 +6,9 @@ the clock applied by copying the old value back. Nothing here is shared with cwr
 import torch
 
 
-def naive_cwrnn(W_H, W_I, b, periods, module_sizes, x=None, steps=None):
-    """x: (B, T, I) or None. Returns (B, T, n) hidden states. W_H in column convention (row = target)."""
+def naive_cwrnn(W_H, W_I, b, periods, module_sizes, x=None, steps=None, h0=None):
+    """x: (B, T, I) or None; h0: (B, n) or None (zeros). Returns (B, T, n) hidden states.
+    W_H in column convention (row = target)."""
     n = sum(module_sizes)
     module_of = []
     for i, k in enumerate(module_sizes):
@@ -17,7 +18,7 @@ def naive_cwrnn(W_H, W_I, b, periods, module_sizes, x=None, steps=None):
     W_H = W_H * allowed
     B = 1 if x is None else x.shape[0]
     T = steps if x is None else x.shape[1]
-    h = torch.zeros(B, n, dtype=torch.float64)
+    h = torch.zeros(B, n, dtype=torch.float64) if h0 is None else h0
     outs = []
     for t in range(T):
         drive = h @ W_H.T + b

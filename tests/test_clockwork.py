@@ -23,25 +23,46 @@ def _pair(input_size, sizes, periods, seed=0):
 
 @pytest.mark.parametrize("input_size,sizes,periods", CONFIGS)
 def test_outputs_and_gradients_equal_naive_reference(input_size, sizes, periods):
+    """Every gradient the hand-written BPTT returns (weights, bias, input, initial state) against
+    autograd through the naive loop."""
     rnn, w = _pair(input_size, sizes, periods)
-    T = 37
-    x = torch.randn(2, T, input_size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    T, B = 37, 2
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(B, T, input_size, dtype=torch.float64, generator=gen, requires_grad=True)
+    h0 = (0.5 * torch.randn(B, sum(sizes), dtype=torch.float64, generator=gen)).requires_grad_(True)
+    h0_ref = h0.detach().clone().requires_grad_(True)
+    x_ref = x.detach().clone().requires_grad_(True)
     if input_size:
-        out, h_n = rnn(x)
-        ref = naive_cwrnn(w["W_H"], w["W_I"], w["b"], periods, sizes, x=x)
+        out, h_n = rnn(x, h0)
+        ref = naive_cwrnn(w["W_H"], w["W_I"], w["b"], periods, sizes, x=x_ref, h0=h0_ref)
     else:
-        out, h_n = rnn(steps=T, batch_size=1)
-        ref = naive_cwrnn(w["W_H"], w["W_I"], w["b"], periods, sizes, steps=T)
+        out, h_n = rnn(h0=h0, steps=T, batch_size=B)
+        ref = naive_cwrnn(w["W_H"], w["W_I"], w["b"], periods, sizes, steps=T, h0=h0_ref)
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(h_n, ref[:, -1])
     probe = torch.randn(ref.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    (out * probe).sum().backward()
-    (ref * probe).sum().backward()
+    ((out * probe).sum() + h_n.sum()).backward()
+    ((ref * probe).sum() + ref[:, -1].sum()).backward()
     mask = rnn.mask
     torch.testing.assert_close(rnn.W_H.grad, w["W_H"].grad * mask, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(rnn.b.grad, w["b"].grad, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(h0.grad, h0_ref.grad, rtol=1e-9, atol=1e-12)
     if input_size:
         torch.testing.assert_close(rnn.W_I.grad, w["W_I"].grad, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_stacked_gradients_equal_single_networks():
+    """Members of a stacked model get exactly the gradients they would get alone."""
+    seeds = [3, 8]
+    x = torch.randn(2, 11, 2, dtype=torch.float64)
+    stacked = ClockworkRNN(2, module_sizes=[3, 2, 2], periods=[1, 2, 5], num_seeds=2, seeds=seeds).double()
+    stacked(x)[0].pow(2).sum().backward()
+    for r, seed in enumerate(seeds):
+        single = ClockworkRNN(2, module_sizes=[3, 2, 2], periods=[1, 2, 5], seeds=[seed]).double()
+        single(x)[0].pow(2).sum().backward()
+        for name in ("W_H", "W_I", "b"):
+            torch.testing.assert_close(getattr(stacked, name).grad[r], getattr(single, name).grad)
 
 
 def test_module_sizes_give_leftovers_to_fast_modules():

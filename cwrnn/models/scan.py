@@ -5,8 +5,9 @@ little arithmetic, and autograd's bookkeeping per step (graph nodes, a full-size
 for every slice, one tiny outer product per step for every weight gradient) costs several times more.
 So the forward runs without a graph, writing every step straight into the preallocated output, and the
 backward walks the steps in reverse with a handful of fused ops each:
-- everything that does not depend on the incoming gradient (tanh and sigmoid derivatives, and their
-  products with the saved gates) is computed for all steps at once before the reverse loop;
+- the tanh derivative is one fused op per step; for the LSTM, everything that does not depend on the
+  incoming gradient (its gates' derivatives and their products with the saved gates) is computed for
+  all steps at once before the reverse loop;
 - weight, bias and input gradients are outer products summed over steps, so they are computed after
   the loop as one matmul over all steps (per activity pattern for the CW-RNN), not one per step.
 Both are checked against autograd on the equations written out (tests/test_clockwork.py,
@@ -26,7 +27,7 @@ class StepPlan:
 
     ``rows[p]`` is the pattern's units: an int k for the prefix 0..k-1 (exponential periods always give
     a prefix) or a long tensor of unit indices. ``steps[p]`` holds the steps where pattern p applies, and
-    ``order[t] = (p, j)`` says step t is the j-th step of pattern p.
+    ``order[t] = (p, j)`` says step t is the j-th step of pattern p; pattern 0 is step 0's.
     """
     rows: tuple
     steps: tuple
@@ -50,15 +51,9 @@ def _add_rows(target: torch.Tensor, rows, dim: int, value: torch.Tensor) -> None
         target.index_add_(dim, rows, value)
 
 
-def _previous(states: torch.Tensor, first: torch.Tensor, steps: torch.Tensor | None = None) -> torch.Tensor:
-    """The time-major states (T, ...) just before each of ``steps`` (all steps when None); ``first``
-    stands before step 0."""
-    if steps is None:
-        return torch.cat([first.unsqueeze(0), states[:-1]])
-    before = states.index_select(0, (steps - 1).clamp(min=0))
-    if len(steps) and int(steps[0]) == 0:
-        before[0] = first
-    return before
+def _previous(states: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+    """Time-major states (T, ...) shifted one step later, with ``first`` at step 0."""
+    return torch.cat([first.unsqueeze(0), states[:-1]])
 
 
 def _time_major(t: torch.Tensor) -> torch.Tensor:
@@ -132,9 +127,12 @@ class ClockworkScan(torch.autograd.Function):
         db = W.new_zeros(R, n)
         dW_I = torch.zeros_like(W_I) if x is not None and ctx.needs_input_grad[1] else None
         dx = torch.zeros_like(x) if x is not None and ctx.needs_input_grad[3] else None
-        for rows, steps, g in zip(plan.rows, plan.steps, grads):
+        for p, (rows, steps, g) in enumerate(zip(plan.rows, plan.steps, grads)):
+            before = out.index_select(0, (steps - 1).clamp(min=0))  # the states each step started from
+            if p == 0:  # pattern 0 is step 0's, which started from h0
+                before[0] = h0
             # sums over the pattern's steps and the batch, as one matmul per member
-            _add_rows(dW, rows, 1, torch.einsum("mrbk,mrbn->rkn", g, _previous(out, h0, steps)))
+            _add_rows(dW, rows, 1, torch.einsum("mrbk,mrbn->rkn", g, before))
             _add_rows(db, rows, 1, g.sum((0, 2)))
             if dW_I is not None:
                 _add_rows(dW_I, rows, 1, torch.einsum("mrbk,rbmi->rki", g, x.index_select(2, steps)))
