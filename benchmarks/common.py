@@ -22,6 +22,18 @@ def timed(fn, *, repeats: int = 5, warmup: int = 1, device: str = "cpu") -> floa
     return statistics.median(times)
 
 
+def interleaved(fns: dict, *, repeats: int = 7, device: str = "cpu") -> dict[str, list[float]]:
+    """Wall times of each fn() in seconds, the fns taking turns so that every one meets the same
+    conditions on a shared machine (one warm-up call each first)."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timed(fn, repeats=1, warmup=0, device=device))
+    return times
+
+
 def machine(device: str) -> str:
     if device.startswith("cuda"):
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"

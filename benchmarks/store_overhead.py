@@ -37,15 +37,18 @@ def main():
     task = build_task(cfg)
     specs = build_specs(cfg, task.input_size, task.output_size)
     bare, streamed, latencies = [], [], []
-    for _ in range(a.repeats):
+    def timed_training(streaming: bool) -> float:
+        callbacks = []
+        if streaming:
+            store = RunStore(tempfile.mkdtemp())
+            callbacks = [StoreCallback(store, store.create_run(cfg.task, cfg.to_dict(), cfg.seed_list))]
         start = time.perf_counter()
-        train(task, specs, cfg.seed_list, cfg.train_config())
-        bare.append(time.perf_counter() - start)
-        store = RunStore(tempfile.mkdtemp())
-        start = time.perf_counter()
-        train(task, specs, cfg.seed_list, cfg.train_config(),
-              [StoreCallback(store, store.create_run(cfg.task, cfg.to_dict(), cfg.seed_list))])
-        streamed.append(time.perf_counter() - start)
+        train(task, specs, cfg.seed_list, cfg.train_config(), callbacks)
+        return time.perf_counter() - start
+
+    for repeat in range(a.repeats):
+        for streaming in (False, True) if repeat % 2 == 0 else (True, False):  # neither always goes first
+            (streamed if streaming else bare).append(timed_training(streaming))
 
         # Latency, measured separately: the polling reader shares this process (and its GIL).
         store = RunStore(tempfile.mkdtemp())
