@@ -72,9 +72,10 @@ def actions(run: dict) -> None:
     run_id, live = run["id"], run["status"] in LIVE
     left, right = st.columns(2)
     if left.button("Open in Playground", key="open_in_playground", disabled=is_grid(run),
-                   help="Load this run's settings into the Playground to change them and train again"):
+                   help="Show this run in the Playground (for spoken words: any test word up close, with "
+                        "the trained CW-RNN's modules over it), its settings loaded to change and train again"):
         try:
-            st.switch_page("pages/playground.py", query_params=rv.playground_params(run["config"]))
+            st.switch_page("pages/playground.py", query_params={"run": str(run_id)})
         except StreamlitPageNotFoundError:
             st.warning("The Playground is reached from the whole app: start it with `streamlit run app.py`.")
     if live and right.button("Stop", key="runs_stop", help="Stop training at the next epoch; what it "

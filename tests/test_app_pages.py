@@ -121,7 +121,7 @@ def test_deleting_a_run_needs_confirmation(lab_home):
     assert run_id not in [r["id"] for r in store.list_runs()]
 
 
-def test_open_in_playground_restores_the_runs_settings(lab_home):
+def test_open_in_playground_shows_the_run_with_its_settings(lab_home):
     store, (first, _) = lab_home
     at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/runs.py")
@@ -134,6 +134,8 @@ def test_open_in_playground_restores_the_runs_settings(lab_home):
     assert not at.exception and not at.error
     assert (at.query_params["budget"], at.query_params["epochs"]) == ("100", "3")
     assert (at.number_input(key="budget").value, at.number_input(key="epochs").value) == (100, 3)
+    assert at.query_params["run"] == str(first)  # the run itself is shown, not only its settings
+    assert {"loss_chart", "waveform_chart"} <= set(charts(at))
 
 
 # ---- Clock explorer --------------------------------------------------------------------------------
