@@ -6,7 +6,7 @@ pages, spawned workers before they train) do not pay for importing torch.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["ARCHS", "ArchSpec", "ClockworkRNN", "LSTM", "SRN", "SequenceModel", "count_parameters",
+__all__ = ["ARCHS", "ArchSpec", "ClockworkRNN", "GRU", "LSTM", "SRN", "SequenceModel", "count_parameters",
            "match_hidden_size", "matched_specs", "recurrent_macs"]
 
 

@@ -254,7 +254,7 @@ def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[
         "connectivity": (lambda t: _parse_choice(t, clock.CONNECTIVITY), ", ".join(clock.CONNECTIVITY)),
         "budget": (lambda t: _parse_int(t, *BUDGET_RANGE), f"a whole number from {BUDGET_RANGE[0]} to "
                                                             f"{BUDGET_RANGE[1]}"),
-        "baselines": (_parse_baselines, "srn, lstm, both (srn,lstm) or none (empty)"),
+        "baselines": (_parse_baselines, "any of srn, lstm, gru, comma-separated (srn,lstm), or none (empty)"),
         "preset": (lambda t: _parse_choice(t, presets), f"{' or '.join(presets)} for the {task} task"),
         "epochs": (lambda t: _parse_int(t, *EPOCHS_RANGE), f"a whole number from {EPOCHS_RANGE[0]} to "
                                                            f"{EPOCHS_RANGE[1]}"),
@@ -363,7 +363,7 @@ def widget_state(cfg: RunConfig) -> dict:
         "modules": g, "schedule": schedule_of(cfg.periods), "periods_text": format_ints(cfg.periods),
         "sizes_mode": "equal" if cfg.module_sizes is None else "custom",
         "connectivity": cfg.connectivity, "budget": cfg.budget,
-        "srn": "srn" in cfg.baselines, "lstm": "lstm" in cfg.baselines,
+        **{b: b in cfg.baselines for b in BASELINES},
         "preset": cfg.preset, "lr": float(cfg.lr if cfg.lr is not None else preset_lr(cfg.preset)),
         "epochs": cfg.epochs, "seeds": cfg.seeds, "seed": cfg.seed,
     }
@@ -400,7 +400,7 @@ def live_snapshot_every(epochs: int) -> int:
 def task_switch_state(task: str) -> dict:
     """The widget values that change when the Playground switches to `task`: the design, budget and
     training settings of that task's defaults (its data choices, the seeds and the links stay)."""
-    keep = ("source", "clips", "wav_start", "dataset", "folder", "readout", "connectivity", "srn", "lstm",
+    keep = ("source", "clips", "wav_start", "dataset", "folder", "readout", "connectivity", *BASELINES,
             "seeds", "seed")
     return {k: v for k, v in widget_state(TASK_DEFAULTS[task]).items() if k not in keep}
 

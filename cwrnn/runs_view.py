@@ -22,7 +22,7 @@ from .viz_style import arch_label, sort_archs
 
 #: The final score each task is judged by (lower is better for both).
 SCORE_METRICS = {"generation": "nmse", "words": "test_error", **{e.task: e.stored for e in EXPERIMENTS.values()}}
-SCORE_ARCHS = ("cwrnn", "srn", "lstm")
+SCORE_ARCHS = ("cwrnn", "srn", "lstm", "gru")
 RUNS_COLUMNS = ("id", "name", "task", "architectures", "budget", "status", "score",
                 *(arch_label(a) for a in SCORE_ARCHS), "epochs", "date")
 
@@ -300,14 +300,15 @@ class ClockNumbers:
 def clock_numbers(periods: Sequence[int], hidden_size: int, connectivity: str = "slow_to_fast", *,
                   input_size: int = 0, output_size: int = 1) -> ClockNumbers:
     """Parameters and recurrent multiply-adds per step of a CW-RNN with `hidden_size` units in
-    len(periods) equal modules, and of an SRN and an LSTM with the same units.
+    len(periods) equal modules, and of an SRN, an LSTM and a GRU with the same units.
 
     Defaults are Experiment 1's: no input and one linear output.
     """
     periods = clock.check_periods(periods)
     sizes = clock.split_units(hidden_size, len(periods))
     n = hidden_size
-    recurrent = {"cwrnn": int(clock.unit_mask(sizes, connectivity).sum()), "srn": n * n, "lstm": 4 * n * n}
+    recurrent = {"cwrnn": int(clock.unit_mask(sizes, connectivity).sum()), "srn": n * n, "lstm": 4 * n * n,
+                 "gru": 3 * n * n}
     rows = []
     for arch in SCORE_ARCHS:
         rows.append({

@@ -218,6 +218,8 @@ with st.sidebar:
                          "The paper uses 100 to 1000 for music, 500 to 10,000 for words")
     st.checkbox("SRN (simple RNN)", key="srn", help="A tanh RNN whose units all update every step")
     st.checkbox("LSTM", key="lstm", help="A gated RNN (peepholes, forget-gate bias 5 as in the paper)")
+    st.checkbox("GRU", key="gru", help="A gated RNN with fewer gates than the LSTM (Cho et al. 2014); not in "
+                "the paper, trained at the same rate as the CW-RNN")
 
     st.header("Training")
     st.selectbox("Optimiser", ps.TASK_PRESETS[ss.task], format_func=PRESETS.get, key="preset", on_change=on_preset,

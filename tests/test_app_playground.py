@@ -16,7 +16,7 @@ from cwrnn.runs.store import TERMINAL_STATUSES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CONTROLS = ("source", "clips", "modules", "schedule", "periods_text", "sizes_mode", "connectivity", "budget",
-            "srn", "lstm", "preset", "lr", "epochs", "seeds", "seed")
+            "srn", "lstm", "gru", "preset", "lr", "epochs", "seeds", "seed")
 
 
 @pytest.fixture
@@ -161,6 +161,8 @@ def test_train_and_stop_run_in_the_background_and_the_runs_page_lists_them(app, 
     assert wait_for(store, long_run, TERMINAL_STATUSES)["status"] == "cancelled"
 
     widget(at, "epochs").set_value(20).run()
+    widget(at, "gru").check().run()  # the optional fourth model trains and shows beside the others
+    assert at.query_params["baselines"] == "srn,lstm,gru"
     widget(at, "train").click().run()
     tiny = int(at.query_params["run"])
     assert tiny != long_run
@@ -169,10 +171,12 @@ def test_train_and_stop_run_in_the_background_and_the_runs_page_lists_them(app, 
     at.run()  # AppTest never fires the fragment's timer; a rerun draws what the store holds
     assert chart_keys(at) == {"loss_chart", "waveform_chart", "activity_chart", "weights_chart"}
     assert "Run %d: **completed**" % tiny in "\n".join(m.value for m in at.markdown)
-    assert len(at.get("audio")) == 4  # target, SRN, LSTM, CW-RNN
+    assert len(at.get("audio")) == 5  # target, SRN, LSTM, GRU, CW-RNN
     assert {r["id"] for r in store.list_runs()} == {long_run, tiny}
     loss = next(el for el in at.get("plotly_chart") if el.proto.id.endswith("loss_chart"))
-    assert '"CW-RNN"' in loss.proto.spec and np.isfinite(run["summary"]["final"]["cwrnn"]["nmse"]["mean"])
+    assert '"CW-RNN"' in loss.proto.spec and '"GRU"' in loss.proto.spec
+    assert np.isfinite(run["summary"]["final"]["cwrnn"]["nmse"]["mean"])
+    assert np.isfinite(run["summary"]["final"]["gru"]["nmse"]["mean"])
 
     at.switch_page("pages/runs.py").run()
     assert not at.exception

@@ -30,7 +30,7 @@ BAD = [
     ({"lr": float("inf")}, "lr must be a finite number"),
     ({"lr": "fast"}, "lr must be a finite number"),
     ({"momentum": 1.5}, "momentum must be a number in [0, 1)"),
-    ({"baselines": ["gru", "srn"]}, "baselines must be a list drawn from srn, lstm"),
+    ({"baselines": ["tcn", "srn"]}, "baselines must be a list drawn from srn, lstm, gru"),
     ({"clips": [9]}, "clips must be a non-empty list"),
     ({"source": "radio"}, "source must be one of clips, tone, wav"),
     ({"source": "wav"}, "needs wav_path"),

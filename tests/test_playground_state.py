@@ -50,7 +50,7 @@ def test_a_repeated_parameter_counts_as_its_last_value():
     ("lr", "nan"), ("lr", "2"), ("lr", "fast"), ("clips", "0,7"), ("clips", "1,1"), ("clips", ""),
     ("periods", "1, 0, x"), ("periods", "4,2"), ("periods", "1,1"), ("periods", "1,1024"),
     ("periods", ",".join(str(2**i) for i in range(11))), ("source", "mp3"), ("connectivity", "sideways"),
-    ("preset", "paper-words"), ("baselines", "srn,gru"), ("wav_start", "-1"), ("module_sizes", "a,b"),
+    ("preset", "paper-words"), ("baselines", "srn,tcn"), ("wav_start", "-1"), ("module_sizes", "a,b"),
 ])
 def test_a_bad_value_falls_back_to_its_default_with_a_note(key, text):
     good = "seeds" if key == "seed" else "seed"
@@ -279,3 +279,11 @@ def test_the_words_comparison_table_matches_the_papers_sizes():
     assert rows["SRN"]["parameters"] == n * n + 13 * n + n + 25 * (n + 1)
     assert ps.check_config({**ps.WORDS_DEFAULTS.to_dict(), "budget": 100}, 13, 25)[1][0].startswith(
         "a budget of 100 parameters is too small")
+
+
+def test_the_gru_baseline_goes_through_the_link_and_the_widgets():
+    cfg, notes = ps.from_query({"baselines": ["srn,gru"]})
+    assert not notes and cfg.baselines == ["srn", "gru"]
+    state = ps.widget_state(cfg)
+    assert state["srn"] and state["gru"] and not state["lstm"]
+    assert ps.config_from_widgets(state)["baselines"] == ["srn", "gru"]

@@ -219,9 +219,10 @@ def test_clock_numbers_of_the_papers_1000_parameter_cwrnn():
     assert numbers.module_sizes == [5, 5, 5, 5, 4, 4, 4, 4, 4]
     table = numbers.table.set_index("architecture")
     # sum_i k_i (k_i + ... + k_g) = 5*40 + 5*35 + 5*30 + 5*25 + 4*20 + 4*16 + 4*12 + 4*8 + 4*4
-    assert table["recurrent weights"].to_dict() == {"CW-RNN": 890, "SRN": 1600, "LSTM": 6400}
-    # + 40 biases + 41 readout (+ 9 periods for the CW-RNN; 3 x 40 peepholes for the LSTM)
-    assert table["parameters"].to_dict() == {"CW-RNN": 980, "SRN": 1681, "LSTM": 6721}
+    assert table["recurrent weights"].to_dict() == {"CW-RNN": 890, "SRN": 1600, "LSTM": 6400, "GRU": 4800}
+    # + 40 biases + 41 readout (+ 9 periods for the CW-RNN; 3 x 40 peepholes for the LSTM; 3 x 40 biases
+    # and b_hn for the GRU)
+    assert table["parameters"].to_dict() == {"CW-RNN": 980, "SRN": 1681, "LSTM": 6721, "GRU": 5001}
     # each module's fan-in times its size, over its period
     macs = 200 + 175 / 2 + 150 / 4 + 125 / 8 + 80 / 16 + 64 / 32 + 48 / 64 + 32 / 128 + 16 / 256
     assert table.loc["CW-RNN", "multiply-adds per step"] == pytest.approx(macs)

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from cwrnn import LSTM, ClockworkRNN
-from cwrnn.models.scan import ClockworkScan, LSTMScan
+from cwrnn.models.gated_scan import LSTMScan
+from cwrnn.models.scan import ClockworkScan
 
 
 def _leaf(*shape, gen):

@@ -32,6 +32,7 @@ def test_cwrnn_count_by_hand():
     (ArchSpec("srn", 15), 0, 1),
     (ArchSpec("lstm", 7), 13, 25),
     (ArchSpec("lstm", 7, peepholes=False), 0, 1),
+    (ArchSpec("gru", 9), 13, 25),
 ])
 def test_count_equals_the_real_modules(spec, inp, out):
     model = SequenceModel(spec, inp, out, seeds=[0])

@@ -12,7 +12,7 @@ PERIODS = [1, 2, 4, 8]
 
 
 def _specs(budget=120):
-    return matched_specs(budget, 0, 1, periods=PERIODS)
+    return matched_specs(budget, 0, 1, periods=PERIODS, baselines=("srn", "lstm", "gru"))
 
 
 def _params(result):

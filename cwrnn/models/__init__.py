@@ -1,8 +1,8 @@
 """The Clockwork RNN, its baselines, and their sizing."""
-from .baselines import LSTM, SRN
+from .baselines import GRU, LSTM, SRN
 from .clockwork import ClockworkRNN
 from .network import ArchSpec, SequenceModel, matched_specs
 from .sizing import ARCHS, count_parameters, match_hidden_size, recurrent_macs
 
-__all__ = ["ARCHS", "ArchSpec", "ClockworkRNN", "LSTM", "SRN", "SequenceModel", "count_parameters",
+__all__ = ["ARCHS", "ArchSpec", "ClockworkRNN", "GRU", "LSTM", "SRN", "SequenceModel", "count_parameters",
            "match_hidden_size", "matched_specs", "recurrent_macs"]

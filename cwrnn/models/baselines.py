@@ -5,9 +5,9 @@ from collections.abc import Sequence
 
 import torch
 
-from .clockwork import ClockworkRNN, _prepare_h0, _prepare_input
+from .clockwork import ClockworkRNN, _outputs, _prepare_h0, _prepare_input
 from .ensemble import Stacked, initialise, seed_list
-from .scan import LSTMScan
+from .gated_scan import GRUScan, LSTMScan
 
 
 class SRN(ClockworkRNN):
@@ -35,10 +35,7 @@ class LSTM(Stacked):
                  batch_first: bool = True, num_seeds: int | None = None, seeds: Sequence[int] | None = None,
                  init: str = "paper"):
         super().__init__(num_seeds)
-        if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 0:
-            raise ValueError(f"input_size must be a non-negative integer, got {input_size!r}")
-        if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
-            raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
+        _check_sizes(input_size, hidden_size)
         self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
         self.peepholes, self.forget_bias = peepholes, float(forget_bias)
         n = hidden_size
@@ -62,7 +59,43 @@ class LSTM(Stacked):
         h = _prepare_h0(self, h0, B, W)
         peep = self.stack(self.peep) if self.peepholes else None
         out, cells = LSTMScan.apply(W, self.stack(self.W_I), self.stack(self.b), peep, x, h, steps)
-        self.last_cell, h = self.unstack(cells[:, :, -1]), out[:, :, -1]
-        if not self.batch_first:
-            out = out.transpose(1, 2)
-        return self.unstack(out), self.unstack(h)
+        self.last_cell = self.unstack(cells[:, :, -1])
+        return _outputs(self, out)
+
+
+class GRU(Stacked):
+    """Gated recurrent unit (Cho et al. 2014) in torch.nn.GRU's form, the reset gate scaling the
+    recurrent part of the candidate: m = tanh(W_in x + b_n + r * (W_hn h + b_hn)), h' = (1 - z) m + z h.
+
+    Not in the paper; a modern gated baseline to compare with. Biases: one per gate, plus b_hn (the
+    hidden-side bias that the reset gate scales); torch's other hidden-side biases would only add to
+    the input-side ones.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, *, batch_first: bool = True,
+                 num_seeds: int | None = None, seeds: Sequence[int] | None = None, init: str = "paper"):
+        super().__init__(num_seeds)
+        _check_sizes(input_size, hidden_size)
+        self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
+        n = hidden_size
+        self.W_H = self.new_param(3 * n, n)  # gate order: reset, update, new
+        self.W_I = self.new_param(3 * n, input_size)
+        self.b = self.new_param(3 * n)
+        self.b_hn = self.new_param(n)
+        self.seeds = seed_list(num_seeds, seeds)
+        initialise(self, self.seeds, init)
+
+    def forward(self, x: torch.Tensor | None = None, h0: torch.Tensor | None = None, *,
+                steps: int | None = None, batch_size: int = 1):
+        W = self.stack(self.W_H)
+        x, steps, B = _prepare_input(self, x, steps, batch_size)
+        h = _prepare_h0(self, h0, B, W)
+        return _outputs(self, GRUScan.apply(W, self.stack(self.W_I), self.stack(self.b), self.stack(self.b_hn), x, h,
+                                            steps))
+
+
+def _check_sizes(input_size, hidden_size) -> None:
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 0:
+        raise ValueError(f"input_size must be a non-negative integer, got {input_size!r}")
+    if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
+        raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")

@@ -150,10 +150,7 @@ class ClockworkRNN(Stacked):
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
         out = ClockworkScan.apply(W, self.stack(self.W_I), self.stack(self.b), x, h, self._plan(steps, W.device))
-        h_n = out[:, :, -1]
-        if not self.batch_first:
-            out = out.transpose(1, 2)
-        return self.unstack(out), self.unstack(h_n)
+        return _outputs(self, out)
 
 
 def _prepare_input(model, x, steps, batch_size):
@@ -179,6 +176,14 @@ def _prepare_input(model, x, steps, batch_size):
     if steps is not None and steps != x.shape[2]:
         raise ValueError(f"steps={steps} disagrees with x's {x.shape[2]} time steps")
     return x, x.shape[2], x.shape[1]
+
+
+def _outputs(model, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(out, h_n) from the stacked (R, B, T, n) states, in the caller's layout."""
+    h_n = out[:, :, -1]
+    if not model.batch_first:
+        out = out.transpose(1, 2)
+    return model.unstack(out), model.unstack(h_n)
 
 
 def _prepare_h0(model, h0, B, like: torch.Tensor, width: int | None = None):

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from .. import clock
-from .baselines import LSTM, SRN
+from .baselines import GRU, LSTM, SRN
 from .clockwork import ClockworkRNN
 from .ensemble import Stacked, StackedLinear, initialise
 from .sizing import ARCHS, count_parameters, match_hidden_size, recurrent_macs
@@ -82,6 +82,8 @@ class SequenceModel(Stacked):
                                      connectivity=spec.connectivity, num_seeds=R, seeds=seeds, init=init)
         elif spec.arch == "srn":
             self.core = SRN(input_size, spec.hidden_size, num_seeds=R, seeds=seeds, init=init)
+        elif spec.arch == "gru":
+            self.core = GRU(input_size, spec.hidden_size, num_seeds=R, seeds=seeds, init=init)
         else:
             self.core = LSTM(input_size, spec.hidden_size, peepholes=spec.peepholes,
                              forget_bias=spec.forget_bias, num_seeds=R, seeds=seeds, init=init)

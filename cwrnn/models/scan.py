@@ -5,13 +5,13 @@ little arithmetic, and autograd's bookkeeping per step (graph nodes, a full-size
 for every slice, one tiny outer product per step for every weight gradient) costs several times more.
 So the forward runs without a graph, writing every step straight into the preallocated output, and the
 backward walks the steps in reverse with a handful of fused ops each:
-- the tanh derivative is one fused op per step; for the LSTM, everything that does not depend on the
+- the tanh derivative is one fused op per step; for the gated networks, everything that does not depend on the
   incoming gradient (its gates' derivatives and their products with the saved gates) is computed for
   all steps at once before the reverse loop;
 - weight, bias and input gradients are outer products summed over steps, so they are computed after
   the loop as one matmul over all steps (per activity pattern for the CW-RNN), not one per step.
-Both are checked against autograd on the equations written out (tests/test_clockwork.py,
-tests/test_lstm.py) and by torch.autograd.gradcheck.
+The gated baselines' scans are in gated_scan.py. All are checked against autograd on the equations
+written out (tests/test_clockwork.py, tests/test_lstm.py, tests/test_gru.py) and by gradcheck.
 """
 from __future__ import annotations
 
@@ -51,12 +51,12 @@ def _add_rows(target: torch.Tensor, rows, dim: int, value: torch.Tensor) -> None
         target.index_add_(dim, rows, value)
 
 
-def _previous(states: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+def previous(states: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
     """Time-major states (T, ...) shifted one step later, with ``first`` at step 0."""
     return torch.cat([first.unsqueeze(0), states[:-1]])
 
 
-def _time_major(t: torch.Tensor) -> torch.Tensor:
+def time_major(t: torch.Tensor) -> torch.Tensor:
     """(R, B, T, n) to contiguous (T, R, B, n): one copy, then every step reads contiguous memory."""
     return t.permute(2, 0, 1, 3).contiguous()
 
@@ -110,12 +110,12 @@ class ClockworkScan(torch.autograd.Function):
         slots = [g.unbind(0) for g in grads]
         states = out.unbind(0)
         weight_rows = [_rows(W, rows, 1).contiguous() for rows in plan.rows]  # (R, k, n)
-        grad_steps = _time_major(grad_out).unbind(0)
+        grad_steps = time_major(grad_out).unbind(0)
         dh = grad_steps[-1].clone()
         for t in range(T - 1, -1, -1):
             p, j = plan.order[t]
             rows = plan.rows[p]
-            g = _tanh_backward(_rows(dh, rows, 2), _rows(states[t], rows, 2), out=slots[p][j])
+            g = tanh_backward(_rows(dh, rows, 2), _rows(states[t], rows, 2), out=slots[p][j])
             if isinstance(rows, int):
                 dh[..., :rows].zero_()
             else:
@@ -141,108 +141,14 @@ class ClockworkScan(torch.autograd.Function):
         return dW, dW_I, db, dx, dh, None
 
 
-class LSTMScan(torch.autograd.Function):
-    """Peephole LSTM over all steps; returns (out, cells), each (R, B, T, n). Cells carry no gradient.
-
-    Shapes: W (R, 4n, n), W_I (R, 4n, I), b (R, 4n), peep (R, 3, n) or None, x (R, B, steps, I) or
-    None, h0 (R, B, n); gate order input, forget, cell, output. Internally the gates are stored
-    gate-major and time-major, (4, T, R, B, n), so each step's elementwise ops, and each gate's
-    derivatives over all steps, run on contiguous memory.
-    """
-
-    @staticmethod
-    def forward(ctx, W, W_I, b, peep, x, h0, steps: int):
-        R, B, n = h0.shape
-        T = steps
-        out, cells, tanh_cells = (h0.new_empty(T, R, B, n) for _ in range(3))
-        gates = h0.new_empty(4, T, R, B, n)  # after their nonlinearities
-        right = W.transpose(1, 2).contiguous()
-        if x is None:
-            drive = [b.unsqueeze(1)] * T
-        else:
-            xs = x.reshape(R, B * T, x.shape[-1])
-            drive = torch.baddbmm(b.unsqueeze(1), xs, W_I.transpose(1, 2)).view(R, B, T, 4 * n).unbind(2)
-        if peep is not None:  # expanded once so that no step broadcasts along its innermost dimension
-            p_i, p_f, p_o = (peep[:, None, k].expand(R, B, n).contiguous() for k in range(3))
-        h, c = h0, h0.new_zeros(R, B, n)
-        for t, (gt, c_t, tc, o) in enumerate(zip(gates.unbind(1), cells, tanh_cells, out)):
-            z = torch.baddbmm(drive[t], h, right).view(R, B, 4, n).permute(2, 0, 1, 3).contiguous()
-            if peep is not None:
-                z[0].addcmul_(p_i, c)
-                z[1].addcmul_(p_f, c)
-            torch.sigmoid(z[:2], out=gt[:2])
-            torch.tanh(z[2], out=gt[2])
-            torch.mul(gt[1], c, out=c_t).addcmul_(gt[0], gt[2])
-            if peep is not None:
-                z[3].addcmul_(p_o, c_t)
-            torch.sigmoid(z[3], out=gt[3])
-            h = torch.mul(gt[3], torch.tanh(c_t, out=tc), out=o)
-            c = c_t
-        ctx.save_for_backward(W, W_I, peep, x, h0, out, cells, tanh_cells, gates)
-        cells = cells.permute(1, 2, 0, 3)
-        ctx.mark_non_differentiable(cells)
-        return out.permute(1, 2, 0, 3), cells
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out, _grad_cells):
-        W, W_I, peep, x, h0, out, cells, tanh_cells, gates = ctx.saved_tensors
-        T, R, B, n = out.shape
-        i, f, g, o = gates
-        # Everything that does not depend on the incoming gradient, for all steps at once:
-        # dz_o = dh * a;  dc = dc_next + dh * e;  (dz_i, dz_f, dz_g) = dc * q;  dc_prev = dc * k.
-        a = _sigmoid_backward(tanh_cells, o)  # tanh(c) o (1 - o)
-        e = _tanh_backward(o, tanh_cells)  # o (1 - tanh(c)^2)
-        q = gates.new_empty(T, R, B, 3, n)  # member-major, like the gradients it scales
-        _sigmoid_backward(g, i, out=q[..., 0, :])
-        q[0, ..., 1, :].zero_()  # c_{-1} = 0
-        _sigmoid_backward(cells[:-1], f[1:], out=q[1:, ..., 1, :])
-        _tanh_backward(i, g, out=q[..., 2, :])
-        k = f.clone()
-        if peep is not None:
-            p_i, p_f, p_o = (peep[:, None, j] for j in range(3))  # (R, 1, n), broadcast over T and B
-            e.addcmul_(a, p_o)
-            k.addcmul_(q[..., 0, :], p_i).addcmul_(q[..., 1, :], p_f)
-        # Pre-activation gradients, member-major (T, R, B, 4n) as the matmuls need them; the
-        # elementwise ops below write into its gate slices directly (no step needs a transposing copy).
-        dz = out.new_empty(T, R, B, 4 * n)
-        grad_steps = _time_major(grad_out).unbind(0)
-        dh, dc = grad_steps[-1], torch.zeros_like(h0)
-        per_step = (reversed(v.unbind(0)) for v in (a, e, q, k, dz))
-        for t, a_t, e_t, q_t, k_t, dz_t in zip(range(T - 1, -1, -1), *per_step):
-            gate = dz_t.view(R, B, 4, n)
-            torch.mul(dh, a_t, out=gate[:, :, 3])
-            dc = torch.addcmul(dc, dh, e_t)
-            torch.mul(dc.unsqueeze(2), q_t, out=gate[:, :, :3])
-            dc.mul_(k_t)
-            dh = torch.baddbmm(grad_steps[t - 1], dz_t, W) if t else torch.bmm(dz_t, W)
-        per_member = dz.transpose(0, 1).reshape(R, T * B, 4 * n)
-        dW = per_member.transpose(1, 2) @ _previous(out, h0).transpose(0, 1).reshape(R, T * B, n)
-        db = per_member.sum(1)
-        dpeep = None
-        if peep is not None:
-            gate = dz.view(T, R, B, 4, n)
-            dpeep = torch.stack([(gate[1:, ..., 0, :] * cells[:-1]).sum((0, 2)),
-                                 (gate[1:, ..., 1, :] * cells[:-1]).sum((0, 2)),
-                                 (gate[..., 3, :] * cells).sum((0, 2))], dim=1)
-        dW_I = dx = None
-        if x is not None:
-            xs = x.transpose(1, 2).reshape(R, T * B, x.shape[-1])  # rows ordered (t, b) like per_member
-            if ctx.needs_input_grad[1]:
-                dW_I = per_member.transpose(1, 2) @ xs
-            if ctx.needs_input_grad[4]:
-                dx = (per_member @ W_I).view(R, T, B, -1).transpose(1, 2)
-        return dW, dW_I, db, dpeep, dx, dh, None
-
-
-def _sigmoid_backward(grad, y, out=None):
+def sigmoid_backward(grad, y, out=None):
     """grad * y * (1 - y) in one fused kernel (autograd's own sigmoid derivative)."""
     if out is None:
         return torch.ops.aten.sigmoid_backward(grad, y)
     return torch.ops.aten.sigmoid_backward.grad_input(grad, y, grad_input=out)
 
 
-def _tanh_backward(grad, y, out=None):
+def tanh_backward(grad, y, out=None):
     """grad * (1 - y^2) in one fused kernel (autograd's own tanh derivative)."""
     if out is None:
         return torch.ops.aten.tanh_backward(grad, y)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .. import clock
 
-ARCHS = ("cwrnn", "srn", "lstm")
+ARCHS = ("cwrnn", "srn", "lstm", "gru")
 MAX_HIDDEN = 4096
 
 
@@ -23,6 +23,8 @@ def count_parameters(arch: str, hidden_size: int, input_size: int, output_size: 
         return n * n + n * input_size + n + readout
     if arch == "lstm":
         return 4 * (n * n + n * input_size + n) + (3 * n if peepholes else 0) + readout
+    if arch == "gru":
+        return 3 * (n * n + n * input_size + n) + n + readout
     if arch == "cwrnn":
         sizes = list(module_sizes) if module_sizes is not None else clock.split_units(n, num_modules or 1)
         if sum(sizes) != n:
@@ -59,6 +61,8 @@ def recurrent_macs(arch: str, hidden_size: int, *, module_sizes: Sequence[int] |
         return float(hidden_size**2)
     if arch == "lstm":
         return float(4 * hidden_size**2)
+    if arch == "gru":
+        return float(3 * hidden_size**2)
     if arch == "cwrnn":
         return clock.recurrent_macs_per_step(module_sizes, periods, connectivity)
     raise ValueError(f"unknown architecture {arch!r}; allowed: {', '.join(ARCHS)}")
