@@ -2,7 +2,8 @@
 
 Gate activations are stored gate-major and time-major, (gates, T, R, B, n), so that each step's
 elementwise ops, and each gate's derivatives over all steps, run on contiguous memory; the matmuls
-need the gates member-major, (R, B, gates * n), and one copy per step converts.
+need them member-major, (R, B, gates * n): one copy per step converts, or the elementwise ops write
+their gate's slice of the member-major buffer directly.
 """
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ class LSTMScan(torch.autograd.Function):
     """Peephole LSTM over all steps; returns (out, cells), each (R, B, T, n). Cells carry no gradient.
 
     Shapes: W (R, 4n, n), W_I (R, 4n, I), b (R, 4n), peep (R, 3, n) or None, x (R, B, steps, I) or
-    None, h0 (R, B, n); gate order input, forget, cell, output. Internally the gates are stored
-    gate-major and time-major, (4, T, R, B, n), so each step's elementwise ops, and each gate's
-    derivatives over all steps, run on contiguous memory.
+    None, h0 (R, B, n); gate order input, forget, cell, output.
     """
 
     @staticmethod
