@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from cwrnn import ClockworkRNN, matched_specs
+from cwrnn import GRU, LSTM, ClockworkRNN, matched_specs
 from cwrnn.audio import synthetic_tone
 from cwrnn.tasks.generation import GenerationTask
 from cwrnn.train import TrainConfig, train
@@ -23,8 +23,20 @@ def test_forward_and_gradients_match_cpu(periods):
     torch.testing.assert_close(gpu.W_H.grad.cpu(), cpu.W_H.grad)
 
 
+@pytest.mark.parametrize("make", [lambda: LSTM(3, 5, num_seeds=2), lambda: GRU(3, 5, num_seeds=2)])
+def test_gated_baselines_match_cpu(make):
+    cpu, gpu = make().double(), make().double().cuda()
+    x = torch.randn(2, 4, 20, 3, dtype=torch.float64)
+    a, b = cpu(x)[0], gpu(x.cuda())[0]
+    torch.testing.assert_close(b.cpu(), a)
+    a.pow(2).sum().backward()
+    b.pow(2).sum().backward()
+    for (name, p), q in zip(cpu.named_parameters(), gpu.parameters()):
+        torch.testing.assert_close(q.grad.cpu(), p.grad, msg=name)
+
+
 def test_training_runs_on_cuda_and_agrees_with_cpu():
-    specs = matched_specs(150, 0, 1, periods=[1, 2, 4, 8])
+    specs = matched_specs(150, 0, 1, periods=[1, 2, 4, 8], baselines=("srn", "lstm", "gru"))
     runs = {}
     for device in ("cpu", "cuda"):
         result = train(GenerationTask([synthetic_tone(64)], num_seeds=2), specs, [0, 1],
