@@ -130,7 +130,7 @@ def cmd_reproduce(args) -> int:
         budgets = args.sizes or list(paper.GENERATION_BUDGETS)
         base = validate({"epochs": args.epochs, "seeds": args.runs, "snapshot_every": 10_000,
                          "device": args.device})
-        cells = run_grid(base, budgets, ["cwrnn", "lstm", "srn"], metric="nmse", workers=args.workers,
+        cells = run_grid(base, budgets, args.archs, metric="nmse", workers=args.workers,
                          paper_table=paper.GENERATION_NMSE, paper_budgets=paper.GENERATION_BUDGETS)
         table = format_table(cells, "NMSE")
     else:
@@ -192,6 +192,8 @@ def main(argv=None) -> int:
     r.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
     r.add_argument("--dataset", default="synthetic", help="words: synthetic or fsdd or folder")
     r.add_argument("--folder", help="words: a folder of {label}_{speaker}_{take}.wav files")
+    r.add_argument("--archs", nargs="+", choices=["cwrnn", *BASELINES], default=list(paper.ARCHS),
+                   help="which architectures to train (default: the paper's cwrnn lstm srn; gru is ours)")
     r.add_argument("--device", choices=["cpu", "cuda"])
     r.add_argument("--json", help="also write the results to this JSON file")
     r.set_defaults(func=cmd_reproduce)

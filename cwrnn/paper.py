@@ -1,5 +1,7 @@
 """The paper's reported numbers (Koutnik et al. 2014), for tables and charts to show beside ours."""
 
+ARCHS = ("cwrnn", "lstm", "srn")  # the architectures the paper compares, in its order
+
 GENERATION_BUDGETS = (100, 250, 500, 1000)
 #: Table 1, Experiment 1: hidden units per budget.
 GENERATION_HIDDEN = {"srn": (9, 15, 22, 31), "lstm": (4, 7, 10, 15), "cwrnn": (11, 19, 27, 40)}

@@ -25,7 +25,7 @@ from .runs.store import RunStore
 from .runs.worker import versions
 from .train import pick_device
 
-GRID_ARCHS = ("cwrnn", "lstm", "srn")  # trained in this order, so the CW-RNN's boxes appear first
+GRID_ARCHS = paper.ARCHS  # trained in this order, so the CW-RNN's boxes appear first
 
 
 @dataclass(frozen=True)

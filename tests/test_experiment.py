@@ -112,3 +112,21 @@ def test_cli_rejects_bad_arguments(capsys):
     code = main(["train", "--periods", "2", "1", "--budget", "5"])
     err = capsys.readouterr().err
     assert code == 2 and "sorted from fastest to slowest" in err and "budget" in err
+
+
+def test_cli_reproduce_trains_the_chosen_architectures(monkeypatch, capsys):
+    from cwrnn.reproduce import Cell
+    calls = {}
+
+    def fake_grid(base, budgets, archs, **kwargs):
+        calls.update(budgets=list(budgets), archs=list(archs), seeds=base.seeds)
+        return [Cell(a, b, 10, 100, [0.5, 0.7], None, "completed", 1.0) for b in budgets for a in archs]
+
+    monkeypatch.setattr("cwrnn.reproduce.run_grid", fake_grid)
+    assert main(["reproduce", "generation", "--sizes", "100", "--runs", "2"]) == 0
+    assert calls == {"budgets": [100], "archs": ["cwrnn", "lstm", "srn"], "seeds": 2}  # the paper's
+    assert main(["reproduce", "generation", "--sizes", "100", "--archs", "cwrnn", "gru"]) == 0
+    assert calls["archs"] == ["cwrnn", "gru"] and "gru" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["reproduce", "generation", "--archs", "tcn"])
+    assert "invalid choice: 'tcn'" in capsys.readouterr().err

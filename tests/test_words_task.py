@@ -265,7 +265,8 @@ def test_reproduce_words_runs_the_paper_grid_and_prints_percent(monkeypatch):
         return [Cell("cwrnn", 10000, 102, 9999, [0.1, 0.2], 16.8, "completed", 1.0)]
 
     monkeypatch.setattr("cwrnn.reproduce.run_grid", fake_grid)
-    args = Namespace(sizes=None, runs=4, epochs=300, workers=2, dataset="synthetic", folder=None, device="cpu")
+    args = Namespace(sizes=None, runs=4, epochs=300, workers=2, dataset="synthetic", folder=None, device="cpu",
+                     archs=list(paper.ARCHS))
     cells, table = reproduce_words(args)
     base = calls["base"]
     assert (base.task, base.dataset, base.preset) == ("words", "synthetic", "paper-words")

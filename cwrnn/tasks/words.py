@@ -190,7 +190,7 @@ def reproduce_words(args) -> tuple[list, str]:
     # The paper's TIMIT errors sit beside the shipped set, which copies its words and 5/2 speaker split;
     # beside FSDD's digits or another folder they would compare different problems.
     reference = paper.WORDS_ERROR if args.dataset == "synthetic" else {}
-    cells = run_grid(base, args.sizes or list(paper.WORDS_BUDGETS), ["cwrnn", "lstm", "srn"],
+    cells = run_grid(base, args.sizes or list(paper.WORDS_BUDGETS), args.archs,
                      metric="test_error", workers=args.workers, paper_table=reference,
                      paper_budgets=paper.WORDS_BUDGETS)
     return cells, format_table(cells, "test error %", scale=100)
