@@ -53,16 +53,22 @@ def test_outputs_and_gradients_equal_naive_reference(input_size, sizes, periods)
 
 
 def test_stacked_gradients_equal_single_networks():
-    """Members of a stacked model get exactly the gradients they would get alone."""
+    """Members of a stacked model get exactly the gradients (weights, their input, their initial state)
+    they would get alone, also with time-major input."""
     seeds = [3, 8]
-    x = torch.randn(2, 11, 2, dtype=torch.float64)
-    stacked = ClockworkRNN(2, module_sizes=[3, 2, 2], periods=[1, 2, 5], num_seeds=2, seeds=seeds).double()
-    stacked(x)[0].pow(2).sum().backward()
+    kwargs = dict(module_sizes=[3, 2, 2], periods=[1, 2, 5], batch_first=False)
+    x = torch.randn(2, 11, 4, 2, dtype=torch.float64, requires_grad=True)  # (R, time, batch, input)
+    h0 = torch.randn(2, 4, 7, dtype=torch.float64, requires_grad=True)
+    stacked = ClockworkRNN(2, num_seeds=2, seeds=seeds, **kwargs).double()
+    stacked(x, h0)[0].pow(2).sum().backward()
     for r, seed in enumerate(seeds):
-        single = ClockworkRNN(2, module_sizes=[3, 2, 2], periods=[1, 2, 5], seeds=[seed]).double()
-        single(x)[0].pow(2).sum().backward()
+        single = ClockworkRNN(2, seeds=[seed], **kwargs).double()
+        x_r, h0_r = (t[r].detach().clone().requires_grad_(True) for t in (x, h0))
+        single(x_r, h0_r)[0].pow(2).sum().backward()
         for name in ("W_H", "W_I", "b"):
             torch.testing.assert_close(getattr(stacked, name).grad[r], getattr(single, name).grad)
+        torch.testing.assert_close(x.grad[r], x_r.grad)
+        torch.testing.assert_close(h0.grad[r], h0_r.grad)
 
 
 def test_module_sizes_give_leftovers_to_fast_modules():
@@ -189,6 +195,14 @@ def test_bad_calls_are_clear():
         rnn(torch.randn(1, 4, 3), h0=torch.zeros(2, 4))
     with pytest.raises(ValueError, match="steps >= 1"):
         ClockworkRNN(0, 4, num_modules=2)()
+    with pytest.raises(ValueError, match="at least one sequence and one time step"):
+        rnn(torch.randn(1, 0, 3))
+
+
+def test_input_of_another_dtype_is_converted_like_h0():
+    rnn = ClockworkRNN(3, 4, num_modules=2).double()
+    out, _ = rnn(torch.randn(2, 5, 3), h0=torch.zeros(2, 4))
+    assert out.dtype == torch.float64
 
 
 @pytest.mark.parametrize("periods", [[1, 2, 4, 8], [1, 3, 4, 10]])

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from cwrnn import LSTM, ClockworkRNN
+from cwrnn import GRU, LSTM, ClockworkRNN
 from cwrnn.models.gated_scan import LSTMScan
 from cwrnn.models.scan import ClockworkScan
 
@@ -47,3 +47,12 @@ def test_cells_carry_no_gradient_and_outputs_are_not_stale():
     second, _ = rnn(steps=6)  # the cached plan must not make a second call reuse the first's buffers
     assert first.data_ptr() != second.data_ptr()
     torch.testing.assert_close(first, second)
+
+
+@pytest.mark.parametrize("make", [lambda: ClockworkRNN(2, 4, num_modules=2), lambda: LSTM(2, 3), lambda: GRU(2, 3)])
+def test_double_backward_is_refused_even_for_a_linear_loss(make):
+    """torch's once_differentiable would let this through and silently drop the second-order terms."""
+    model = make().double()
+    out, _ = model(torch.randn(2, 5, 2, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="first derivatives only"):
+        torch.autograd.grad(out.sum(), model.W_H, create_graph=True)

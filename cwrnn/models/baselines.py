@@ -28,7 +28,8 @@ class LSTM(Stacked):
 
     Gates i, f, o see c_{t-1} (i, f) and c_t (o) through diagonal peephole weights when ``peepholes``.
     The paper sets the forget-gate bias to 5 ("crucial") in Experiments 1 and 2.
-    ``out`` holds every step's h; ``h_n`` is the final h (the final cell state is ``self.last_cell``).
+    ``out`` holds every step's h; ``h_n`` is the final h. h0 sets the initial h; the cell state always
+    starts at zero. The final cell state is kept in ``self.last_cell`` for inspection (no gradient).
     """
 
     def __init__(self, input_size: int, hidden_size: int, *, peepholes: bool = True, forget_bias: float = 5.0,

@@ -6,7 +6,8 @@ slower modules to faster ones: in column convention (row = target unit) W_H is b
 
 Only the rows of active modules are computed at each step. When every period divides the next (the
 paper's 1, 2, 4, ...) the active modules form a prefix of the fast ones and a step is one matmul on a
-contiguous slice of rows; any other schedule gathers the active rows by index.
+contiguous slice of rows; with other schedules, steps whose active modules are not such a prefix
+gather their rows by index.
 """
 from __future__ import annotations
 
@@ -24,9 +25,14 @@ class ClockworkRNN(Stacked):
     """h_t[active] = tanh(W_H[active] h_{t-1} + W_I[active] x_t + b[active]); held modules keep h_{t-1}.
 
     Call as ``out, h_n = rnn(x, h0)`` with x of shape (batch, time, input_size) (batch_first) and
-    ``out`` (batch, time, n) holding every step's hidden state. With ``input_size=0`` there is no input:
-    call ``rnn(steps=T, batch_size=B)``. With ``num_seeds=R`` the module holds R independent networks;
-    then x may be (R, batch, time, input) or shared (batch, time, input), and outputs gain a leading R.
+    ``out`` (batch, time, n) holding every step's hidden state; h0 is (batch, n), zeros when omitted.
+    With ``input_size=0`` there is no input: call ``rnn(steps=T, batch_size=B)``. With ``num_seeds=R``
+    the module holds R independent networks; then x may be (R, batch, time, input) or shared (batch,
+    time, input), h0 is (R, batch, n), and outputs gain a leading R. With ``batch_first=False`` the
+    batch and time dimensions of x and out swap places.
+
+    Every call starts the clock at t = 0, where every module fires: a sequence split over several
+    calls (h_n passed on as h0) is therefore not the same as the whole sequence in one call.
 
     Periods must be distinct positive integers in ascending order (module 1 is the fastest); unsorted or
     repeated periods raise ValueError rather than being reordered behind the caller's back.
@@ -173,9 +179,11 @@ def _prepare_input(model, x, steps, batch_size):
                          + f", got {tuple(x.shape)}")
     if x.shape[-1] != model.input_size:
         raise ValueError(f"x has {x.shape[-1]} input features, the network expects {model.input_size}")
+    if x.shape[2] < 1 or x.shape[1] < 1:
+        raise ValueError(f"x needs at least one sequence and one time step, got shape {tuple(x.shape)}")
     if steps is not None and steps != x.shape[2]:
         raise ValueError(f"steps={steps} disagrees with x's {x.shape[2]} time steps")
-    return x, x.shape[2], x.shape[1]
+    return x.to(model.W_H.dtype), x.shape[2], x.shape[1]
 
 
 def _outputs(model, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,12 +194,12 @@ def _outputs(model, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return model.unstack(out), model.unstack(h_n)
 
 
-def _prepare_h0(model, h0, B, like: torch.Tensor, width: int | None = None):
-    R, n = model.members, width or model.hidden_size
+def _prepare_h0(model, h0, B, like: torch.Tensor):
+    R, n = model.members, model.hidden_size
     if h0 is None:
         return like.new_zeros(R, B, n)
     h0 = h0 if model.stacked else h0.unsqueeze(0)
     if h0.shape != (R, B, n):
         want = (R, B, n) if model.stacked else (B, n)
         raise ValueError(f"h0 must have shape {want}, got {tuple(h0.shape)}")
-    return h0.to(like.dtype)
+    return h0.to(like.device, like.dtype)

@@ -8,9 +8,8 @@ their gate's slice of the member-major buffer directly.
 from __future__ import annotations
 
 import torch
-from torch.autograd.function import once_differentiable
 
-from .scan import previous, sigmoid_backward, tanh_backward, time_major
+from .scan import first_order, previous, sigmoid_backward, tanh_backward, time_major
 
 
 class LSTMScan(torch.autograd.Function):
@@ -54,7 +53,7 @@ class LSTMScan(torch.autograd.Function):
         return out.permute(1, 2, 0, 3), cells
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, grad_out, _grad_cells):
         W, W_I, peep, x, h0, out, cells, tanh_cells, gates = ctx.saved_tensors
         T, R, B, n = out.shape
@@ -138,7 +137,7 @@ class GRUScan(torch.autograd.Function):
         return out.permute(1, 2, 0, 3)
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, grad_out):
         W, W_I, x, h0, out, hidden_new, gates = ctx.saved_tensors
         T, R, B, n = out.shape

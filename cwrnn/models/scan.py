@@ -5,33 +5,47 @@ little arithmetic, and autograd's bookkeeping per step (graph nodes, a full-size
 for every slice, one tiny outer product per step for every weight gradient) costs several times more.
 So the forward runs without a graph, writing every step straight into the preallocated output, and the
 backward walks the steps in reverse with a handful of fused ops each:
-- the tanh derivative is one fused op per step; for the gated networks, everything that does not depend on the
-  incoming gradient (its gates' derivatives and their products with the saved gates) is computed for
-  all steps at once before the reverse loop;
+- derivatives are fused ops (tanh and sigmoid backward); the LSTM computes everything that does not
+  depend on the incoming gradient (its gates' derivatives and their products with the saved gates)
+  for all steps at once before the reverse loop;
 - weight, bias and input gradients are outer products summed over steps, so they are computed after
   the loop as one matmul over all steps (per activity pattern for the CW-RNN), not one per step.
-The gated baselines' scans are in gated_scan.py. All are checked against autograd on the equations
-written out (tests/test_clockwork.py, tests/test_lstm.py, tests/test_gru.py) and by gradcheck.
+The gated baselines' scans are in gated_scan.py. All are checked against independent references
+(autograd through the naive CW-RNN and the peephole LSTM written out; torch.nn.LSTM and torch.nn.GRU)
+and by gradcheck (tests/test_clockwork.py, test_lstm.py, test_gru.py, test_scan.py).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
-from torch.autograd.function import once_differentiable
 
 
 @dataclass(frozen=True)
 class StepPlan:
     """Which hidden units update at each step, grouped by activity pattern.
 
-    ``rows[p]`` is the pattern's units: an int k for the prefix 0..k-1 (exponential periods always give
-    a prefix) or a long tensor of unit indices. ``steps[p]`` holds the steps where pattern p applies, and
+    ``rows[p]`` is the pattern's units: an int k for the prefix 0..k-1 (always, when every period divides
+    the next, as the paper's 1, 2, 4, ... do) or a long tensor of unit indices. ``steps[p]`` holds the steps where pattern p applies, and
     ``order[t] = (p, j)`` says step t is the j-th step of pattern p; pattern 0 is step 0's.
     """
     rows: tuple
     steps: tuple
     order: tuple
+
+
+def first_order(backward):
+    """Refuse double backward (create_graph=True) loudly. torch's once_differentiable refuses it only when
+    the incoming gradient itself needs a gradient, so with a loss linear in the outputs the second-order
+    terms would silently vanish."""
+    @functools.wraps(backward)
+    def guarded(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise RuntimeError("the hand-written backward through time gives first derivatives only; "
+                               "double backward (create_graph=True) is not supported")
+        return backward(ctx, *grads)
+    return guarded
 
 
 def _rows(t: torch.Tensor, rows, dim: int) -> torch.Tensor:
@@ -100,7 +114,7 @@ class ClockworkScan(torch.autograd.Function):
         return out.permute(1, 2, 0, 3)
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, grad_out):
         W, W_I, x, h0, out = ctx.saved_tensors
         plan = ctx.plan
