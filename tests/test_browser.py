@@ -153,11 +153,11 @@ def test_train_from_the_playground_watch_it_live_and_find_it_on_runs(app_url, pa
     page.screenshot(path=str(ARTIFACTS / "playground-training.png"), full_page=True)
 
     page.get_by_role("link", name="Runs").click()
-    rows = page.locator("table tr")  # the data grid keeps an accessible table of its cells
-
     def listed() -> bool:
-        return any(row.locator("td").count() and row.locator("td").first.inner_text().strip() == run_id
-                   for row in rows.all())
+        # The data grid keeps an accessible table of its cells; read every row's first cell in one go in
+        # the page, because the grid re-renders rows while it loads (a row handle can go stale).
+        return run_id in page.evaluate(
+            "() => [...document.querySelectorAll('table tr')].map(r => r.querySelector('td')?.innerText.trim())")
 
     wait_until(page, listed, 30, f"run {run_id} in the runs table")
     page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)
