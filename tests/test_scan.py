@@ -56,3 +56,4 @@ def test_double_backward_is_refused_even_for_a_linear_loss(make):
     out, _ = model(torch.randn(2, 5, 2, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="first derivatives only"):
         torch.autograd.grad(out.sum(), model.W_H, create_graph=True)
+

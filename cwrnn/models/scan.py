@@ -137,17 +137,19 @@ class ClockworkScan(torch.autograd.Function):
             dh.baddbmm_(g, weight_rows[p])
             if t:
                 dh.add_(grad_steps[t - 1])
-        dW = torch.zeros_like(W)
-        db = W.new_zeros(R, n)
+        dW = torch.zeros_like(W) if ctx.needs_input_grad[0] else None
+        db = W.new_zeros(R, n) if ctx.needs_input_grad[2] else None
         dW_I = torch.zeros_like(W_I) if x is not None and ctx.needs_input_grad[1] else None
         dx = torch.zeros_like(x) if x is not None and ctx.needs_input_grad[3] else None
+        # Sums over each pattern's steps and the batch, as one matmul per member.
         for p, (rows, steps, g) in enumerate(zip(plan.rows, plan.steps, grads)):
-            before = out.index_select(0, (steps - 1).clamp(min=0))  # the states each step started from
-            if p == 0:  # pattern 0 is step 0's, which started from h0
-                before[0] = h0
-            # sums over the pattern's steps and the batch, as one matmul per member
-            _add_rows(dW, rows, 1, torch.einsum("mrbk,mrbn->rkn", g, before))
-            _add_rows(db, rows, 1, g.sum((0, 2)))
+            if dW is not None:
+                before = out.index_select(0, (steps - 1).clamp(min=0))  # the states each step started from
+                if p == 0:  # pattern 0 is step 0's, which started from h0
+                    before[0] = h0
+                _add_rows(dW, rows, 1, torch.einsum("mrbk,mrbn->rkn", g, before))
+            if db is not None:
+                _add_rows(db, rows, 1, g.sum((0, 2)))
             if dW_I is not None:
                 _add_rows(dW_I, rows, 1, torch.einsum("mrbk,rbmi->rki", g, x.index_select(2, steps)))
             if dx is not None:
