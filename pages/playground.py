@@ -243,20 +243,20 @@ with st.sidebar:
 st.title("Playground")
 if ss.task == "words":
     st.markdown(
-        "Three recurrent networks with the same number of weights hear spoken words, one 10 ms frame of 13 MFCCs "
+        "Recurrent networks with the same number of weights hear spoken words, one 10 ms frame of 13 MFCCs "
         "at a time, and must say at the end which word it was. Words ending alike (mak*ing*, walk*ing*, ...) "
         "are told apart only by their beginnings, so a network must remember far back. The **Clockwork "
-        "RNN**'s slow modules update rarely and hold what they heard; the **SRN** and the **LSTM** update "
-        "every unit every frame. Press **Train** and watch the error on unseen speakers fall, where the "
-        "mistakes land in the confusion matrix, and how each module follows a word.")
+        "RNN**'s slow modules update rarely and hold what they heard; the **SRN** and the **LSTM** (and the "
+        "optional **GRU**) update every unit every frame. Press **Train** and watch the error on unseen "
+        "speakers fall, where the mistakes land in the confusion matrix, and how each module follows a word.")
 else:
     st.markdown(
-        "Three recurrent networks with the same number of weights learn to play a 7 ms piece of music from "
+        "Recurrent networks with the same number of weights learn to play a 7 ms piece of music from "
         "memory, with no input at all. The **Clockwork RNN** splits its hidden units into modules that update "
         "only every *T* steps, so slow modules hold their value and keep time while fast ones add the detail; "
-        "the **SRN** and the **LSTM** update every unit at every step. Press **Train** and watch the loss fall, "
-        "the generated waveform close in on the grey target, and the activity timeline, where slow modules "
-        "show as long flat plateaus.")
+        "the **SRN** and the **LSTM** (and the optional **GRU**) update every unit at every step. Press "
+        "**Train** and watch the loss fall, the generated waveform close in on the grey target, and the "
+        "activity timeline, where slow modules show as long flat plateaus.")
 
 problems = [ss.pg_periods_error] if ss.get("pg_periods_error") else []
 if ss.task == "generation" and ss.source == "wav" and not ss.pg_wav_path:

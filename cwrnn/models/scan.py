@@ -27,8 +27,9 @@ class StepPlan:
     """Which hidden units update at each step, grouped by activity pattern.
 
     ``rows[p]`` is the pattern's units: an int k for the prefix 0..k-1 (always, when every period divides
-    the next, as the paper's 1, 2, 4, ... do) or a long tensor of unit indices. ``steps[p]`` holds the steps where pattern p applies, and
-    ``order[t] = (p, j)`` says step t is the j-th step of pattern p; pattern 0 is step 0's.
+    the next, as the paper's 1, 2, 4, ... do) or a long tensor of unit indices. ``steps[p]`` holds the
+    steps where pattern p applies, and ``order[t] = (p, j)`` says step t is the j-th step of pattern p;
+    pattern 0 is step 0's.
     """
     rows: tuple
     steps: tuple
