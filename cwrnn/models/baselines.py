@@ -60,7 +60,7 @@ class LSTM(Stacked):
         h = _prepare_h0(self, h0, B, W)
         peep = self.stack(self.peep) if self.peepholes else None
         out, cells = LSTMScan.apply(W, self.stack(self.W_I), self.stack(self.b), peep, x, h, steps)
-        self.last_cell = self.unstack(cells[:, :, -1].clone())  # a copy: a view would keep every step's cells
+        self.last_cell = self.unstack(cells[-1].clone())  # a copy: a view would keep every step's cells
         return _outputs(self, out)
 
 

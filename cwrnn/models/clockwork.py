@@ -18,7 +18,7 @@ import torch
 
 from .. import clock
 from .ensemble import Stacked, initialise, seed_list
-from .scan import ClockworkScan, StepPlan
+from .scan import ClockworkScan, StepPlan, member_major
 
 
 class ClockworkRNN(Stacked):
@@ -187,7 +187,8 @@ def _prepare_input(model, x, steps, batch_size):
 
 
 def _outputs(model, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(out, h_n) from the stacked (R, B, T, n) states, in the caller's layout."""
+    """(out, h_n) from a scan's time-major (T, R, B, n) states, in the caller's layout."""
+    out = member_major(out)
     h_n = out[:, :, -1]
     if not model.batch_first:
         out = out.transpose(1, 2)

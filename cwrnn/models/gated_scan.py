@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from .scan import first_order, previous, sigmoid_backward, tanh_backward, time_major
+from .scan import first_order, previous, sigmoid_backward, tanh_backward
 
 
 class LSTMScan(torch.autograd.Function):
-    """Peephole LSTM over all steps; returns (out, cells), each (R, B, T, n). Cells carry no gradient.
+    """Peephole LSTM over all steps; returns (out, cells), each time-major (T, R, B, n). Cells carry no
+    gradient.
 
     Shapes: W (R, 4n, n), W_I (R, 4n, I), b (R, 4n), peep (R, 3, n) or None, x (R, B, steps, I) or
     None, h0 (R, B, n); gate order input, forget, cell, output.
@@ -48,9 +49,8 @@ class LSTMScan(torch.autograd.Function):
             h = torch.mul(gt[3], torch.tanh(c_t, out=tc), out=o)
             c = c_t
         ctx.save_for_backward(W, W_I, peep, x, h0, out, cells, tanh_cells, gates)
-        cells = cells.permute(1, 2, 0, 3)
         ctx.mark_non_differentiable(cells)
-        return out.permute(1, 2, 0, 3), cells
+        return out, cells
 
     @staticmethod
     @first_order
@@ -75,7 +75,7 @@ class LSTMScan(torch.autograd.Function):
         # Pre-activation gradients, member-major (T, R, B, 4n) as the matmuls need them; the
         # elementwise ops below write into its gate slices directly (no step needs a transposing copy).
         dz = out.new_empty(T, R, B, 4 * n)
-        grad_steps = time_major(grad_out).unbind(0)
+        grad_steps = grad_out.contiguous().unbind(0)
         dh, dc = grad_steps[-1], torch.zeros_like(h0)
         per_step = (reversed(v.unbind(0)) for v in (a, e, q, k, dz))
         for t, a_t, e_t, q_t, k_t, dz_t in zip(range(T - 1, -1, -1), *per_step):
@@ -105,7 +105,7 @@ class LSTMScan(torch.autograd.Function):
 
 
 class GRUScan(torch.autograd.Function):
-    """GRU over all steps (torch.nn.GRU's equations); returns out (R, B, T, n).
+    """GRU over all steps (torch.nn.GRU's equations); returns out, time-major (T, R, B, n).
 
     r = sigmoid(W_ir x + b_r + W_hr h), z = sigmoid(W_iz x + b_z + W_hz h),
     m = tanh(W_in x + b_n + r * (W_hn h + b_hn)), h' = (1 - z) m + z h.
@@ -134,7 +134,7 @@ class GRUScan(torch.autograd.Function):
             torch.addcmul(d_t[2], g[0], hn, out=g[2]).tanh_()
             h = torch.addcmul(g[2], g[1], h - g[2], out=o)
         ctx.save_for_backward(W, W_I, x, h0, out, hidden_new, gates)
-        return out.permute(1, 2, 0, 3)
+        return out
 
     @staticmethod
     @first_order
@@ -147,7 +147,7 @@ class GRUScan(torch.autograd.Function):
         member_major = scratch.permute(1, 2, 0, 3)
         d_hidden = out.new_empty(T, R, B, 3 * n)  # all steps', member-major for the matmuls
         d_new = out.new_empty(T, R, B, n)  # input side of m; r and z share the hidden side's
-        grad_steps = time_major(grad_out).unbind(0)
+        grad_steps = grad_out.contiguous().unbind(0)
         dh = grad_steps[-1]
         for t in range(T - 1, -1, -1):
             d_m = tanh_backward(torch.addcmul(dh, dh, z[t], value=-1), m[t], out=d_new[t])

@@ -71,17 +71,18 @@ def previous(states: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
     return torch.cat([first.unsqueeze(0), states[:-1]])
 
 
-def time_major(t: torch.Tensor) -> torch.Tensor:
-    """(R, B, T, n) to contiguous (T, R, B, n): one copy, then every step reads contiguous memory."""
-    return t.permute(2, 0, 1, 3).contiguous()
+def member_major(out: torch.Tensor) -> torch.Tensor:
+    """The (R, B, T, n) view of a scan's time-major (T, R, B, n) output. Taken outside the Function, so
+    that it is an ordinary autograd view (a view returned by a Function refuses in-place changes)."""
+    return out.permute(1, 2, 0, 3)
 
 
 class ClockworkScan(torch.autograd.Function):
     """out[:, :, t] = h_t for h_t[rows] = tanh(W[rows] h_{t-1} + W_I[rows] x_t + b[rows]), the rest held.
 
     Shapes: W (R, n, n) already masked, W_I (R, n, I), b (R, n), x (R, B, T, I) or None, h0 (R, B, n);
-    out (R, B, T, n) is a view of a time-major buffer, so that each step reads and writes contiguous
-    memory (elementwise ops on strided slices are several times slower).
+    out is time-major, (T, R, B, n), so that each step reads and writes contiguous memory (elementwise
+    ops on strided slices are several times slower); `member_major` gives the (R, B, T, n) view.
     """
 
     @staticmethod
@@ -112,7 +113,7 @@ class ClockworkScan(torch.autograd.Function):
             h = o
         ctx.plan = plan
         ctx.save_for_backward(W, W_I, x, h0, out)
-        return out.permute(1, 2, 0, 3)
+        return out
 
     @staticmethod
     @first_order
@@ -125,7 +126,7 @@ class ClockworkScan(torch.autograd.Function):
         slots = [g.unbind(0) for g in grads]
         states = out.unbind(0)
         weight_rows = [_rows(W, rows, 1).contiguous() for rows in plan.rows]  # (R, k, n)
-        grad_steps = time_major(grad_out).unbind(0)
+        grad_steps = grad_out.contiguous().unbind(0)  # one copy if the loss left it strided
         dh = grad_steps[-1].clone()
         for t in range(T - 1, -1, -1):
             p, j = plan.order[t]
