@@ -8,10 +8,9 @@ is the one least disturbed by other work (the ratio of medians is shown too).
 """
 import argparse
 import datetime
+import statistics
 
 import torch
-
-import statistics
 
 from common import interleaved, machine
 from cwrnn import SRN, ClockworkRNN

@@ -91,8 +91,8 @@ class GRU(Stacked):
         W = self.stack(self.W_H)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
-        return _outputs(self, GRUScan.apply(W, self.stack(self.W_I), self.stack(self.b), self.stack(self.b_hn), x, h,
-                                            steps))
+        out = GRUScan.apply(W, self.stack(self.W_I), self.stack(self.b), self.stack(self.b_hn), x, h, steps)
+        return _outputs(self, out)
 
 
 def _check_sizes(input_size, hidden_size) -> None:

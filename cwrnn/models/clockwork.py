@@ -18,7 +18,7 @@ import torch
 
 from .. import clock
 from .ensemble import Stacked, initialise, seed_list
-from .scan import ClockworkScan, StepPlan, member_major
+from .scan import ClockworkScan, StepPlan
 
 
 class ClockworkRNN(Stacked):
@@ -187,8 +187,11 @@ def _prepare_input(model, x, steps, batch_size):
 
 
 def _outputs(model, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(out, h_n) from a scan's time-major (T, R, B, n) states, in the caller's layout."""
-    out = member_major(out)
+    """(out, h_n) from a scan's time-major (T, R, B, n) states, in the caller's layout.
+
+    The (R, B, T, n) view is taken here, outside the scan's Function, so that it is an ordinary
+    autograd view (a view returned by a Function refuses in-place changes)."""
+    out = out.permute(1, 2, 0, 3)
     h_n = out[:, :, -1]
     if not model.batch_first:
         out = out.transpose(1, 2)

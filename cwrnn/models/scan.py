@@ -71,18 +71,12 @@ def previous(states: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
     return torch.cat([first.unsqueeze(0), states[:-1]])
 
 
-def member_major(out: torch.Tensor) -> torch.Tensor:
-    """The (R, B, T, n) view of a scan's time-major (T, R, B, n) output. Taken outside the Function, so
-    that it is an ordinary autograd view (a view returned by a Function refuses in-place changes)."""
-    return out.permute(1, 2, 0, 3)
-
-
 class ClockworkScan(torch.autograd.Function):
     """out[:, :, t] = h_t for h_t[rows] = tanh(W[rows] h_{t-1} + W_I[rows] x_t + b[rows]), the rest held.
 
     Shapes: W (R, n, n) already masked, W_I (R, n, I), b (R, n), x (R, B, T, I) or None, h0 (R, B, n);
     out is time-major, (T, R, B, n), so that each step reads and writes contiguous memory (elementwise
-    ops on strided slices are several times slower); `member_major` gives the (R, B, T, n) view.
+    ops on strided slices are several times slower).
     """
 
     @staticmethod
