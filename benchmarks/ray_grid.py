@@ -1,0 +1,103 @@
+"""The grid on Ray against local processes, and what a cluster would take for the paper's full grids.
+
+    python benchmarks/ray_grid.py compare [--repeats 3]   # local Ray vs local processes, same grid
+    python benchmarks/ray_grid.py project LOG [LOG ...] [--nodes 10 --cores 16 --seeds 100]
+
+`compare` runs one grid both ways, taking turns (the machine is shared), each time from scratch: the
+local backend spawns its processes, the Ray backend connects to a running head (started once here, on
+loopback, as `ray start --head` would be), ships the code and starts its workers. Both backends get the
+same seed batches, so they train the same networks (checked: the tables must be identical).
+
+`project` reads measured cells from `reproduce` progress logs (lines "[i/n] arch @ budget params: ...
+(outcome, S s)") and schedules the full grid on a cluster: each cell split into the seed batches the
+Ray backend would choose for that many CPUs, each batch taking the measured time of the logged cell
+(an upper bound when the log's cells have at least as many seeds as a batch), longest first.
+"""
+import argparse
+import datetime
+import os
+import re
+import statistics
+import sys
+from pathlib import Path
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, see tests/test_ray_grid.py
+
+from common import interleaved, machine  # noqa: E402
+from cwrnn import paper  # noqa: E402
+from cwrnn.config import validate  # noqa: E402
+from cwrnn.grid import format_table, run_grid  # noqa: E402
+from cwrnn.seed_batches import batches, size_to_fill  # noqa: E402
+
+CELL = re.compile(r"\] (\w+) @ (\d+) params.*\((\w+), (\d+) s\)")
+
+
+def compare(a) -> None:
+    from ray.cluster_utils import Cluster
+    base = validate({"epochs": a.epochs, "seeds": a.seeds, "snapshot_every": 10_000})
+    grid = dict(budgets=a.sizes, archs=list(paper.ARCHS), metric="nmse", paper_table=paper.GENERATION_NMSE,
+                paper_budgets=paper.GENERATION_BUDGETS, seed_batch=a.seed_batch, progress=lambda s: None)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "node_ip_address": "127.0.0.1",
+                                                             "include_dashboard": False})
+    tables = {}
+    try:
+        def run(name, **backend):
+            def go():
+                tables[name] = format_table(run_grid(base, **grid, **backend), "NMSE")
+            return go
+        times = interleaved({"local processes": run("local", workers=2), "Ray": run("ray", ray=cluster.address)},
+                            repeats=a.repeats)
+    finally:
+        cluster.shutdown()
+    assert tables["local"] == tables["ray"], "the backends trained different networks"
+    cells = len(a.sizes) * len(paper.ARCHS) * len(batches(a.seeds, a.seed_batch))
+    print(f"Grid: Experiment 1 at {a.sizes} parameters x {len(paper.ARCHS)} architectures, {a.seeds} seeds in "
+          f"batches of {a.seed_batch or a.seeds} ({cells} cells), {a.epochs} epochs; 2 CPUs; {machine('cpu')}; "
+          f"{datetime.date.today()}\n")
+    print("| run | local processes s | Ray s | Ray / local |\n|---|---|---|---|")
+    ratios = []
+    for i, (local, on_ray) in enumerate(zip(times["local processes"], times["Ray"]), 1):
+        ratios.append(on_ray / local)
+        print(f"| {i} | {local:.1f} | {on_ray:.1f} | {on_ray / local:.3f} |")
+    print(f"\nMedian ratio {statistics.median(ratios):.3f} (target: at most 1.15)")
+
+
+def project(a) -> None:
+    cpus = a.nodes * a.cores
+    print(f"Projection for {a.nodes} nodes x {a.cores} cores ({cpus} CPUs), {a.seeds} seeds per cell; "
+          f"{datetime.date.today()}\n")
+    print("| log | cells | seed batch | tasks | longest task s | CPU-h | projected wall |\n|---|---|---|---|---|---|---|")
+    for log in a.logs:
+        measured = [float(m.group(4)) for m in map(CELL.search, Path(log).read_text().splitlines()) if m]
+        size = size_to_fill(a.seeds, len(measured), cpus)
+        tasks = sorted([t for t in measured for _ in batches(a.seeds, size)], reverse=True)
+        loads = [0.0] * cpus
+        for t in tasks:  # longest first onto the least loaded CPU, as Ray's queue fills free CPUs
+            loads[loads.index(min(loads))] += t
+        wall = max(loads) + a.overhead
+        print(f"| {Path(log).name} | {len(measured)} | {size} | {len(tasks)} | {tasks[0]:.0f} | "
+              f"{sum(tasks) / 3600:.1f} | {wall / 60:.1f} min |")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    c = sub.add_parser("compare")
+    c.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    c.add_argument("--seeds", type=int, default=4)
+    c.add_argument("--seed-batch", type=int, default=2)
+    c.add_argument("--epochs", type=int, default=300)
+    c.add_argument("--repeats", type=int, default=3)
+    j = sub.add_parser("project")
+    j.add_argument("logs", nargs="+")
+    j.add_argument("--nodes", type=int, default=10)
+    j.add_argument("--cores", type=int, default=16)
+    j.add_argument("--seeds", type=int, default=100)
+    j.add_argument("--overhead", type=float, default=30.0,
+                   help="seconds to connect, ship the code and start the workers (measured by compare)")
+    a = p.parse_args()
+    compare(a) if a.what == "compare" else project(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The grid on Ray: the same table as local processes, a node lost mid-grid, a cell's own failure, bad
+addresses. Each test starts the Ray processes it needs, stops them, and checks that none is left.
+
+Ray stays on loopback here. Asked for 127.0.0.1, Ray still advertises and dials the machine's network
+address; RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, set before ray is imported, makes it take 127.0.0.1 as
+this node's address, and every test checks that it did.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install ray==2.60.0)")
+
+from cwrnn import paper  # noqa: E402
+from cwrnn.cli import main  # noqa: E402
+from cwrnn.config import ConfigError, validate  # noqa: E402
+from cwrnn.grid import CellSpec, format_table, run_cell, run_grid  # noqa: E402
+from cwrnn.grid_ray import RayUnavailable, as_finished_on_ray, check_address, ray_session  # noqa: E402
+
+LOOPBACK = ("127.0.0.1", "[::ffff:127.0.0.1]", "::ffff:127.0.0.1", "[::1]")
+
+
+def ray_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def outside_connections() -> list[str]:
+    """Established TCP connections of Ray's processes to anything but loopback (`ss`, where installed)."""
+    if not shutil.which("ss"):
+        return []
+    lines = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
+    ray_lines = [line for line in lines.splitlines() if any(n in line for n in ("raylet", "gcs_server", "ray::"))]
+    return [line for line in ray_lines if not all(f.rpartition(":")[0] in LOOPBACK for f in line.split()[2:4])]
+
+
+@pytest.fixture
+def own_ray_only():
+    """Fails the test if it leaves a Ray process behind or Ray talks to anything but loopback."""
+    before = ray_pids()
+    yield
+    ray.shutdown()
+    deadline = time.monotonic() + 20
+    while ray_pids() - before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not ray_pids() - before, "Ray processes left running"
+
+
+def on_loopback() -> None:
+    addresses = {n["NodeManagerAddress"] for n in ray.nodes()} | {ray.get_runtime_context().gcs_address}
+    assert all(a.startswith("127.0.0.1") for a in addresses), addresses
+    assert not outside_connections()
+
+
+GRID = dict(metric="nmse", paper_table=paper.GENERATION_NMSE, paper_budgets=paper.GENERATION_BUDGETS)
+
+
+def test_ray_gives_the_local_processes_table(own_ray_only):
+    base = validate({"epochs": 15, "seeds": 3, "snapshot_every": 10_000})
+    local = run_grid(base, [100], ["cwrnn", "srn"], workers=2, seed_batch=2, progress=lambda s: None, **GRID)
+    lines = []
+
+    def progress(line):
+        lines.append(line)
+        if len(lines) == 1:
+            on_loopback()  # the session is open while cells stream back
+
+    on_ray = run_grid(base, [100], ["cwrnn", "srn"], ray="local", seed_batch=2, progress=progress, **GRID)
+    assert format_table(on_ray, "NMSE") == format_table(local, "NMSE")
+    for a, b in zip(local, on_ray):
+        assert (a.arch, a.budget) == (b.arch, b.budget) and len(a.values) == 3 * 5
+        np.testing.assert_array_equal(a.values, b.values)  # bit for bit: the same batches, the same code
+    assert lines[0].startswith("Ray cluster at local: 2 CPUs")
+    assert sorted(line.split("]")[0] for line in lines[1:]) == [f"[{i}/4" for i in range(1, 5)]
+    assert any("seeds 0-1" in line for line in lines) and any("seeds 2-2" in line for line in lines)
+
+
+def started(log: Path, index: int, spec: CellSpec):
+    """A grid cell that notes each start (cell, node) in `log` before it trains (shipped by value)."""
+    with open(log, "a") as f:
+        f.write(f"{index} {ray.get_runtime_context().get_node_id()}\n")
+    return run_cell(spec)
+
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def starts(log: Path) -> list[tuple[int, str]]:
+    return [(int(i), node) for i, node in (line.split() for line in log.read_text().splitlines())]
+
+
+def test_a_node_lost_mid_grid_loses_nothing_and_counts_nothing_twice(own_ray_only, tmp_path):
+    from ray.cluster_utils import Cluster
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
+                                                             "include_dashboard": False})
+    try:
+        worker = cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        cluster.wait_for_nodes()
+        cells = [CellSpec({"budget": 100, "seeds": 1, "seed": s, "epochs": 150, "snapshot_every": 10_000},
+                          arch, "nmse") for s in range(2) for arch in ("cwrnn", "srn")]
+        log = tmp_path / "starts.log"
+        log.touch()
+
+        def kill_the_worker_once_it_trains():
+            while not any(node == worker.unique_id for _, node in starts(log)):
+                time.sleep(0.1)
+            time.sleep(0.5)  # inside the cell's training
+            cluster.remove_node(worker)
+
+        killer = threading.Thread(target=kill_the_worker_once_it_trains, daemon=True)
+        with ray_session(cluster.address):
+            on_loopback()
+            killer.start()
+            results = list(as_finished_on_ray(started, [(log, i, c) for i, c in enumerate(cells)],
+                                              [{"num_cpus": 1}] * len(cells)))
+            killer.join(timeout=60)
+            history = starts(log)
+            lost = [i for i, node in history if node == worker.unique_id]
+            assert lost and all(history.count((i, cluster.head_node.unique_id)) == 1 for i in lost)
+
+            # a cell that fails by itself (here a bad config) is reported once, with its own error
+            log.write_text("")
+            failing = CellSpec({**cells[0].config, "budget": 5}, "cwrnn", "nmse")
+            with pytest.raises(ConfigError, match="budget must be an integer from 10"):
+                list(as_finished_on_ray(started, [(log, 0, failing)], [{"num_cpus": 1}]))
+            assert [i for i, _ in starts(log)] == [0]  # started once: not retried
+    finally:
+        cluster.shutdown()
+    assert sorted(i for i, _ in results) == list(range(len(cells)))  # every cell once
+    for i, result in results:  # the retried cell's result is the one it gives alone
+        alone = run_cell(cells[i])
+        assert (result.values, result.outcome, result.hidden_size) == (alone.values, alone.outcome, alone.hidden_size)
+
+
+@pytest.fixture
+def web_server():
+    """A port with a service on it that is not a Ray head (it answers like a web server)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(64)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_bad_addresses_fail_fast_naming_the_address(web_server, capsys):
+    closed = f"127.0.0.1:{free_port()}"
+    for address, message in [("headnode", "is not HOST:PORT"), ("10.0.0.5:99999", "is not HOST:PORT"),
+                             (closed, f"no Ray cluster answers at {closed}: nothing listens on port"),
+                             (web_server, f"at {web_server}: the service on port .* is not a Ray head"),
+                             ("no-such-host.invalid:6379", "unknown host 'no-such-host.invalid'")]:
+        start = time.monotonic()
+        with pytest.raises(RayUnavailable, match=message):
+            check_address(address)
+        assert time.monotonic() - start < 5
+    start = time.monotonic()
+    assert main(["reproduce", "generation", "--sizes", "100", "--runs", "1", "--ray", closed]) == 2
+    assert f"no Ray cluster answers at {closed}" in capsys.readouterr().err
+    assert time.monotonic() - start < 10 and not ray.is_initialized()
