@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from cwrnn import speech_data
-from cwrnn.features import mfcc
-from cwrnn.speech_data import (
+from cwrnn.data import speech_data
+from cwrnn.data.features import mfcc
+from cwrnn.data.speech_data import (
     SHIPPED_WORDS_DIR,
     WORD_GROUPS,
     DatasetError,

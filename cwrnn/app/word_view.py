@@ -20,13 +20,14 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import plotly.graph_objects as go
 
-from . import audio, viz
-from .experiment import ConfigError, RunConfig, build_task
-from .paper import WORDS_PERIODS
-from .runs.store import RunStore
-from .speech_data import DEFAULT_FSDD_DIR, FILE_PATTERN, WORD_GROUPS, SpeechDataset, read_wav
-
-DATASETS = ("synthetic", "fsdd", "folder")
+from ..config import DATASETS, ConfigError, RunConfig
+from ..data import audio
+from ..data.speech_data import DEFAULT_FSDD_DIR, FILE_PATTERN, WORD_GROUPS, SpeechDataset, read_wav
+from ..experiment import build_task
+from ..models.sizing import ArchSpec
+from ..paper import WORDS_PERIODS
+from ..runs.store import RunStore
+from . import viz
 #: A zip upload is refused past these: Streamlit's own upload limit, a generous unpacked size for an
 #: hour of 16-bit audio per thousand files, and a member count no honest speech folder reaches.
 MAX_ZIP_BYTES = 200 * 2**20
@@ -179,7 +180,6 @@ class WordActivity:
 
 
 def _spec(run: Mapping, arch: str):
-    from .models import ArchSpec
     models = (run.get("summary") or {}).get("models") or (run.get("progress") or {}).get("models") or []
     known = {f.name for f in fields(ArchSpec)}
     for model in models:
@@ -193,8 +193,8 @@ def word_activity(store: RunStore, run: Mapping, data: SpeechDataset, index: int
     its weights (they are written when it finishes)."""
     import torch
 
-    from .models import SequenceModel
-    from .tasks.words import read_out
+    from ..models import SequenceModel
+    from ..tasks.words import read_out
     spec = _spec(run, "cwrnn")
     if spec is None or "cwrnn.pt" not in store.list_artifacts(run["id"]):
         return None
