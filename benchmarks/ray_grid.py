@@ -13,6 +13,7 @@ same seed batches, so they train the same networks (checked: the tables must be 
 Ray backend would choose for that many CPUs, each batch taking the measured time of the logged cell
 (an upper bound when the log's cells have at least as many seeds as a batch), longest first.
 """
+
 import argparse
 import datetime
 import os
@@ -23,37 +24,53 @@ from pathlib import Path
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, see tests/test_ray_grid.py
 
-from common import interleaved, machine  # noqa: E402
-from cwrnn import paper  # noqa: E402
-from cwrnn.config import validate  # noqa: E402
-from cwrnn.grid import format_table, run_grid  # noqa: E402
-from cwrnn.seed_batches import batches, size_to_fill  # noqa: E402
+from common import interleaved, machine
+
+from cwrnn import paper
+from cwrnn.config import validate
+from cwrnn.grid import format_table, run_grid
+from cwrnn.seed_batches import batches, size_to_fill
 
 CELL = re.compile(r"\] (\w+) @ (\d+) params.*\((\w+), (\d+) s\)")
 
 
 def compare(a) -> None:
     from ray.cluster_utils import Cluster
+
     base = validate({"epochs": a.epochs, "seeds": a.seeds, "snapshot_every": 10_000})
-    grid = dict(budgets=a.sizes, archs=list(paper.ARCHS), metric="nmse", paper_table=paper.GENERATION_NMSE,
-                paper_budgets=paper.GENERATION_BUDGETS, seed_batch=a.seed_batch, progress=lambda s: None)
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "node_ip_address": "127.0.0.1",
-                                                             "include_dashboard": False})
+    grid = {
+        "budgets": a.sizes,
+        "archs": list(paper.ARCHS),
+        "metric": "nmse",
+        "paper_table": paper.GENERATION_NMSE,
+        "paper_budgets": paper.GENERATION_BUDGETS,
+        "seed_batch": a.seed_batch,
+        "progress": lambda s: None,
+    }
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 2, "node_ip_address": "127.0.0.1", "include_dashboard": False}
+    )
     tables = {}
     try:
+
         def run(name, **backend):
             def go():
                 tables[name] = format_table(run_grid(base, **grid, **backend), "NMSE")
+
             return go
-        times = interleaved({"local processes": run("local", workers=2), "Ray": run("ray", ray=cluster.address)},
-                            repeats=a.repeats)
+
+        times = interleaved(
+            {"local processes": run("local", workers=2), "Ray": run("ray", ray=cluster.address)}, repeats=a.repeats
+        )
     finally:
         cluster.shutdown()
     assert tables["local"] == tables["ray"], "the backends trained different networks"
     cells = len(a.sizes) * len(paper.ARCHS) * len(batches(a.seeds, a.seed_batch))
-    print(f"Grid: Experiment 1 at {a.sizes} parameters x {len(paper.ARCHS)} architectures, {a.seeds} seeds in "
-          f"batches of {a.seed_batch or a.seeds} ({cells} cells), {a.epochs} epochs; 2 CPUs; {machine('cpu')}; "
-          f"{datetime.date.today()}\n")
+    print(
+        f"Grid: Experiment 1 at {a.sizes} parameters x {len(paper.ARCHS)} architectures, {a.seeds} seeds in "
+        f"batches of {a.seed_batch or a.seeds} ({cells} cells), {a.epochs} epochs; 2 CPUs; {machine('cpu')}; "
+        f"{datetime.date.today()}\n"
+    )
     print("| run | local processes s | Ray s | Ray / local |\n|---|---|---|---|")
     ratios = []
     for i, (local, on_ray) in enumerate(zip(times["local processes"], times["Ray"]), 1):
@@ -64,9 +81,13 @@ def compare(a) -> None:
 
 def project(a) -> None:
     cpus = a.nodes * a.cores
-    print(f"Projection for {a.nodes} nodes x {a.cores} cores ({cpus} CPUs), {a.seeds} seeds per cell; "
-          f"{datetime.date.today()}\n")
-    print("| log | cells | seed batch | tasks | longest task s | CPU-h | projected wall |\n|---|---|---|---|---|---|---|")
+    print(
+        f"Projection for {a.nodes} nodes x {a.cores} cores ({cpus} CPUs), {a.seeds} seeds per cell; "
+        f"{datetime.date.today()}\n"
+    )
+    print(
+        "| log | cells | seed batch | tasks | longest task s | CPU-h | projected wall |\n|---|---|---|---|---|---|---|"
+    )
     for log in a.logs:
         measured = [float(m.group(4)) for m in map(CELL.search, Path(log).read_text().splitlines()) if m]
         size = size_to_fill(a.seeds, len(measured), cpus)
@@ -75,8 +96,10 @@ def project(a) -> None:
         for t in tasks:  # longest first onto the least loaded CPU, as Ray's queue fills free CPUs
             loads[loads.index(min(loads))] += t
         wall = max(loads) + a.overhead
-        print(f"| {Path(log).name} | {len(measured)} | {size} | {len(tasks)} | {tasks[0]:.0f} | "
-              f"{sum(tasks) / 3600:.1f} | {wall / 60:.1f} min |")
+        print(
+            f"| {Path(log).name} | {len(measured)} | {size} | {len(tasks)} | {tasks[0]:.0f} | "
+            f"{sum(tasks) / 3600:.1f} | {wall / 60:.1f} min |"
+        )
 
 
 def main():
@@ -93,8 +116,12 @@ def main():
     j.add_argument("--nodes", type=int, default=10)
     j.add_argument("--cores", type=int, default=16)
     j.add_argument("--seeds", type=int, default=100)
-    j.add_argument("--overhead", type=float, default=30.0,
-                   help="seconds to connect, ship the code and start the workers (measured by compare)")
+    j.add_argument(
+        "--overhead",
+        type=float,
+        default=30.0,
+        help="seconds to connect, ship the code and start the workers (measured by compare)",
+    )
     a = p.parse_args()
     compare(a) if a.what == "compare" else project(a)
 

@@ -108,12 +108,15 @@ def cmd_reproduce(args) -> int:
             Path(args.json).open("a").close()
         except OSError as e:
             raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
+    if args.seed_batch is not None and args.seed_batch < 1:
+        raise SystemExit(f"error: --seed-batch must be at least 1, got {args.seed_batch}")
     if args.experiment == "generation":
         budgets = args.sizes or list(paper.GENERATION_BUDGETS)
         base = validate({"epochs": args.epochs, "seeds": args.runs, "snapshot_every": LIMITS["snapshot_every"],
                          "device": args.device})
-        cells = grid.run_grid(base, budgets, args.archs, metric="nmse", workers=args.workers,
-                              paper_table=paper.GENERATION_NMSE, paper_budgets=paper.GENERATION_BUDGETS)
+        cells = grid.run_grid(base, budgets, args.archs, metric="nmse", workers=args.workers, ray=args.ray,
+                              seed_batch=args.seed_batch, paper_table=paper.GENERATION_NMSE,
+                              paper_budgets=paper.GENERATION_BUDGETS)
         table = grid.format_table(cells, "NMSE")
     else:
         cells, table = reproduce_words(args)
@@ -132,7 +135,8 @@ def reproduce_words(args) -> tuple[list[grid.Cell], str]:
     # beside FSDD's digits or another folder they would compare different problems.
     reference = paper.WORDS_ERROR if args.dataset == "synthetic" else {}
     cells = grid.run_grid(base, args.sizes or list(paper.WORDS_BUDGETS), args.archs, metric="test_error",
-                          workers=args.workers, paper_table=reference, paper_budgets=paper.WORDS_BUDGETS)
+                          workers=args.workers, ray=args.ray, seed_batch=args.seed_batch, paper_table=reference,
+                          paper_budgets=paper.WORDS_BUDGETS)
     return cells, grid.format_table(cells, "test error %", scale=100)
 
 
@@ -192,6 +196,9 @@ def main(argv=None) -> int:
     r.add_argument("--archs", nargs="+", choices=["cwrnn", *BASELINES], default=list(paper.ARCHS),
                    help="which architectures to train (default: the paper's cwrnn lstm srn; gru is ours)")
     r.add_argument("--device", choices=["cpu", "cuda"])
+    r.add_argument("--ray", metavar="auto|HOST:PORT", help="train the cells on this Ray cluster")
+    r.add_argument("--seed-batch", type=int, help="train each cell's seeds in batches of at most this many "
+                   "(default: all at once; on Ray, enough batches to give every CPU one)")
     r.add_argument("--json", help="also write the results to this JSON file")
     r.set_defaults(func=cmd_reproduce)
 

@@ -3,8 +3,9 @@
 One runner serves `cwrnn reproduce` and the Paper page's background job. A grid is a list of independent
 `CellSpec`s; `run_cells` runs them on a backend and streams each `CellResult` back as it finishes. The
 local backend uses processes (one torch thread each: the models are small and per-step overhead, not
-arithmetic, dominates, so processes scale where threads do not); another backend (a cluster) is any
-function with `local_processes`' signature.
+arithmetic, dominates, so processes scale where threads do not); `ray_tasks` runs them on a Ray cluster
+(cwrnn/grid_ray.py), where each cell may be split into seed batches (cwrnn/seed_batches.py) so that every
+CPU has one.
 
 `summarize` is the one summary over seeds everywhere in the project: networks that diverged (NaN) are left
 out of the mean and the std, and counted.
@@ -18,15 +19,16 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import paper
+from . import paper, seed_batches
 from .config import LIMITS, RunConfig, validate
 from .experiment import build_specs, build_task, train_config
-from .runs.store import RunStore
 from .runs.jobs import versions
+from .runs.store import RunStore
 
 # ---- one summary over seeds ------------------------------------------------------------------------
 
@@ -107,6 +109,35 @@ def local_processes(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[C
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def ray_tasks(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[CellSpec, CellResult]]:
+    """Run cells as Ray tasks on the cluster of the open `grid_ray.ray_session` (`workers` is the cluster's
+    business), each reserving a CPU, and a GPU where its config asks for CUDA; yield each with its result as
+    it finishes. A cell whose node dies is started again on another."""
+    from .grid_ray import as_finished_on_ray
+
+    needs = [{"num_cpus": 1, "num_gpus": int(cell.config.get("device") == "cuda")} for cell in cells]
+    for index, result in as_finished_on_ray(run_cell, [(cell,) for cell in cells], needs):
+        yield cells[index], result
+
+
+@contextmanager
+def backend_for(address: str | None, cells: int, seeds: int, seed_batch: int | None):
+    """While open: (backend, seed batch size, a line about the cluster or None) for `cells` cells of `seeds`
+    seeds, on the Ray cluster at `address` or (None) in local processes. The batch size is `seed_batch` or,
+    on Ray, the largest that still gives every CPU of the cluster a cell."""
+    if not address:
+        yield local_processes, seed_batch, None
+        return
+    from .grid_ray import ray_session
+
+    with ray_session(address) as resources:
+        cpus = resources.get("CPU", 1)
+        size = seed_batch or seed_batches.size_to_fill(seeds, cells, cpus)
+        tasks = cells * len(seed_batches.batches(seeds, size))
+        yield ray_tasks, size, (f"Ray cluster at {address}: {cpus:g} CPUs, {resources.get('GPU', 0):g} GPUs; "
+                                f"{cells} cells in seed batches of {size}: {tasks} tasks")
+
+
 def run_cells(cells: Sequence[CellSpec], workers: int | None = None, backend: Backend = local_processes
               ) -> Iterator[tuple[CellSpec, CellResult]]:
     """Run independent cells, longest first, streaming (cell, result) pairs back as they finish."""
@@ -163,19 +194,32 @@ def grid_cells(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], me
 
 
 def run_grid(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], *, metric: str, paper_table: dict,
-             paper_budgets: tuple, workers: int | None = None,
+             paper_budgets: tuple, workers: int | None = None, ray: str | None = None, seed_batch: int | None = None,
              progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> list[Cell]:
-    """Train every (budget, arch) cell of a grid; `progress` hears of each cell as it finishes."""
+    """Train every (budget, arch) cell of a grid in local processes or on the Ray cluster at `ray`, each
+    cell's seeds in batches of at most `seed_batch` (None: all at once locally, enough batches to fill the
+    cluster on Ray); `progress` hears of each batch as it finishes."""
     specs = grid_cells(base, budgets, archs, metric)
-    start, cells = time.perf_counter(), []
-    for done, (_, r) in enumerate(run_cells(specs, workers), 1):
-        cell = Cell(r.arch, r.budget, r.hidden_size, r.parameters, r.values,
-                    paper.paper_value(paper_table, paper_budgets, r.arch, r.budget), r.outcome, r.seconds)
-        cells.append(cell)
-        elapsed = time.perf_counter() - start
-        eta = elapsed / done * (len(specs) - done)
-        progress(f"[{done}/{len(specs)}] {r.arch} @ {r.budget} params: {cell.mean:.4g} ± {cell.std:.2g} "
-                 f"({cell.outcome}, {cell.seconds:.0f} s); elapsed {elapsed:.0f} s, ETA {eta:.0f} s")
+    with backend_for(ray, len(specs), base.seeds, seed_batch) as (backend, size, about):
+        if about:
+            progress(about)
+        parts = [(whole, part) for whole in specs for part in seed_batches.split([whole], size)]
+        owner = {id(part): whole for whole, part in parts}
+        start, done = time.perf_counter(), {id(whole): [] for whole in specs}
+        for count, (part, r) in enumerate(run_cells([part for _, part in parts], workers, backend), 1):
+            done[id(owner[id(part)])].append((part, r))
+            batch = Cell(r.arch, r.budget, r.hidden_size, r.parameters, r.values, None, r.outcome, r.seconds)
+            first = part.config["seed"] - base.seed
+            which = f", seeds {first}-{first + part.config['seeds'] - 1}" if len(parts) > len(specs) else ""
+            elapsed = time.perf_counter() - start
+            progress(f"[{count}/{len(parts)}] {r.arch} @ {r.budget} params{which}: {batch.mean:.4g} ± {batch.std:.2g} "
+                     f"({r.outcome}, {r.seconds:.0f} s); elapsed {elapsed:.0f} s, "
+                     f"ETA {elapsed / count * (len(parts) - count):.0f} s")
+    cells = []
+    for whole in specs:
+        r = seed_batches.merge(whole, done[id(whole)])
+        cells.append(Cell(r.arch, r.budget, r.hidden_size, r.parameters, r.values,
+                          paper.paper_value(paper_table, paper_budgets, r.arch, r.budget), r.outcome, r.seconds))
     order = {a: i for i, a in enumerate(archs)}
     return sorted(cells, key=lambda c: (c.budget, order[c.arch]))
 
@@ -287,47 +331,63 @@ def is_grid(run: dict) -> bool:
 
 def execute_grid(run_id: int, home: str) -> None:
     """The grid job: train every cell of grid run `run_id` of the store at `home`, one after another in this
-    worker (a grid holds one training slot of the manager); set its final status and summary."""
+    worker (a grid holds one training slot of the manager) or, when CWRNN_RAY_ADDRESS names a cluster, there,
+    in seed batches that fill it; set its final status and summary."""
+    from .grid_ray import cluster_from_env
     from .train import pick_device
 
     store = RunStore(home)
     grid = check_grid(store.get_run(run_id)["config"])
     store.set_versions(run_id, versions())
-    device = str(pick_device(None))
-    cells = [CellSpec(grid.cell_config(budget), arch, grid.experiment.metric) for budget, arch in grid.cells()]
-    done, start, outcome = [], time.perf_counter(), "completed"
+    address = cluster_from_env()
+    device = f"the Ray cluster at {address}" if address else str(pick_device(None))
+    wholes = [CellSpec(grid.cell_config(budget), arch, grid.experiment.metric) for budget, arch in grid.cells()]
+    start, outcome, finished = time.perf_counter(), "completed", {id(whole): [] for whole in wholes}
+    with backend_for(address, len(wholes), grid.seeds, None) as (backend, size, _):
+        parts = [(whole, part) for whole in wholes for part in seed_batches.split([whole], size)]
+        owner = {id(part): whole for whole, part in parts}
 
-    def report(index: int) -> None:
-        elapsed = time.perf_counter() - start
-        progress = {"epoch": index, "total_epochs": len(cells), "elapsed_s": elapsed, "device": device,
-                    "eta_s": elapsed / index * (len(cells) - index) if index else None}
-        if index < len(cells):
-            progress["cell"] = f"{paper.arch_label(cells[index].arch)} at {cells[index].budget} parameters"
-        store.update_progress(run_id, progress)
+        def report(index: int) -> None:
+            elapsed = time.perf_counter() - start
+            progress = {"epoch": index, "total_epochs": len(parts), "elapsed_s": elapsed, "device": device,
+                        "eta_s": elapsed / index * (len(parts) - index) if index else None}
+            if not address and index < len(parts):  # on a cluster all cells are in flight at once
+                progress["cell"] = f"{paper.arch_label(parts[index][1].arch)} at {parts[index][1].budget} parameters"
+            store.update_progress(run_id, progress)
 
-    report(0)
-    if store.cancel_requested(run_id):
-        outcome = "cancelled"
-    else:
-        for spec, cell in local_processes(cells, workers=1):
-            store.add_metrics(run_id, [(spec.arch, member, spec.budget, grid.experiment.stored, value)
-                                       for member, value in enumerate(cell.values)])
+        report(0)
+        count = 0
+        if store.cancel_requested(run_id):
+            outcome = "cancelled"
+        else:
+            for part, cell in backend([part for _, part in parts], 1):
+                whole = owner[id(part)]
+                members = seed_batches.member_ids(whole, part, len(cell.values))
+                store.add_metrics(run_id, [(part.arch, member, part.budget, grid.experiment.stored, value)
+                                           for member, value in zip(members, cell.values)])
+                finished[id(whole)].append((part, cell))
+                count += 1
+                report(count)
+                if count < len(parts) and store.cancel_requested(run_id):
+                    outcome = "cancelled"
+                    break
+    done = []
+    for whole in wholes:
+        have = finished[id(whole)]
+        if have and sum(part.config["seeds"] for part, _ in have) == grid.seeds:
+            cell = seed_batches.merge(whole, have)
             stats = summarize(cell.values)
-            done.append({"arch": spec.arch, "budget": spec.budget, "hidden_size": cell.hidden_size,
+            done.append({"arch": whole.arch, "budget": whole.budget, "hidden_size": cell.hidden_size,
                          "parameters": cell.parameters, "outcome": cell.outcome, "seconds": cell.seconds,
                          "networks": len(cell.values), "mean": stats["mean"], "std": stats["std"]})
-            report(len(done))
-            if len(done) < len(cells) and store.cancel_requested(run_id):
-                outcome = "cancelled"
-                break
     elapsed = time.perf_counter() - start
-    store.update_progress(run_id, {"epoch": len(done), "total_epochs": len(cells), "elapsed_s": elapsed,
+    store.update_progress(run_id, {"epoch": count, "total_epochs": len(parts), "elapsed_s": elapsed,
                                    "eta_s": 0.0, "device": device})
     diverged = [f"{paper.arch_label(c['arch'])} at {c['budget']}" for c in done if c["outcome"] == "diverged"]
     error = None
     if outcome == "cancelled":
-        error = f"stopped by request after {len(done)} of {len(cells)} cells"
+        error = f"stopped by request after {count} of {len(parts)} cells"
     elif diverged:
         outcome, error = "diverged", f"some networks diverged in: {', '.join(diverged)}"
-    store.set_status(run_id, outcome, error=error, device=device,
-                     summary={"grid": grid.kind, "cells": done, "elapsed_s": elapsed})
+    summary = {"grid": grid.kind, "cells": done, "elapsed_s": elapsed, **({"seed_batch": size} if size else {})}
+    store.set_status(run_id, outcome, error=error, device=device, summary=summary)

@@ -4,6 +4,7 @@ Ray is imported here only, and only when a grid goes to a cluster. The cluster r
 the project folder (the package and its assets) is shipped with the job, so the nodes need Ray and the
 requirements installed, not the project.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,23 +35,30 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise RayUnavailable("Ray is not installed here: pip install ray==2.60.0 (as in requirements.txt)") \
-            from None
+        raise RayUnavailable("Ray is not installed here: pip install ray==2.60.0 (as in requirements.txt)") from None
     return ray
 
 
-def check_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
-    """Fail fast, naming `address`, when no Ray head answers there.
+def check_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> str:
+    """The HOST:PORT of the Ray head at `address` ('auto': the cluster this machine joined with `ray start`,
+    or $RAY_ADDRESS); fails fast, naming the address, when no Ray head answers there.
 
     ray.init() on a wrong address retries for many minutes and ignores SIGTERM meanwhile, so the usual
     mistakes (a typo, nothing started, a firewall, another service's port) are caught here, in seconds.
     """
-    if address in ("auto", "local"):
-        return
+    if address == "auto":
+        from ray._private.services import canonicalize_bootstrap_address_or_die  # what ray.init does with it
+
+        try:
+            address = canonicalize_bootstrap_address_or_die("auto")
+        except ConnectionError as e:
+            raise RayUnavailable(f"no Ray cluster found for --ray auto: {e}") from None
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise RayUnavailable(f"Ray address {address!r} is not HOST:PORT (e.g. 10.0.0.5:6379), 'auto' (the "
-                             "cluster this machine joined with `ray start`) or 'local' (a Ray of its own here)")
+        raise RayUnavailable(
+            f"Ray address {address!r} is not HOST:PORT (the head's, e.g. 10.0.0.5:6379) or 'auto' (the "
+            "cluster this machine joined with `ray start`)"
+        )
     where = f"no Ray cluster answers at {address}"
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as s:
@@ -60,15 +68,19 @@ def check_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     except socket.gaierror:
         raise RayUnavailable(f"{where}: unknown host {host!r}") from None
     except ConnectionRefusedError:
-        raise RayUnavailable(f"{where}: nothing listens on port {port}; start the head there with "
-                             f"`ray start --head --port={port}`") from None
+        raise RayUnavailable(
+            f"{where}: nothing listens on port {port}; start the head there with `ray start --head --port={port}`"
+        ) from None
     except TimeoutError:
         raise RayUnavailable(f"{where}: no reply within {timeout:g} s (is a firewall in the way?)") from None
     except OSError as e:
         raise RayUnavailable(f"{where}: {e.strerror or e}") from None
     if len(reply) < 9 or reply[3] != _SETTINGS:
-        raise RayUnavailable(f"{where}: the service on port {port} is not a Ray head (the head's port is the "
-                             "one given to `ray start --head --port=...`, 6379 by default)")
+        raise RayUnavailable(
+            f"{where}: the service on port {port} is not a Ray head (the head's port is the "
+            "one given to `ray start --head --port=...`, 6379 by default)"
+        )
+    return address
 
 
 def _shipped_code() -> dict:
@@ -76,30 +88,28 @@ def _shipped_code() -> dict:
     its assets, as a wheel: then the nodes must have it installed)."""
     if not (_PROJECT / "assets").is_dir():
         return {}
-    return {"working_dir": str(_PROJECT),
-            "excludes": [".git", "tests", "benchmarks", "docs", "scripts", "**/__pycache__"]}
+    return {
+        "working_dir": str(_PROJECT),
+        "excludes": [".git", "tests", "benchmarks", "docs", "scripts", "**/__pycache__"],
+    }
 
 
 @contextmanager
 def ray_session(address: str) -> Iterator[dict]:
-    """Connected to the cluster at `address` ('auto', 'local' or HOST:PORT) for the duration; yields its
-    resources ({"CPU": 32.0, "GPU": 2.0, ...}). A session this process already has is used as it is
-    (and left open), so a caller can start Ray with settings of its own first."""
+    """Connected to the Ray cluster at `address` (HOST:PORT or 'auto') for the duration; yields its resources
+    ({"CPU": 32.0, "GPU": 2.0, ...})."""
     ray = _import_ray()
-    if ray.is_initialized():
-        yield ray.cluster_resources()
-        return
-    check_address(address)
+    head = check_address(address)
     import logging
+
     try:
-        ray.init(address=address, runtime_env=_shipped_code(), log_to_driver=False,
-                 logging_level=logging.WARNING, include_dashboard=False if address == "local" else None)
+        ray.init(address=head, runtime_env=_shipped_code(), log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise RayUnavailable(f"cannot use the Ray cluster at {address}: {e}") from None
     try:
         yield ray.cluster_resources()
     finally:
-        ray.shutdown()  # a driver's disconnect; it stops the cluster only where address was 'local'
+        ray.shutdown()  # the driver disconnects; the cluster goes on
 
 
 def as_finished_on_ray(fn: Callable, jobs: Sequence[tuple], needs: Sequence[dict]) -> Iterator[tuple[int, Any]]:
@@ -108,6 +118,7 @@ def as_finished_on_ray(fn: Callable, jobs: Sequence[tuple], needs: Sequence[dict
     NODE_LOSS_RETRIES times); a task that raises raises here, its own exception, and the rest are cancelled."""
     ray = _import_ray()
     from ray.exceptions import RayError, RayTaskError
+
     task = ray.remote(max_retries=NODE_LOSS_RETRIES, retry_exceptions=False)(fn)
     index = {task.options(**need).remote(*args): i for i, (args, need) in enumerate(zip(jobs, needs))}
     pending = list(index)
@@ -119,9 +130,11 @@ def as_finished_on_ray(fn: Callable, jobs: Sequence[tuple], needs: Sequence[dict
             except RayTaskError as e:  # the cell's own failure: its exception, as the local backend gives it
                 raise (e.cause if isinstance(e.cause, Exception) else RuntimeError(str(e))) from None
             except RayError as e:
-                raise RuntimeError(f"cell {index[done[0]] + 1} of {len(jobs)} was lost "
-                                   f"{NODE_LOSS_RETRIES + 1} times (its node died or was removed): "
-                                   f"{type(e).__name__}") from None
+                raise RuntimeError(
+                    f"cell {index[done[0]] + 1} of {len(jobs)} was lost "
+                    f"{NODE_LOSS_RETRIES + 1} times (its node died or was removed): "
+                    f"{type(e).__name__}"
+                ) from None
             yield index[done[0]], result
     finally:  # on an error or Ctrl+C, the cluster does not go on training cells nobody will read
         for ref in pending:

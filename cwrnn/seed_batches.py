@@ -11,6 +11,7 @@ training amplifies the last-bit differences into different but equally good netw
 BENCHMARKS.md, "Seed batches"). So the batch size is part of a grid's definition, reported with its
 results, and the same batch size gives the same numbers on every backend.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,10 @@ def split(cells: Sequence[Any], size: int | None) -> list[Any]:
     out = []
     for cell in cells:
         first, seeds = cell.config.get("seed", 0), cell.config["seeds"]
-        out += [replace(cell, config={**cell.config, "seed": first + offset, "seeds": count})
-                for offset, count in batches(seeds, size)]
+        out += [
+            replace(cell, config={**cell.config, "seed": first + offset, "seeds": count})
+            for offset, count in batches(seeds, size)
+        ]
     return out
 
 
@@ -64,5 +67,6 @@ def merge(whole: Any, parts: Sequence[tuple[Any, Any]]) -> Any:
     if sorted(slots) != list(range(replicas * whole.config["seeds"])):
         raise ValueError(f"the batches hold {len(slots)} of the cell's {replicas * whole.config['seeds']} networks")
     outcome = "diverged" if all(r.outcome == "diverged" for _, r in parts) else "completed"
-    return replace(parts[0][1], values=[slots[m] for m in sorted(slots)], outcome=outcome,
-                   seconds=sum(r.seconds for _, r in parts))
+    return replace(
+        parts[0][1], values=[slots[m] for m in sorted(slots)], outcome=outcome, seconds=sum(r.seconds for _, r in parts)
+    )

@@ -5,6 +5,7 @@ import streamlit as st
 from cwrnn import grid
 from cwrnn.app import paper_results
 from cwrnn.config import LIMITS
+from cwrnn.grid_ray import cluster_from_env
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES
 from pages._common import is_live, status_line, store
@@ -95,8 +96,9 @@ def grid_controls(kind: str) -> None:
     epochs = c3.number_input("Epochs", 1, LIMITS["epochs"], DEFAULTS[kind]["epochs"], key=f"{key}_epochs",
                              help=EPOCHS_HELP[kind])
     networks = int(seeds) * experiment.networks_per_seed
-    st.caption(f"{len(sizes) * 3} cells of {networks} network{'s' if networks != 1 else ''} each, trained one "
-               f"cell after another. {SCALE_NOTE[kind]} The grid holds one training slot while it runs, so on a "
+    where = f"at once on the Ray cluster at {cluster}" if (cluster := cluster_from_env()) else "one cell after another"
+    st.caption(f"{len(sizes) * 3} cells of {networks} network{'s' if networks != 1 else ''} each, trained {where}. "
+               f"{SCALE_NOTE[kind]} The grid holds one training slot while it runs, so on a "
                "small machine Playground runs wait in the queue until it is done.")
     if st.button("Run the grid", key=f"{key}_run", type="primary",
                  help="Queue the whole grid as one background run; it appears on the Runs page too"):

@@ -5,6 +5,7 @@ Ray stays on loopback here. Asked for 127.0.0.1, Ray still advertises and dials 
 address; RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, set before ray is imported, makes it take 127.0.0.1 as
 this node's address, and every test checks that it did.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,17 +23,18 @@ import pytest
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install ray==2.60.0)")
 
-from cwrnn import paper  # noqa: E402
-from cwrnn.cli import main  # noqa: E402
-from cwrnn.config import ConfigError, validate  # noqa: E402
-from cwrnn.grid import CellSpec, format_table, run_cell, run_grid  # noqa: E402
-from cwrnn.grid_ray import RayUnavailable, as_finished_on_ray, check_address, ray_session  # noqa: E402
+from cwrnn import grid, paper
+from cwrnn.cli import main
+from cwrnn.config import ConfigError, validate
+from cwrnn.grid import CellSpec, format_table, run_cell, run_grid
+from cwrnn.grid_ray import ADDRESS_ENV, RayUnavailable, as_finished_on_ray, check_address, ray_session
+from cwrnn.runs.store import RunStore
 
 LOOPBACK = ("127.0.0.1", "[::ffff:127.0.0.1]", "::ffff:127.0.0.1", "[::1]")
 
 
 def ray_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True).stdout
+    out = subprocess.run(["pgrep", "-f", "raylet|gcs_server"], capture_output=True, text=True, check=False).stdout
     return {int(p) for p in out.split()}
 
 
@@ -40,21 +42,40 @@ def outside_connections() -> list[str]:
     """Established TCP connections of Ray's processes to anything but loopback (`ss`, where installed)."""
     if not shutil.which("ss"):
         return []
-    lines = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True).stdout
+    lines = subprocess.run(["ss", "-tnpH", "state", "established"], capture_output=True, text=True, check=False).stdout
     ray_lines = [line for line in lines.splitlines() if any(n in line for n in ("raylet", "gcs_server", "ray::"))]
     return [line for line in ray_lines if not all(f.rpartition(":")[0] in LOOPBACK for f in line.split()[2:4])]
 
 
-@pytest.fixture
-def own_ray_only():
-    """Fails the test if it leaves a Ray process behind or Ray talks to anything but loopback."""
-    before = ray_pids()
-    yield
-    ray.shutdown()
+def wait_gone(before: set[int]) -> None:
     deadline = time.monotonic() + 20
     while ray_pids() - before and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not ray_pids() - before, "Ray processes left running"
+
+
+@pytest.fixture
+def own_ray_only():
+    """Fails the test if it leaves a Ray process behind."""
+    before = ray_pids()
+    yield
+    ray.shutdown()
+    wait_gone(before)
+
+
+@pytest.fixture(scope="module")
+def head():
+    """A one-node cluster on loopback, as `ray start --head` starts one, with 6 CPUs to Ray (more than this
+    machine's cores, so that the Paper job splits its cells); stopped, and checked for leftovers, after."""
+    from ray.cluster_utils import Cluster
+
+    before = ray_pids()
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 6, "node_ip_address": "127.0.0.1", "include_dashboard": False}
+    )
+    yield cluster
+    cluster.shutdown()
+    wait_gone(before)
 
 
 def on_loopback() -> None:
@@ -63,10 +84,10 @@ def on_loopback() -> None:
     assert not outside_connections()
 
 
-GRID = dict(metric="nmse", paper_table=paper.GENERATION_NMSE, paper_budgets=paper.GENERATION_BUDGETS)
+GRID = {"metric": "nmse", "paper_table": paper.GENERATION_NMSE, "paper_budgets": paper.GENERATION_BUDGETS}
 
 
-def test_ray_gives_the_local_processes_table(own_ray_only):
+def test_ray_gives_the_local_processes_table(head):
     base = validate({"epochs": 15, "seeds": 3, "snapshot_every": 10_000})
     local = run_grid(base, [100], ["cwrnn", "srn"], workers=2, seed_batch=2, progress=lambda s: None, **GRID)
     lines = []
@@ -76,14 +97,36 @@ def test_ray_gives_the_local_processes_table(own_ray_only):
         if len(lines) == 1:
             on_loopback()  # the session is open while cells stream back
 
-    on_ray = run_grid(base, [100], ["cwrnn", "srn"], ray="local", seed_batch=2, progress=progress, **GRID)
+    on_ray = run_grid(base, [100], ["cwrnn", "srn"], ray=head.address, seed_batch=2, progress=progress, **GRID)
     assert format_table(on_ray, "NMSE") == format_table(local, "NMSE")
     for a, b in zip(local, on_ray):
         assert (a.arch, a.budget) == (b.arch, b.budget) and len(a.values) == 3 * 5
         np.testing.assert_array_equal(a.values, b.values)  # bit for bit: the same batches, the same code
-    assert lines[0].startswith("Ray cluster at local: 2 CPUs")
+    assert lines[0] == f"Ray cluster at {head.address}: 6 CPUs, 0 GPUs; 2 cells in seed batches of 2: 4 tasks"
     assert sorted(line.split("]")[0] for line in lines[1:]) == [f"[{i}/4" for i in range(1, 5)]
-    assert any("seeds 0-1" in line for line in lines) and any("seeds 2-2" in line for line in lines)
+    assert sum("seeds 0-1:" in line for line in lines) == sum("seeds 2-2:" in line for line in lines) == 2
+    assert not ray.is_initialized()  # disconnected when the grid is done
+
+
+def test_the_paper_job_runs_on_the_cluster_in_cwrnn_ray_address(head, tmp_path, monkeypatch):
+    config = {"grid": "generation", "budgets": [100], "seeds": 2, "epochs": 5}
+    runs = {}
+    for where in ("local", "ray"):
+        if where == "ray":
+            monkeypatch.setenv(ADDRESS_ENV, head.address)
+        store = RunStore(tmp_path / where)
+        run_id = store.create_run(grid.GRID_TASK, config, [0])
+        store.claim_next(1)
+        grid.execute_grid(run_id, str(store.home))
+        runs[where] = store.get_run(run_id), store.metrics(run_id).sort_values(["arch", "seed"], ignore_index=True)
+    (local, local_rows), (on_ray, ray_rows) = runs.values()
+    assert on_ray["status"] == "completed" and on_ray["device"] == f"the Ray cluster at {head.address}"
+    assert on_ray["progress"]["epoch"] == on_ray["progress"]["total_epochs"] == 6  # 3 cells x 2 seeds, 6 CPUs
+    assert on_ray["summary"]["seed_batch"] == 1 and "seed_batch" not in local["summary"]
+    assert [c["networks"] for c in on_ray["summary"]["cells"]] == [10, 10, 10]
+    columns = ["arch", "seed", "epoch", "name"]
+    assert ray_rows[columns].equals(local_rows[columns])  # every network once, where the local run has it
+    np.testing.assert_allclose(ray_rows["value"], local_rows["value"], rtol=1e-5)  # and the same network
 
 
 def started(log: Path, index: int, spec: CellSpec):
@@ -102,32 +145,38 @@ def starts(log: Path) -> list[tuple[int, str]]:
 
 def test_a_node_lost_mid_grid_loses_nothing_and_counts_nothing_twice(own_ray_only, tmp_path):
     from ray.cluster_utils import Cluster
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
-                                                             "include_dashboard": False})
+
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False}
+    )
     try:
         worker = cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         cluster.wait_for_nodes()
-        cells = [CellSpec({"budget": 100, "seeds": 1, "seed": s, "epochs": 150, "snapshot_every": 10_000},
-                          arch, "nmse") for s in range(2) for arch in ("cwrnn", "srn")]
+        cells = [
+            CellSpec({"budget": 100, "seeds": 1, "seed": s, "epochs": 150, "snapshot_every": 10_000}, arch, "nmse")
+            for s in range(2)
+            for arch in ("cwrnn", "srn")
+        ]
         log = tmp_path / "starts.log"
         log.touch()
 
         def kill_the_worker_once_it_trains():
-            while not any(node == worker.unique_id for _, node in starts(log)):
+            while not any(node == worker.node_id for _, node in starts(log)):
                 time.sleep(0.1)
-            time.sleep(0.5)  # inside the cell's training
+            time.sleep(0.2)  # inside the cell, which trains for a second or more
             cluster.remove_node(worker)
 
         killer = threading.Thread(target=kill_the_worker_once_it_trains, daemon=True)
         with ray_session(cluster.address):
             on_loopback()
             killer.start()
-            results = list(as_finished_on_ray(started, [(log, i, c) for i, c in enumerate(cells)],
-                                              [{"num_cpus": 1}] * len(cells)))
+            results = list(
+                as_finished_on_ray(started, [(log, i, c) for i, c in enumerate(cells)], [{"num_cpus": 1}] * len(cells))
+            )
             killer.join(timeout=60)
             history = starts(log)
-            lost = [i for i, node in history if node == worker.unique_id]
-            assert lost and all(history.count((i, cluster.head_node.unique_id)) == 1 for i in lost)
+            lost = [i for i, node in history if node == worker.node_id]
+            assert lost and all(history.count((i, cluster.head_node.node_id)) == 1 for i in lost)
 
             # a cell that fails by itself (here a bad config) is reported once, with its own error
             log.write_text("")
@@ -173,10 +222,13 @@ def free_port() -> int:
 
 def test_bad_addresses_fail_fast_naming_the_address(web_server, capsys):
     closed = f"127.0.0.1:{free_port()}"
-    for address, message in [("headnode", "is not HOST:PORT"), ("10.0.0.5:99999", "is not HOST:PORT"),
-                             (closed, f"no Ray cluster answers at {closed}: nothing listens on port"),
-                             (web_server, f"at {web_server}: the service on port .* is not a Ray head"),
-                             ("no-such-host.invalid:6379", "unknown host 'no-such-host.invalid'")]:
+    for address, message in [
+        ("headnode", "is not HOST:PORT"),
+        ("10.0.0.5:99999", "is not HOST:PORT"),
+        (closed, f"no Ray cluster answers at {closed}: nothing listens on port"),
+        (web_server, f"at {web_server}: the service on port .* is not a Ray head"),
+        ("no-such-host.invalid:6379", "unknown host 'no-such-host.invalid'"),
+    ]:
         start = time.monotonic()
         with pytest.raises(RayUnavailable, match=message):
             check_address(address)

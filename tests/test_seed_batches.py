@@ -1,5 +1,6 @@
 """Seed batches: a cell split so that a cluster's cores are all busy trains the same networks as the whole
 cell, and merging lists every network once, where the whole cell has it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,12 +30,15 @@ def test_batches_cover_every_seed_once():
     assert sb.batches(3, 5) == [(0, 3)]
 
 
-@pytest.mark.parametrize("seeds, cells, cpus, size", [
-    (100, 12, 160, 8),   # 13 batches per cell: 156 tasks on 160 CPUs
-    (100, 12, 2, 100),   # fewer CPUs than cells: no split
-    (3, 2, 64, 1),       # never smaller than one seed
-    (10, 1, 4, 3),       # 4 batches of 3, 3, 3, 1
-])
+@pytest.mark.parametrize(
+    "seeds, cells, cpus, size",
+    [
+        (100, 12, 160, 8),  # 13 batches per cell: 156 tasks on 160 CPUs
+        (100, 12, 2, 100),  # fewer CPUs than cells: no split
+        (3, 2, 64, 1),  # never smaller than one seed
+        (10, 1, 4, 3),  # 4 batches of 3, 3, 3, 1
+    ],
+)
 def test_batch_size_fills_the_cluster_and_no_more(seeds, cells, cpus, size):
     assert sb.size_to_fill(seeds, cells, cpus) == size
     assert cells * len(sb.batches(seeds, size)) <= max(cpus, cells)
@@ -45,9 +49,15 @@ def test_merge_puts_each_network_where_the_whole_cell_has_it():
     whole = CellSpec({"seed": 7, "seeds": 5, "budget": 100}, "cwrnn", "nmse")
     parts = sb.split([whole], 2)
     assert [(p.config["seed"], p.config["seeds"]) for p in parts] == [(7, 2), (9, 2), (11, 1)]
-    results = [(p, Result([10 * j + s for j in range(2) for s in range(p.config["seed"], p.config["seed"]
-                                                                        + p.config["seeds"])]))
-               for p in parts]
+    results = [
+        (
+            p,
+            Result(
+                [10 * j + s for j in range(2) for s in range(p.config["seed"], p.config["seed"] + p.config["seeds"])]
+            ),
+        )
+        for p in parts
+    ]
     merged = sb.merge(whole, results[::-1])  # batches finish in any order
     assert merged.values == [10 * j + s for j in range(2) for s in range(7, 12)]
     assert merged.seconds == 3.0 and merged.outcome == "completed"
@@ -77,8 +87,9 @@ def test_a_batch_starts_from_the_whole_cells_networks():
     spec = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == "cwrnn")
 
     def weights(first, count):
-        model = SequenceModel(spec, task.input_size, task.output_size,
-                              member_seeds(range(first, first + count), task.replicas()))
+        model = SequenceModel(
+            spec, task.input_size, task.output_size, member_seeds(range(first, first + count), task.replicas())
+        )
         return torch.cat([p.detach().flatten(1) for p in model.parameters()], dim=1)
 
     whole = CellSpec({"seed": 3, "seeds": 5}, "cwrnn", "nmse")
@@ -93,10 +104,16 @@ def test_split_training_gives_the_unsplit_networks(task):
     """Trained, batches match the whole cell to float32 rounding: the same networks, trained the same way
     (a member misplaced or seeded by its batch would differ in the first digit). Bit for bit they do not:
     see cwrnn/seed_batches.py."""
-    settings = {"task": "words", "dataset": "synthetic", "periods": [1, 2, 4, 8, 16, 32, 64],
-                "preset": "paper-words"} if task == "words" else {}
-    whole = CellSpec({**settings, "budget": 250, "seeds": 3, "seed": 0, "epochs": 3,
-                      "snapshot_every": 10_000}, "cwrnn", "nmse" if task == "generation" else "train_error")
+    settings = (
+        {"task": "words", "dataset": "synthetic", "periods": [1, 2, 4, 8, 16, 32, 64], "preset": "paper-words"}
+        if task == "words"
+        else {}
+    )
+    whole = CellSpec(
+        {**settings, "budget": 250, "seeds": 3, "seed": 0, "epochs": 3, "snapshot_every": 10_000},
+        "cwrnn",
+        "nmse" if task == "generation" else "loss",
+    )
     merged = sb.merge(whole, [(part, run_cell(part)) for part in sb.split([whole], 2)])
     unsplit = run_cell(whole)
     assert len(merged.values) == len(unsplit.values) == 3 * (5 if task == "generation" else 1)

@@ -268,7 +268,7 @@ def test_reproduce_words_runs_the_paper_grid_and_prints_percent(monkeypatch):
 
     monkeypatch.setattr("cwrnn.grid.run_grid", fake_grid)
     args = Namespace(sizes=None, runs=4, epochs=300, workers=2, dataset="synthetic", folder=None, device="cpu",
-                     archs=list(paper.ARCHS))
+                     archs=list(paper.ARCHS), ray=None, seed_batch=None)
     cells, table = reproduce_words(args)
     base = calls["base"]
     assert (base.task, base.dataset, base.preset) == ("words", "synthetic", "paper-words")
