@@ -4,8 +4,7 @@ what, and what it costs against an SRN and an LSTM with as many units."""
 import streamlit as st
 
 from cwrnn import clock
-from cwrnn.app import runs_view as rv
-from cwrnn.app import viz
+from cwrnn.app import clock_view, viz
 from cwrnn.config import LIMITS
 
 SCHEDULE_HELP = (
@@ -92,20 +91,22 @@ def design() -> dict:
     )
 
 
-def size_and_cost(d: dict) -> tuple[list[int], rv.ClockNumbers]:
+def size_and_cost(d: dict) -> tuple[list[int], clock_view.ClockNumbers]:
     """The design's periods and its size and cost; stops the page with the reason when it is unusable."""
     try:
         periods = (
-            rv.parse_periods(d["custom"]) if d["schedule"] == "custom" else clock.schedule(d["schedule"], d["modules"])
+            clock_view.parse_periods(d["custom"])
+            if d["schedule"] == "custom"
+            else clock.schedule(d["schedule"], d["modules"])
         )
-        found = rv.clock_numbers(periods, d["hidden"], d["connectivity"], input_size=d["inputs"])
+        found = clock_view.clock_numbers(periods, d["hidden"], d["connectivity"], input_size=d["inputs"])
     except ValueError as e:
         st.error(str(e))
         st.stop()
     return periods, found
 
 
-def charts(d: dict, periods: list[int], numbers: rv.ClockNumbers) -> None:
+def charts(d: dict, periods: list[int], numbers: clock_view.ClockNumbers) -> None:
     """When each module fires, what feeds what, and the table of sizes and costs."""
     hidden, inputs, steps, connectivity = d["hidden"], d["inputs"], d["steps"], d["connectivity"]
     st.markdown(

@@ -112,6 +112,17 @@ def test_light_modules_load_without_torch(module):
     assert json.loads(result.stdout) == [], f"{module} loads torch"
 
 
+def test_a_worker_loads_neither_pandas_nor_plotly():
+    """A standby worker's imports, and both jobs' modules: the figures' libraries stay in the app."""
+    code = (
+        "import sys\nfrom cwrnn.runs import jobs\njobs.warm_up()\nimport cwrnn.grid, cwrnn.runs.worker\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'plotly', 'streamlit'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def absolute_imports(module: str) -> set[str]:
     """The top-level packages `module` imports by absolute name."""
     tree = ast.parse(source(module).read_text())

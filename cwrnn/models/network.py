@@ -9,7 +9,7 @@ import torch
 from .baselines import GRU, LSTM, SRN
 from .clockwork import ClockworkRNN
 from .ensemble import Stacked, StackedLinear, initialise
-from .sizing import ArchSpec, matched_specs  # noqa: F401 (the network's spec, importable beside it)
+from .sizing import ArchSpec
 
 
 class SequenceModel(Stacked):
