@@ -1,7 +1,7 @@
 """The paper's grids: every (budget, architecture) cell trains all its seeds as one model.
 
 One runner serves `cwrnn reproduce` and the Paper page's background job. A grid is a list of independent
-`CellSpec`s; `run_cells` runs them on a backend and streams each `CellResult` back as it finishes. The
+`CellSpec`s; `run_cells` runs them on a backend and streams each `Cell` back as it finishes. The
 local backend uses processes (one torch thread each: the models are small and per-step overhead, not
 arithmetic, dominates, so processes scale where threads do not); `ray_tasks` runs them on a Ray cluster
 (cwrnn/grid_ray.py), where each cell may be split into seed batches (cwrnn/seed_batches.py) so that every
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,98 +62,9 @@ class CellSpec:
 
 
 @dataclass
-class CellResult:
-    """What one trained cell reports: each member's final `metric` (NaN where it diverged)."""
-
-    arch: str
-    budget: int
-    hidden_size: int
-    parameters: int
-    values: list[float]  # one per member (seed x sequence)
-    outcome: str
-    seconds: float
-
-
-def run_cell(spec: CellSpec) -> CellResult:
-    """Train one cell in this process."""
-    import torch
-
-    from .train import train
-
-    torch.set_num_threads(1)
-    cfg = validate(spec.config)
-    task = build_task(cfg)
-    model = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == spec.arch)
-    result = train(task, [model], cfg.seed_list, train_config(cfg))
-    values = result.final.get(spec.arch, {}).get(spec.metric, np.array([]))
-    return CellResult(spec.arch, cfg.budget, model.hidden_size, model.parameters(task.input_size, task.output_size),
-                      [float(v) for v in values], result.outcome, result.elapsed)
-
-
-Backend = Callable[[Sequence[CellSpec], int], Iterator[tuple[CellSpec, CellResult]]]
-
-
-def local_processes(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[CellSpec, CellResult]]:
-    """Run cells on `workers` local processes (one worker: in this process, in order), yielding each with its
-    result as it finishes. Closing the iterator early cancels the cells not yet started."""
-    if workers <= 1:
-        for cell in cells:
-            yield cell, run_cell(cell)
-        return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    try:
-        futures = {pool.submit(run_cell, cell): cell for cell in cells}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    finally:  # on an error, Ctrl+C or an early stop, do not wait for the remaining cells to train
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def ray_tasks(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[CellSpec, CellResult]]:
-    """Run cells as Ray tasks on the cluster of the open `grid_ray.ray_session` (`workers` is the cluster's
-    business), each reserving a CPU, and a GPU where its config asks for CUDA; yield each with its result as
-    it finishes. A cell whose node dies is started again on another."""
-    from .grid_ray import as_finished_on_ray
-
-    needs = [{"num_cpus": 1, "num_gpus": int(cell.config.get("device") == "cuda")} for cell in cells]
-    for index, result in as_finished_on_ray(run_cell, [(cell,) for cell in cells], needs):
-        yield cells[index], result
-
-
-@contextmanager
-def backend_for(address: str | None, cells: int, seeds: int, seed_batch: int | None):
-    """While open: (backend, seed batch size, a line about the cluster or None) for `cells` cells of `seeds`
-    seeds, on the Ray cluster at `address` or (None) in local processes. The batch size is `seed_batch` or,
-    on Ray, the largest that still gives every CPU of the cluster a cell."""
-    if not address:
-        yield local_processes, seed_batch, None
-        return
-    from .grid_ray import ray_session
-
-    with ray_session(address) as resources:
-        cpus = resources.get("CPU", 1)
-        size = seed_batch or seed_batches.size_to_fill(seeds, cells, cpus)
-        tasks = cells * len(seed_batches.batches(seeds, size))
-        yield ray_tasks, size, (f"Ray cluster at {address}: {cpus:g} CPUs, {resources.get('GPU', 0):g} GPUs; "
-                                f"{cells} cells in seed batches of {size}: {tasks} tasks")
-
-
-def run_cells(cells: Sequence[CellSpec], workers: int | None = None, backend: Backend = local_processes
-              ) -> Iterator[tuple[CellSpec, CellResult]]:
-    """Run independent cells, longest first, streaming (cell, result) pairs back as they finish."""
-    workers = workers or max(1, min(os.cpu_count() or 1, len(cells)))
-    # Longest first, so that no long cell starts last while the other workers sit idle: cost grows
-    # with the budget, and an LSTM step does about twice a CW-RNN's or an SRN's work.
-    ordered = sorted(cells, key=lambda c: (c.budget, c.arch == "lstm"), reverse=True)
-    return backend(ordered, workers)
-
-
-# ---- `cwrnn reproduce` ------------------------------------------------------------------------------
-
-
-@dataclass
 class Cell:
-    """A finished cell with the paper's number beside it."""
+    """A trained cell: each member's final metric (NaN where it diverged), and the paper's number beside it
+    where there is one."""
 
     arch: str
     budget: int
@@ -181,6 +92,92 @@ class Cell:
         return float("nan") if std is None else std
 
 
+def run_cell(spec: CellSpec) -> Cell:
+    """Train one cell in this process."""
+    import torch
+
+    from .train import train
+
+    torch.set_num_threads(1)
+    cfg = validate(spec.config)
+    task = build_task(cfg)
+    model = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == spec.arch)
+    result = train(task, [model], cfg.seed_list, train_config(cfg))
+    values = result.final.get(spec.arch, {}).get(spec.metric, np.array([]))
+    return Cell(
+        spec.arch,
+        cfg.budget,
+        model.hidden_size,
+        model.parameters(task.input_size, task.output_size),
+        [float(v) for v in values],
+        None,
+        result.outcome,
+        result.elapsed,
+    )
+
+
+Backend = Callable[[Sequence[CellSpec], int], Iterator[tuple[CellSpec, Cell]]]
+
+
+def local_processes(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[CellSpec, Cell]]:
+    """Run cells on `workers` local processes (one worker: in this process, in order), yielding each with its
+    result as it finishes. Closing the iterator early cancels the cells not yet started."""
+    if workers <= 1:
+        for cell in cells:
+            yield cell, run_cell(cell)
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        futures = {pool.submit(run_cell, cell): cell for cell in cells}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:  # on an error, Ctrl+C or an early stop, do not wait for the remaining cells to train
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def ray_tasks(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[CellSpec, Cell]]:
+    """Run cells as Ray tasks on the cluster of the open `grid_ray.ray_session` (`workers` is the cluster's
+    business), each reserving a CPU, and a GPU where its config asks for CUDA; yield each with its result as
+    it finishes. A cell whose node dies is started again on another."""
+    from .grid_ray import as_finished_on_ray
+
+    needs = [{"num_cpus": 1, "num_gpus": int(cell.config.get("device") == "cuda")} for cell in cells]
+    for index, result in as_finished_on_ray(run_cell, [(cell,) for cell in cells], needs):
+        yield cells[index], result
+
+
+@contextmanager
+def backend_for(address: str | None, cells: int, seeds: int, seed_batch: int | None):
+    """While open: (backend, seed batch size, a line about the cluster or None) for `cells` cells of `seeds`
+    seeds, on the Ray cluster at `address` or (None) in local processes. The batch size is `seed_batch` or,
+    on Ray, the largest that still gives every CPU of the cluster a cell."""
+    if not address:
+        yield local_processes, seed_batch, None
+        return
+    from .grid_ray import ray_session
+
+    with ray_session(address) as resources:
+        cpus = resources.get("CPU", 1)
+        size = seed_batch or seed_batches.size_to_fill(seeds, cells, cpus)
+        tasks = cells * len(seed_batches.batches(seeds, size))
+        about = f"Ray cluster at {address}: {cpus:g} CPUs, {resources.get('GPU', 0):g} GPUs; "
+        yield ray_tasks, size, about + f"{cells} cells in seed batches of {size}: {tasks} tasks"
+
+
+def run_cells(
+    cells: Sequence[CellSpec], workers: int | None = None, backend: Backend = local_processes
+) -> Iterator[tuple[CellSpec, Cell]]:
+    """Run independent cells, longest first, streaming (cell, result) pairs back as they finish."""
+    workers = workers or max(1, min(os.cpu_count() or 1, len(cells)))
+    # Longest first, so that no long cell starts last while the other workers sit idle: cost grows
+    # with the budget, and an LSTM step does about twice a CW-RNN's or an SRN's work.
+    ordered = sorted(cells, key=lambda c: (c.budget, c.arch == "lstm"), reverse=True)
+    return backend(ordered, workers)
+
+
+# ---- `cwrnn reproduce` ------------------------------------------------------------------------------
+
+
 def grid_cells(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], metric: str) -> list[CellSpec]:
     """Every (budget, arch) cell of a grid; raises ConfigError for any cell that cannot be sized, before
     anything trains."""
@@ -193,9 +190,19 @@ def grid_cells(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], me
     return cells
 
 
-def run_grid(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], *, metric: str, paper_table: dict,
-             paper_budgets: tuple, workers: int | None = None, ray: str | None = None, seed_batch: int | None = None,
-             progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> list[Cell]:
+def run_grid(
+    base: RunConfig,
+    budgets: Sequence[int],
+    archs: Sequence[str],
+    *,
+    metric: str,
+    paper_table: dict,
+    paper_budgets: tuple,
+    workers: int | None = None,
+    ray: str | None = None,
+    seed_batch: int | None = None,
+    progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+) -> list[Cell]:
     """Train every (budget, arch) cell of a grid in local processes or on the Ray cluster at `ray`, each
     cell's seeds in batches of at most `seed_batch` (None: all at once locally, enough batches to fill the
     cluster on Ray); `progress` hears of each batch as it finishes."""
@@ -206,20 +213,20 @@ def run_grid(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], *, m
         parts = [(whole, part) for whole in specs for part in seed_batches.split([whole], size)]
         owner = {id(part): whole for whole, part in parts}
         start, done = time.perf_counter(), {id(whole): [] for whole in specs}
-        for count, (part, r) in enumerate(run_cells([part for _, part in parts], workers, backend), 1):
-            done[id(owner[id(part)])].append((part, r))
-            batch = Cell(r.arch, r.budget, r.hidden_size, r.parameters, r.values, None, r.outcome, r.seconds)
+        for count, (part, batch) in enumerate(run_cells([part for _, part in parts], workers, backend), 1):
+            done[id(owner[id(part)])].append((part, batch))
             first = part.config["seed"] - base.seed
             which = f", seeds {first}-{first + part.config['seeds'] - 1}" if len(parts) > len(specs) else ""
             elapsed = time.perf_counter() - start
-            progress(f"[{count}/{len(parts)}] {r.arch} @ {r.budget} params{which}: {batch.mean:.4g} ± {batch.std:.2g} "
-                     f"({r.outcome}, {r.seconds:.0f} s); elapsed {elapsed:.0f} s, "
-                     f"ETA {elapsed / count * (len(parts) - count):.0f} s")
+            eta = elapsed / count * (len(parts) - count)
+            progress(
+                f"[{count}/{len(parts)}] {batch.arch} @ {batch.budget} params{which}: {batch.mean:.4g} ± "
+                f"{batch.std:.2g} ({batch.outcome}, {batch.seconds:.0f} s); elapsed {elapsed:.0f} s, ETA {eta:.0f} s"
+            )
     cells = []
     for whole in specs:
-        r = seed_batches.merge(whole, done[id(whole)])
-        cells.append(Cell(r.arch, r.budget, r.hidden_size, r.parameters, r.values,
-                          paper.paper_value(paper_table, paper_budgets, r.arch, r.budget), r.outcome, r.seconds))
+        cell = seed_batches.merge(whole, done[id(whole)])
+        cells.append(replace(cell, paper=paper.paper_value(paper_table, paper_budgets, cell.arch, cell.budget)))
     order = {a: i for i, a in enumerate(archs)}
     return sorted(cells, key=lambda c: (c.budget, order[c.arch]))
 
@@ -259,14 +266,30 @@ class Experiment:
 
 
 EXPERIMENTS = {
-    "generation": Experiment("generation-grid", "nmse", "final_nmse", paper.GENERATION_BUDGETS,
-                             paper.GENERATION_NMSE, 1.0, "normalised MSE", 5, {},
-                             "Experiment 1: error after training (lower is better)"),
-    "words": Experiment("words-grid", "test_error", "final_test_error", paper.WORDS_BUDGETS, paper.WORDS_ERROR,
-                        100.0, "test error %", 1,
-                        {"task": "words", "dataset": "synthetic", "periods": list(paper.WORDS_PERIODS),
-                         "preset": "paper-words"},
-                        "Experiment 2: test error on unseen voices (lower is better)"),
+    "generation": Experiment(
+        "generation-grid",
+        "nmse",
+        "final_nmse",
+        paper.GENERATION_BUDGETS,
+        paper.GENERATION_NMSE,
+        1.0,
+        "normalised MSE",
+        5,
+        {},
+        "Experiment 1: error after training (lower is better)",
+    ),
+    "words": Experiment(
+        "words-grid",
+        "test_error",
+        "final_test_error",
+        paper.WORDS_BUDGETS,
+        paper.WORDS_ERROR,
+        100.0,
+        "test error %",
+        1,
+        {"task": "words", "dataset": "synthetic", "periods": list(paper.WORDS_PERIODS), "preset": "paper-words"},
+        "Experiment 2: test error on unseen voices (lower is better)",
+    ),
 }
 GRID_TASKS = {kind: e.task for kind, e in EXPERIMENTS.items()}
 GRID_TASK = GRID_TASKS["generation"]
@@ -300,20 +323,30 @@ class Grid:
     def cell_config(self, budget: int) -> dict:
         """The RunConfig of one budget: the paper's settings, no snapshots (a cell keeps only final scores).
         A words grid's epochs are a cap: the paper's optimiser stops each network earlier."""
-        return {**self.experiment.cell_settings, "budget": budget, "seeds": self.seeds, "epochs": self.epochs,
-                "snapshot_every": LIMITS["snapshot_every"]}
+        return {
+            **self.experiment.cell_settings,
+            "budget": budget,
+            "seeds": self.seeds,
+            "epochs": self.epochs,
+            "snapshot_every": LIMITS["snapshot_every"],
+        }
 
 
 def check_grid(raw: dict) -> Grid:
     """The Grid of a stored or requested config; GridConfigError lists what is wrong and what is allowed."""
     problems = []
     if not isinstance(raw, dict) or raw.get("grid") not in EXPERIMENTS:
-        raise GridConfigError('a grid config is a dict with "grid" ("generation" or "words"), "budgets", "seeds" '
-                              'and "epochs"')
+        raise GridConfigError(
+            'a grid config is a dict with "grid" ("generation" or "words"), "budgets", "seeds" and "epochs"'
+        )
     budgets, paper_budgets = raw.get("budgets"), EXPERIMENTS[raw["grid"]].budgets
     allowed = ", ".join(map(str, paper_budgets))
-    if (not isinstance(budgets, list) or not budgets or len(set(budgets)) != len(budgets)
-            or any(b not in paper_budgets or isinstance(b, bool) for b in budgets)):
+    if (
+        not isinstance(budgets, list)
+        or not budgets
+        or len(set(budgets)) != len(budgets)
+        or any(b not in paper_budgets or isinstance(b, bool) for b in budgets)
+    ):
         problems.append(f"budgets must be one or more distinct sizes from {allowed}, got {budgets!r}")
     for name, hi in (("seeds", LIMITS["seeds"]), ("epochs", LIMITS["epochs"])):
         value = raw.get(name)
@@ -342,29 +375,38 @@ def execute_grid(run_id: int, home: str) -> None:
     address = cluster_from_env()
     device = f"the Ray cluster at {address}" if address else str(pick_device(None))
     wholes = [CellSpec(grid.cell_config(budget), arch, grid.experiment.metric) for budget, arch in grid.cells()]
-    start, outcome, finished = time.perf_counter(), "completed", {id(whole): [] for whole in wholes}
+    start, outcome, count, finished = time.perf_counter(), "completed", 0, {id(whole): [] for whole in wholes}
     with backend_for(address, len(wholes), grid.seeds, None) as (backend, size, _):
         parts = [(whole, part) for whole in wholes for part in seed_batches.split([whole], size)]
         owner = {id(part): whole for whole, part in parts}
 
         def report(index: int) -> None:
             elapsed = time.perf_counter() - start
-            progress = {"epoch": index, "total_epochs": len(parts), "elapsed_s": elapsed, "device": device,
-                        "eta_s": elapsed / index * (len(parts) - index) if index else None}
+            progress = {
+                "epoch": index,
+                "total_epochs": len(parts),
+                "elapsed_s": elapsed,
+                "device": device,
+                "eta_s": elapsed / index * (len(parts) - index) if index else None,
+            }
             if not address and index < len(parts):  # on a cluster all cells are in flight at once
                 progress["cell"] = f"{paper.arch_label(parts[index][1].arch)} at {parts[index][1].budget} parameters"
             store.update_progress(run_id, progress)
 
         report(0)
-        count = 0
         if store.cancel_requested(run_id):
             outcome = "cancelled"
         else:
             for part, cell in backend([part for _, part in parts], 1):
                 whole = owner[id(part)]
                 members = seed_batches.member_ids(whole, part, len(cell.values))
-                store.add_metrics(run_id, [(part.arch, member, part.budget, grid.experiment.stored, value)
-                                           for member, value in zip(members, cell.values)])
+                store.add_metrics(
+                    run_id,
+                    [
+                        (part.arch, member, part.budget, grid.experiment.stored, value)
+                        for member, value in zip(members, cell.values)
+                    ],
+                )
                 finished[id(whole)].append((part, cell))
                 count += 1
                 report(count)
@@ -374,15 +416,26 @@ def execute_grid(run_id: int, home: str) -> None:
     done = []
     for whole in wholes:
         have = finished[id(whole)]
-        if have and sum(part.config["seeds"] for part, _ in have) == grid.seeds:
+        if sum(part.config["seeds"] for part, _ in have) == grid.seeds:  # every batch back
             cell = seed_batches.merge(whole, have)
             stats = summarize(cell.values)
-            done.append({"arch": whole.arch, "budget": whole.budget, "hidden_size": cell.hidden_size,
-                         "parameters": cell.parameters, "outcome": cell.outcome, "seconds": cell.seconds,
-                         "networks": len(cell.values), "mean": stats["mean"], "std": stats["std"]})
+            done.append(
+                {
+                    "arch": whole.arch,
+                    "budget": whole.budget,
+                    "hidden_size": cell.hidden_size,
+                    "parameters": cell.parameters,
+                    "outcome": cell.outcome,
+                    "seconds": cell.seconds,
+                    "networks": len(cell.values),
+                    "mean": stats["mean"],
+                    "std": stats["std"],
+                }
+            )
     elapsed = time.perf_counter() - start
-    store.update_progress(run_id, {"epoch": count, "total_epochs": len(parts), "elapsed_s": elapsed,
-                                   "eta_s": 0.0, "device": device})
+    store.update_progress(
+        run_id, {"epoch": count, "total_epochs": len(parts), "elapsed_s": elapsed, "eta_s": 0.0, "device": device}
+    )
     diverged = [f"{paper.arch_label(c['arch'])} at {c['budget']}" for c in done if c["outcome"] == "diverged"]
     error = None
     if outcome == "cancelled":

@@ -1,4 +1,5 @@
 """Runs: every stored run in a table; open one to see its charts and files, or lay several side by side."""
+
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
@@ -12,10 +13,11 @@ from cwrnn.runs.store import STATUSES, TERMINAL_STATUSES, StoreError
 from pages._common import is_live, status_line, store
 
 DOWNLOAD_KINDS = {"data": "metrics and configuration", "audio": "generated audio", "weights": "weights"}
-DOWNLOAD_HELP = {"data": "metrics: every logged value (arch, seed, epoch, name, value) as CSV; "
-                         "config: the run's settings as JSON",
-                 "audio": "WAV at 44.1 kHz; target and models on one loudness scale, so they compare by ear",
-                 "weights": "trained weights of every seed (a PyTorch state_dict, load with torch.load)"}
+DOWNLOAD_HELP = {
+    "data": "metrics: every logged value (arch, seed, epoch, name, value) as CSV; config: the run's settings as JSON",
+    "audio": "WAV at 44.1 kHz; target and models on one loudness scale, so they compare by ear",
+    "weights": "trained weights of every seed (a PyTorch state_dict, load with torch.load)",
+}
 
 
 def on_select() -> None:
@@ -37,7 +39,7 @@ def draw_run(run_id: int, was_live: bool) -> None:
     else:
         figures = list(run_figures(store(), run_id).items())
         for pair in range(0, len(figures), 2):
-            for column, (name, fig) in zip(st.columns(2), figures[pair:pair + 2]):
+            for column, (name, fig) in zip(st.columns(2), figures[pair : pair + 2]):
                 column.plotly_chart(fig, key=f"run_{name}_chart")
         sounds = run_audio(store(), run_id)
         if sounds:
@@ -52,35 +54,53 @@ def actions(run: dict) -> None:
     """Open in Playground, stop, downloads and delete."""
     run_id, live = run["id"], is_live(run)
     left, right = st.columns(2)
-    if left.button("Open in Playground", key="open_in_playground", disabled=is_grid(run),
-                   help="Show this run in the Playground (for spoken words: any test word up close, with "
-                        "the trained CW-RNN's modules over it), its settings loaded to change and train again"):
+    if left.button(
+        "Open in Playground",
+        key="open_in_playground",
+        disabled=is_grid(run),
+        help="Show this run in the Playground (for spoken words: any test word up close, with "
+        "the trained CW-RNN's modules over it), its settings loaded to change and train again",
+    ):
         try:
             st.switch_page("pages/playground.py", query_params={"run": str(run_id)})
         except StreamlitPageNotFoundError:
             st.warning("The Playground is reached from the whole app: start it with `streamlit run app.py`.")
-    if live and right.button("Stop", key="runs_stop", help="Stop training at the next epoch; what it "
-                             "learned so far is kept"):
+    if live and right.button(
+        "Stop", key="runs_stop", help="Stop training at the next epoch; what it learned so far is kept"
+    ):
         ensure_manager().cancel(run_id)
         st.rerun()
-    files = [("data", f"run-{run_id}-metrics.csv", "text/csv", lambda: rv.metrics_csv(store(), run_id)),
-             ("data", f"run-{run_id}-config.json", "application/json", rv.config_json(run))]
+    files = [
+        ("data", f"run-{run_id}-metrics.csv", "text/csv", lambda: rv.metrics_csv(store(), run_id)),
+        ("data", f"run-{run_id}-config.json", "application/json", rv.config_json(run)),
+    ]
     if not live:
-        files += [(kind, name, mime, lambda name=name: rv.artifact_bytes(store(), run_id, name))
-                  for kind, name, mime in rv.downloadable_files(store(), run_id)]
+        files += [
+            (kind, name, mime, lambda name=name: rv.artifact_bytes(store(), run_id, name))
+            for kind, name, mime in rv.downloadable_files(store(), run_id)
+        ]
     for kind, label in DOWNLOAD_KINDS.items():
         group = [f for f in files if f[0] == kind]
         if group:
             st.markdown(f"**Download {label}**")
         for column, (_, name, mime, data) in zip(st.columns(max(len(group), 4)), group):
-            column.download_button(name.removeprefix(f"run-{run_id}-"), data, file_name=name, mime=mime,
-                                   key=f"download_{name}", on_click="ignore", help=DOWNLOAD_HELP[kind])
+            column.download_button(
+                name.removeprefix(f"run-{run_id}-"),
+                data,
+                file_name=name,
+                mime=mime,
+                key=f"download_{name}",
+                on_click="ignore",
+                help=DOWNLOAD_HELP[kind],
+            )
     with st.expander("Delete this run"):
-        sure = st.checkbox(f"Delete {rv.run_label(run)} with its metrics, snapshots and files; "
-                           "this cannot be undone", key=f"delete_confirm_{run_id}", disabled=live,
-                           help="Stop a training run before deleting it")
-        if st.button("Delete", key="delete_run", type="primary", disabled=not sure,
-                     help="Tick the box above first"):
+        sure = st.checkbox(
+            f"Delete {rv.run_label(run)} with its metrics, snapshots and files; this cannot be undone",
+            key=f"delete_confirm_{run_id}",
+            disabled=live,
+            help="Stop a training run before deleting it",
+        )
+        if st.button("Delete", key="delete_run", type="primary", disabled=not sure, help="Tick the box above first"):
             try:
                 store().delete_run(run_id)
             except StoreError as e:
@@ -115,20 +135,40 @@ def compare(run_ids: list[int]) -> None:
         st.info("These runs share no model and metric to overlay (they may be of different tasks).")
     else:
         left, right = st.columns(2)
-        arch = left.selectbox("Model", archs, index=archs.index("cwrnn") if "cwrnn" in archs else 0,
-                              format_func=viz.arch_label, key="compare_arch",
-                              help="Whose curves and waveforms to overlay, one line per run")
+        arch = left.selectbox(
+            "Model",
+            archs,
+            index=archs.index("cwrnn") if "cwrnn" in archs else 0,
+            format_func=viz.arch_label,
+            key="compare_arch",
+            help="Whose curves and waveforms to overlay, one line per run",
+        )
         score = rv.SCORE_METRICS.get(runs[0]["task"])
-        name = right.selectbox("Metric", names, index=names.index(score) if score in names else 0,
-                               key="compare_metric", help="nmse: error divided by the target's variance")
-        st.plotly_chart(viz.loss_figure(metrics[metrics["arch"] == arch], name, group_col="run",
-                                        title=f"{viz.arch_label(arch)}: {name} per run", uirevision="compare"),
-                        key="compare_loss_chart")
+        name = right.selectbox(
+            "Metric",
+            names,
+            index=names.index(score) if score in names else 0,
+            key="compare_metric",
+            help="nmse: error divided by the target's variance",
+        )
+        st.plotly_chart(
+            viz.loss_figure(
+                metrics[metrics["arch"] == arch],
+                name,
+                group_col="run",
+                title=f"{viz.arch_label(arch)}: {name} per run",
+                uirevision="compare",
+            ),
+            key="compare_loss_chart",
+        )
         target, outputs, notes = rv.comparison_waveforms(store(), runs, arch)
         if outputs:
-            st.plotly_chart(viz.waveform_figure(target, outputs, title=f"{viz.arch_label(arch)}: generated "
-                                                "waveform per run (latest snapshot)"),
-                            key="compare_waveform_chart")
+            st.plotly_chart(
+                viz.waveform_figure(
+                    target, outputs, title=f"{viz.arch_label(arch)}: generated waveform per run (latest snapshot)"
+                ),
+                key="compare_waveform_chart",
+            )
         for note in notes:
             st.caption(note)
     diff = rv.config_diff(runs)
@@ -142,32 +182,50 @@ def compare(run_ids: list[int]) -> None:
 def runs_list() -> None:
     """The table of every run, filtered by task and status; selecting rows opens or compares them."""
     st.title("Runs")
-    st.caption("Every training run is kept here. Select one row to open a run (its charts, audio and files), "
-               "or several rows to compare them. The address bar then holds a link to what you see.")
+    st.caption(
+        "Every training run is kept here. Select one row to open a run (its charts, audio and files), "
+        "or several rows to compare them. The address bar then holds a link to what you see."
+    )
     if "runs_deleted" in st.session_state:
         st.success(f"Run {st.session_state.pop('runs_deleted')} was deleted.")
 
     table = rv.runs_table(store().list_runs())
     left, right = st.columns(2)
-    tasks = left.multiselect("Task", sorted(table["task"].unique()), key="runs_tasks", placeholder="all tasks",
-                             help="Show only runs of these tasks (empty: all)")
-    statuses = right.multiselect("Status", STATUSES, key="runs_statuses", placeholder="all statuses",
-                                 help="Show only runs with these statuses (empty: all)")
+    tasks = left.multiselect(
+        "Task",
+        sorted(table["task"].unique()),
+        key="runs_tasks",
+        placeholder="all tasks",
+        help="Show only runs of these tasks (empty: all)",
+    )
+    statuses = right.multiselect(
+        "Status",
+        STATUSES,
+        key="runs_statuses",
+        placeholder="all statuses",
+        help="Show only runs with these statuses (empty: all)",
+    )
     shown = rv.filter_runs(table, tasks or None, statuses or None)
     st.session_state["runs_table_ids"] = shown["id"].tolist()
     if table.empty:
         st.info("No runs yet: train one in the Playground, or run the grid on the Paper page.")
     else:
-        st.dataframe(shown, key="runs_table", on_select=on_select, selection_mode="multi-row", hide_index=True,
-                     column_config={
-                         "id": st.column_config.NumberColumn("run", help="Run id; links use ?run=ID"),
-                         "budget": st.column_config.NumberColumn(help="Parameter budget every model is matched to"),
-                         "score": st.column_config.TextColumn(help="The metric in the model columns: the final "
-                                                              "value, mean over seeds; lower is better"),
-                         **{viz.arch_label(a): st.column_config.NumberColumn(format="%.4g")
-                            for a in rv.SCORE_ARCHS},
-                         "date": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-                     })
+        st.dataframe(
+            shown,
+            key="runs_table",
+            on_select=on_select,
+            selection_mode="multi-row",
+            hide_index=True,
+            column_config={
+                "id": st.column_config.NumberColumn("run", help="Run id; links use ?run=ID"),
+                "budget": st.column_config.NumberColumn(help="Parameter budget every model is matched to"),
+                "score": st.column_config.TextColumn(
+                    help="The metric in the model columns: the final value, mean over seeds; lower is better"
+                ),
+                **{viz.arch_label(a): st.column_config.NumberColumn(format="%.4g") for a in rv.SCORE_ARCHS},
+                "date": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+            },
+        )
 
 
 def linked_runs() -> None:

@@ -1,4 +1,5 @@
 """AppTests of the Runs, Clock explorer and Paper pages, each run standalone on a store in a temporary home."""
+
 from __future__ import annotations
 
 import time
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cwrnn import grid as paper_job
+from cwrnn import grid as paper_grid
 from cwrnn.config import RunConfig
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES, RunStore
@@ -86,11 +87,14 @@ def test_opening_a_run_shows_its_charts_audio_and_files(lab_home):
     assert at.button(key="open_in_playground") and at.button(key="delete_run").disabled
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"run": "abc"}, "?run=abc is not a valid link"),
-    ({"run": "999"}, "there is no run 999"),
-    ({"compare": "1,x"}, "?compare=1,x is not a valid link"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"run": "abc"}, "?run=abc is not a valid link"),
+        ({"run": "999"}, "there is no run 999"),
+        ({"compare": "1,x"}, "?compare=1,x is not a valid link"),
+    ],
+)
 def test_bad_run_links_say_what_is_wrong(lab_home, query, message):
     at = page("runs", **query)
     assert not at.exception
@@ -148,17 +152,22 @@ def test_clock_page_shows_the_papers_design_by_default(store):
     assert [w.key for w in at.selectbox] == ["clock_schedule", "clock_connectivity"]
     assert at.slider(key="clock_modules").value == 9 and at.number_input(key="clock_hidden").value == 40
     metrics = {m.label: (m.value, m.delta) for m in at.metric}
-    assert metrics == {"CW-RNN recurrent weights": ("890", "-44% vs SRN"),  # 890 / 1600
-                       "CW-RNN multiply-adds per step": ("348.7", "-78% vs SRN"),  # 348.6875 / 1600
-                       "Theoretical speed-up over an SRN": ("4.6×", "")}
+    assert metrics == {
+        "CW-RNN recurrent weights": ("890", "-44% vs SRN"),  # 890 / 1600
+        "CW-RNN multiply-adds per step": ("348.7", "-78% vs SRN"),  # 348.6875 / 1600
+        "Theoretical speed-up over an SRN": ("4.6×", ""),
+    }
 
 
-@pytest.mark.parametrize("periods, message", [
-    ("1, 2, x", "whole numbers separated by commas"),
-    ("0, 1, 2", "at least 1"),
-    ("4, 2, 8", "sorted from fastest to slowest"),
-    ("1, 2, 2", "distinct"),
-])
+@pytest.mark.parametrize(
+    "periods, message",
+    [
+        ("1, 2, x", "whole numbers separated by commas"),
+        ("0, 1, 2", "at least 1"),
+        ("4, 2, 8", "sorted from fastest to slowest"),
+        ("1, 2, 2", "distinct"),
+    ],
+)
 def test_clock_page_explains_bad_custom_periods(store, periods, message):
     at = page("clock")
     at.selectbox(key="clock_schedule").set_value("custom").run()
@@ -187,8 +196,9 @@ def test_paper_page_without_sizes_says_what_to_choose(store):
     assert at.dataframe[0].value["hidden units (paper)"].tolist()[:3] == [9, 4, 11]  # Table 1
     at.multiselect(key="paper_sizes").set_value([]).run()
     at.button(key="paper_run").click().run()
-    assert "Cannot run this grid: budgets must be one or more distinct sizes from 100, 250, 500, 1000" in \
-        texts(at.error)
+    assert "Cannot run this grid: budgets must be one or more distinct sizes from 100, 250, 500, 1000" in texts(
+        at.error
+    )
     assert store.list_runs() == []
 
 
@@ -201,7 +211,7 @@ def test_paper_page_runs_a_tiny_grid_in_the_background_and_plots_it(store):
     at.button(key="paper_run").click().run()
     assert not at.exception and not at.error
     (run,) = store.list_runs()
-    assert run["task"] == paper_job.GRID_TASK
+    assert run["task"] == paper_grid.GRID_TASK
     assert run["config"] == {"grid": "generation", "budgets": [100], "seeds": 1, "epochs": 5}
     wait_for_grid(store, run["id"])
     finished = store.get_run(run["id"])

@@ -1,4 +1,5 @@
 """Run configurations: every problem reported at once, each saying what is allowed; the CLI."""
+
 import json
 
 import pytest
@@ -78,6 +79,7 @@ def test_explicit_module_sizes_set_the_baselines_budget():
 
 def test_config_errors_survive_pickling():
     import pickle
+
     e = pickle.loads(pickle.dumps(ConfigError(["a is wrong", "b too"])))
     assert e.problems == ["a is wrong", "b too"] and "a is wrong" in str(e)
 
@@ -117,6 +119,7 @@ def test_cli_rejects_bad_arguments(capsys):
 
 def test_cli_reproduce_trains_the_chosen_architectures(monkeypatch, capsys):
     from cwrnn.grid import Cell
+
     calls = {}
 
     def fake_grid(base, budgets, archs, **kwargs):

@@ -23,12 +23,12 @@ import pytest
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install ray==2.60.0)")
 
-from cwrnn import grid, paper
-from cwrnn.cli import main
-from cwrnn.config import ConfigError, validate
-from cwrnn.grid import CellSpec, format_table, run_cell, run_grid
-from cwrnn.grid_ray import ADDRESS_ENV, RayUnavailable, as_finished_on_ray, check_address, ray_session
-from cwrnn.runs.store import RunStore
+from cwrnn import grid, paper  # noqa: E402 (after the skip)
+from cwrnn.cli import main  # noqa: E402 (after the skip)
+from cwrnn.config import ConfigError, validate  # noqa: E402 (after the skip)
+from cwrnn.grid import CellSpec, format_table, run_cell, run_grid  # noqa: E402 (after the skip)
+from cwrnn.grid_ray import ADDRESS_ENV, RayUnavailable, as_finished_on_ray, check_address, ray_session  # noqa: E402 (after the skip)
+from cwrnn.runs.store import RunStore  # noqa: E402 (after the skip)
 
 LOOPBACK = ("127.0.0.1", "[::ffff:127.0.0.1]", "::ffff:127.0.0.1", "[::1]")
 

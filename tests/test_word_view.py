@@ -1,4 +1,5 @@
 """Experiment 2 in the app: datasets, safe zip uploads, and a finished run's CW-RNN replayed over one word."""
+
 import io
 import zipfile
 
@@ -7,14 +8,14 @@ import pytest
 import torch
 from scipy.io import wavfile
 
-from cwrnn.data import audio
 from cwrnn.app import word_view as wv
+from cwrnn.app.run_figures import run_figures
 from cwrnn.config import ConfigError
+from cwrnn.data import audio
+from cwrnn.data.speech_data import WORD_GROUPS
 from cwrnn.models import SequenceModel, matched_specs
 from cwrnn.models.reference import naive_cwrnn
 from cwrnn.paper import WORDS_PERIODS
-from cwrnn.app.run_figures import run_figures
-from cwrnn.data.speech_data import WORD_GROUPS
 
 TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
 
@@ -31,8 +32,14 @@ def zipped(members: dict[str, bytes]) -> bytes:
 
 
 def test_a_zip_of_recordings_is_unpacked_flat_into_one_content_named_folder(tmp_path):
-    data = zipped({"rec/yes_ann_0.wav": TONE, "rec/no_bob_1.wav": TONE, "rec/README.txt": b"hi",
-                   "__MACOSX/rec/._yes_ann_0.wav": b"junk"})
+    data = zipped(
+        {
+            "rec/yes_ann_0.wav": TONE,
+            "rec/no_bob_1.wav": TONE,
+            "rec/README.txt": b"hi",
+            "__MACOSX/rec/._yes_ann_0.wav": b"junk",
+        }
+    )
     folder = wv.extract_recordings(data, tmp_path)
     assert folder.parent == tmp_path and sorted(p.name for p in folder.iterdir()) == ["no_bob_1.wav", "yes_ann_0.wav"]
     assert (folder / "yes_ann_0.wav").read_bytes() == TONE
@@ -40,8 +47,9 @@ def test_a_zip_of_recordings_is_unpacked_flat_into_one_content_named_folder(tmp_
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging folder left behind
 
 
-@pytest.mark.parametrize("name", ["../evil_x_0.wav", "/tmp/evil_x_0.wav", "a/../../evil_x_0.wav",
-                                  "..\\evil_x_0.wav", "C:/evil_x_0.wav"])
+@pytest.mark.parametrize(
+    "name", ["../evil_x_0.wav", "/tmp/evil_x_0.wav", "a/../../evil_x_0.wav", "..\\evil_x_0.wav", "C:/evil_x_0.wav"]
+)
 def test_a_zip_member_that_escapes_its_folder_refuses_the_whole_archive(tmp_path, name):
     uploads = tmp_path / "uploads"
     with pytest.raises(wv.UploadError, match="points outside the archive's folder"):
@@ -116,8 +124,9 @@ def test_a_word_through_the_saved_cwrnn_matches_a_naive_clockwork_rnn(store):
     activity = wv.word_activity(store, run, data, index)
     x = torch.from_numpy(data.test.features[index]).double()[None]
     w = model.core.dense_weights()
-    expected = naive_cwrnn(w["W_H"][0].double(), w["W_I"][0].double(), w["b"][0].double(), WORDS_PERIODS,
-                           model.spec.module_sizes, x=x)[0].numpy()
+    expected = naive_cwrnn(
+        w["W_H"][0].double(), w["W_I"][0].double(), w["b"][0].double(), WORDS_PERIODS, model.spec.module_sizes, x=x
+    )[0].numpy()
     np.testing.assert_allclose(activity.hidden, expected, atol=1e-5)
     T = len(data.test.features[index])
     assert activity.active.shape == (7, T) and activity.active[:, 0].all() and activity.active[6, 1:64].sum() == 0

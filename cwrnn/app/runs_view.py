@@ -1,23 +1,23 @@
-"""What the Runs and Clock explorer pages show, as plain data built from the store or from a design.
+"""What the Runs page shows, as plain data built from the store: the runs table, links, downloads,
+comparisons and a run's status line.
 
 Pages only lay these out, so every number, table and URL rule here is unit-tested without a browser.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
-from .. import clock
-from ..config import LIMITS, RunConfig
+from ..config import RunConfig
 from ..grid import EXPERIMENTS, is_grid
-from ..models.sizing import count_parameters, recurrent_macs
 from ..paper import arch_label, sort_archs
 from ..runs.jobs import job_kind
 from ..runs.store import RunNotFound, RunStore
@@ -25,8 +25,18 @@ from ..runs.store import RunNotFound, RunStore
 #: The final score each task is judged by (lower is better for both).
 SCORE_METRICS = {"generation": "nmse", "words": "test_error", **{e.task: e.stored for e in EXPERIMENTS.values()}}
 SCORE_ARCHS = ("cwrnn", "srn", "lstm", "gru")
-RUNS_COLUMNS = ("id", "name", "task", "architectures", "budget", "status", "score",
-                *(arch_label(a) for a in SCORE_ARCHS), "epochs", "date")
+RUNS_COLUMNS = (
+    "id",
+    "name",
+    "task",
+    "architectures",
+    "budget",
+    "status",
+    "score",
+    *(arch_label(a) for a in SCORE_ARCHS),
+    "epochs",
+    "date",
+)
 
 
 class RunLinkError(ValueError):
@@ -70,21 +80,28 @@ def runs_table(runs: Sequence[dict]) -> pd.DataFrame:
     rows = []
     for run in runs:
         scores, progress = _final_scores(run), run.get("progress") or {}
-        rows.append({
-            "id": run["id"], "name": run.get("name") or "", "task": run["task"],
-            "architectures": ", ".join(arch_label(a) for a in sort_archs(_architectures(run))),
-            "budget": _budget(run), "status": run["status"], "score": SCORE_METRICS.get(run["task"], ""),
-            **{arch_label(a): scores.get(a, np.nan) for a in SCORE_ARCHS},
-            # a grid's progress counts cells; its networks each train the configured epochs
-            "epochs": run["config"]["epochs"] if is_grid(run) else progress.get("epoch"),
-            "date": datetime.fromtimestamp(run["created_at"]),
-        })
+        rows.append(
+            {
+                "id": run["id"],
+                "name": run.get("name") or "",
+                "task": run["task"],
+                "architectures": ", ".join(arch_label(a) for a in sort_archs(_architectures(run))),
+                "budget": _budget(run),
+                "status": run["status"],
+                "score": SCORE_METRICS.get(run["task"], ""),
+                **{arch_label(a): scores.get(a, np.nan) for a in SCORE_ARCHS},
+                # a grid's progress counts cells; its networks each train the configured epochs
+                "epochs": run["config"]["epochs"] if is_grid(run) else progress.get("epoch"),
+                "date": datetime.fromtimestamp(run["created_at"]),
+            }
+        )
     table = pd.DataFrame(rows, columns=list(RUNS_COLUMNS))
     return table.astype({"id": int, "epochs": "Int64", "budget": "Int64"})
 
 
-def filter_runs(table: pd.DataFrame, tasks: Sequence[str] | None = None,
-                statuses: Sequence[str] | None = None) -> pd.DataFrame:
+def filter_runs(
+    table: pd.DataFrame, tasks: Sequence[str] | None = None, statuses: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Rows whose task and status are among those given (None keeps every value)."""
     keep = np.ones(len(table), dtype=bool)
     if tasks is not None:
@@ -115,8 +132,10 @@ def parse_run_ids(text: str, store: RunStore, *, param: str = "run") -> list[int
     parts = [p.strip() for p in str(text).split(",")]
     bad = [p for p in parts if not re.fullmatch(r"[0-9]{1,18}", p)]
     if bad:
-        raise RunLinkError(f"?{param}={text} is not a valid link: run ids are whole numbers, as in ?run=3 "
-                           f"or ?compare=3,5; got {', '.join(repr(b) for b in bad)}")
+        raise RunLinkError(
+            f"?{param}={text} is not a valid link: run ids are whole numbers, as in ?run=3 "
+            f"or ?compare=3,5; got {', '.join(repr(b) for b in bad)}"
+        )
     ids = list(dict.fromkeys(int(p) for p in parts))
     if param == "run" and len(ids) > 1:
         raise RunLinkError(f"?run={text} names several runs; ?run takes one id, ?compare=3,5 compares several")
@@ -127,8 +146,9 @@ def parse_run_ids(text: str, store: RunStore, *, param: str = "run") -> list[int
         except RunNotFound:
             missing.append(str(run_id))
     if missing:
-        raise RunLinkError(f"there is no run {', '.join(missing)} in this lab (it may have been deleted); "
-                           f"choose a run from the table")
+        raise RunLinkError(
+            f"there is no run {', '.join(missing)} in this lab (it may have been deleted); choose a run from the table"
+        )
     return ids
 
 
@@ -189,22 +209,30 @@ def run_label(run: Mapping) -> str:
 def comparison_metrics(store: RunStore, runs: Sequence[Mapping]) -> pd.DataFrame:
     """All metric rows of the runs, with a `run` column holding each run's label (for group_col="run")."""
     frames = [store.metrics(run["id"]).assign(run=run_label(run)) for run in runs]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["arch", "seed", "epoch", "name", "value", "run"])
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["arch", "seed", "epoch", "name", "value", "run"])
+    )
 
 
 def metric_choices(metrics: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(architectures logged by every run, metric names logged by every run) of comparison_metrics."""
     runs = metrics["run"].unique()
-    archs = [a for a in sort_archs(metrics["arch"].unique())
-             if all((metrics["run"][metrics["arch"] == a] == r).any() for r in runs)]
-    names = sorted(n for n in metrics["name"].unique()
-                   if all((metrics["run"][metrics["name"] == n] == r).any() for r in runs))
+    archs = [
+        a
+        for a in sort_archs(metrics["arch"].unique())
+        if all((metrics["run"][metrics["arch"] == a] == r).any() for r in runs)
+    ]
+    names = sorted(
+        n for n in metrics["name"].unique() if all((metrics["run"][metrics["name"] == n] == r).any() for r in runs)
+    )
     return archs, names
 
 
-def comparison_waveforms(store: RunStore, runs: Sequence[Mapping], arch: str
-                         ) -> tuple[np.ndarray | None, dict[str, np.ndarray], list[str]]:
+def comparison_waveforms(
+    store: RunStore, runs: Sequence[Mapping], arch: str
+) -> tuple[np.ndarray | None, dict[str, np.ndarray], list[str]]:
     """(target, {run label: arch's output}, notes) from the runs' latest snapshots.
 
     Only outputs made for the same target as the first run's can be overlaid; the notes say which
@@ -250,62 +278,12 @@ def config_diff(runs: Sequence[Mapping]) -> pd.DataFrame:
     None shows as "automatic" (the setting's default rule); a key a run's config lacks, as "not set".
     """
     keys = ["task", *dict.fromkeys(k for run in runs for k in run["config"])]
-    values = {run_label(run): [shown(run["task"] if k == "task" else run["config"].get(k, _UNSET)) for k in keys]
-              for run in runs}
+    values = {
+        run_label(run): [shown(run["task"] if k == "task" else run["config"].get(k, _UNSET)) for k in keys]
+        for run in runs
+    }
     table = pd.DataFrame(values, index=pd.Index(keys, name="setting"))
     return table[table.nunique(axis=1) > 1]
-
-
-# ---- the clock explorer ------------------------------------------------------------------------
-
-
-PeriodsError = clock.PeriodsError
-
-
-def parse_periods(text: str) -> list[int]:
-    """Periods typed as "1, 2, 4, 8" into the Clock explorer: within LIMITS."""
-    return clock.parse_periods(text, LIMITS["modules"], LIMITS["period"])
-
-
-@dataclass
-class ClockNumbers:
-    """Size and cost of a CW-RNN design against an SRN and an LSTM with the same number of units."""
-    module_sizes: list[int]
-    table: pd.DataFrame  # one row per architecture
-    speedup: float  # SRN recurrent multiply-adds over the CW-RNN's
-    paper_bound: float  # the paper's "at least g/4" for exponential periods
-
-    def cwrnn(self, column: str) -> float:
-        return float(self.table.set_index("architecture").loc["CW-RNN", column])
-
-    def change_vs_srn(self, column: str) -> float:
-        """The CW-RNN's `column` relative to the SRN's: -0.44 is 44 % less."""
-        return self.cwrnn(column) / float(self.table.set_index("architecture").loc["SRN", column]) - 1
-
-
-def clock_numbers(periods: Sequence[int], hidden_size: int, connectivity: str = "slow_to_fast", *,
-                  input_size: int = 0, output_size: int = 1) -> ClockNumbers:
-    """Parameters and recurrent multiply-adds per step of a CW-RNN with `hidden_size` units in
-    len(periods) equal modules, and of an SRN, an LSTM and a GRU with the same units.
-
-    Defaults are Experiment 1's: no input and one linear output.
-    """
-    periods = clock.check_periods(periods)
-    sizes = clock.split_units(hidden_size, len(periods))
-    n = hidden_size
-    recurrent = {"cwrnn": int(clock.unit_mask(sizes, connectivity).sum()), "srn": n * n, "lstm": 4 * n * n,
-                 "gru": 3 * n * n}
-    rows = []
-    for arch in SCORE_ARCHS:
-        rows.append({
-            "architecture": arch_label(arch), "hidden units": n, "recurrent weights": recurrent[arch],
-            "parameters": count_parameters(arch, n, input_size, output_size, module_sizes=sizes,
-                                           connectivity=connectivity),
-            "multiply-adds per step": recurrent_macs(arch, n, module_sizes=sizes, periods=periods,
-                                                     connectivity=connectivity),
-        })
-    return ClockNumbers(sizes, pd.DataFrame(rows), clock.theoretical_speedup(sizes, periods, connectivity),
-                        len(periods) / 4)
 
 
 # ---- a run's status line ---------------------------------------------------------------------------

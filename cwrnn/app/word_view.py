@@ -4,6 +4,7 @@ The app never trains or computes here on its own: it rebuilds a run's dataset th
 built it (`tasks.words.words_task`, so the split is the same), and replays a finished run's saved CW-RNN
 weights over one test word to show each module's activity while the network hears it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,6 +29,7 @@ from ..models.sizing import ArchSpec
 from ..paper import WORDS_PERIODS
 from ..runs.store import RunStore
 from . import viz
+
 #: A zip upload is refused past these: Streamlit's own upload limit, a generous unpacked size for an
 #: hour of 16-bit audio per thousand files, and a member count no honest speech folder reaches.
 MAX_ZIP_BYTES = 200 * 2**20
@@ -86,8 +88,10 @@ def class_groups(labels: list[str]) -> list[list[str]] | None:
 
 def word_names(data: SpeechDataset) -> list[str]:
     """A name for each test recording, in the split's order: its word, its speaker and its take."""
-    return [f"{data.labels[t]} ({speaker}, {Path(p).stem.rsplit('_', 1)[-1]})"
-            for t, speaker, p in zip(data.test.targets, data.test.speakers, data.test.paths)]
+    return [
+        f"{data.labels[t]} ({speaker}, {Path(p).stem.rsplit('_', 1)[-1]})"
+        for t, speaker, p in zip(data.test.targets, data.test.speakers, data.test.paths)
+    ]
 
 
 def word_audio(data: SpeechDataset, index: int) -> bytes:
@@ -108,22 +112,29 @@ def _wav_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     for info in infos:
         path = PurePosixPath(info.filename.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-            raise UploadError(f"the zip member {info.filename!r} points outside the archive's folder "
-                              "(an absolute path or '..'); such archives are refused")
+            raise UploadError(
+                f"the zip member {info.filename!r} points outside the archive's folder "
+                "(an absolute path or '..'); such archives are refused"
+            )
         if info.is_dir() or path.suffix.lower() != ".wav" or "__MACOSX" in path.parts or path.name.startswith("."):
             continue
         if path.name in names:
-            raise UploadError(f"the zip holds two files named {path.name!r}; recordings are read from one "
-                              f"folder, so every {FILE_PATTERN} name must be unique")
+            raise UploadError(
+                f"the zip holds two files named {path.name!r}; recordings are read from one "
+                f"folder, so every {FILE_PATTERN} name must be unique"
+            )
         names.add(path.name)
         wavs.append(info)
     if not wavs:
-        raise UploadError(f"the zip holds no .wav files; it should hold {FILE_PATTERN} recordings "
-                          "(at the top or in one folder)")
+        raise UploadError(
+            f"the zip holds no .wav files; it should hold {FILE_PATTERN} recordings (at the top or in one folder)"
+        )
     unpacked = sum(info.file_size for info in wavs)
     if unpacked > MAX_UNPACKED_BYTES:
-        raise UploadError(f"the zip's WAV files unpack to {unpacked / 2**20:.0f} MiB; at most "
-                          f"{MAX_UNPACKED_BYTES // 2**20} MiB are accepted")
+        raise UploadError(
+            f"the zip's WAV files unpack to {unpacked / 2**20:.0f} MiB; at most "
+            f"{MAX_UNPACKED_BYTES // 2**20} MiB are accepted"
+        )
     return wavs
 
 
@@ -136,8 +147,7 @@ def extract_recordings(data: bytes, uploads: Path) -> Path:
     refused with UploadError before anything is written.
     """
     if len(data) > MAX_ZIP_BYTES:
-        raise UploadError(f"the zip is {len(data) / 2**20:.0f} MiB; at most {MAX_ZIP_BYTES // 2**20} MiB "
-                          "are accepted")
+        raise UploadError(f"the zip is {len(data) / 2**20:.0f} MiB; at most {MAX_ZIP_BYTES // 2**20} MiB are accepted")
     target = uploads / f"recordings-{hashlib.sha256(data).hexdigest()[:16]}"
     if target.is_dir():
         return target
@@ -195,6 +205,7 @@ def word_activity(store: RunStore, run: Mapping, data: SpeechDataset, index: int
 
     from ..models import SequenceModel
     from ..tasks.words import read_out
+
     spec = _spec(run, "cwrnn")
     if spec is None or "cwrnn.pt" not in store.list_artifacts(run["id"]):
         return None
@@ -204,19 +215,27 @@ def word_activity(store: RunStore, run: Mapping, data: SpeechDataset, index: int
     with torch.no_grad():
         y, hidden = model(features[None])
         logits = read_out(y, torch.tensor([features.shape[0]]), run["config"].get("readout", "last"))
-    return WordActivity(hidden=hidden[0, 0].numpy(), active=model.core.activity(features.shape[0]),
-                        probabilities=torch.softmax(y[0, 0], dim=-1).numpy(),
-                        predicted=data.labels[int(logits[0, 0].argmax())],
-                        module_sizes=list(spec.module_sizes), periods=list(spec.periods))
+    return WordActivity(
+        hidden=hidden[0, 0].numpy(),
+        active=model.core.activity(features.shape[0]),
+        probabilities=torch.softmax(y[0, 0], dim=-1).numpy(),
+        predicted=data.labels[int(logits[0, 0].argmax())],
+        module_sizes=list(spec.module_sizes),
+        periods=list(spec.periods),
+    )
 
 
 def word_figures(data: SpeechDataset, index: int, activity: WordActivity | None) -> dict[str, go.Figure]:
-    """"features": the word's MFCCs; "activity" (when given): the CW-RNN's modules over it."""
+    """ "features": the word's MFCCs; "activity" (when given): the CW-RNN's modules over it."""
     name = word_names(data)[index]
-    figures = {"features": viz.features_figure(data.test.features[index], FRAME_RATE,
-                                               title=f"Input: MFCCs of {name}, standardised")}
+    figures = {
+        "features": viz.features_figure(
+            data.test.features[index], FRAME_RATE, title=f"Input: MFCCs of {name}, standardised"
+        )
+    }
     if activity is not None:
         title = f"CW-RNN hidden units by module while it hears {name}"
-        figures["activity"] = viz.activity_figure(np.round(activity.hidden, 3), activity.module_sizes,
-                                                  activity.periods, activity.active, title=title)
+        figures["activity"] = viz.activity_figure(
+            np.round(activity.hidden, 3), activity.module_sizes, activity.periods, activity.active, title=title
+        )
     return figures
