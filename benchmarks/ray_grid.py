@@ -92,20 +92,24 @@ def project(a) -> None:
         f"Projection for {a.nodes} nodes x {a.cores} cores ({cpus} CPUs), {a.seeds} seeds per cell; "
         f"{datetime.date.today()}\n"
     )
-    print(
-        "| log | cells | seed batch | tasks | longest task s | CPU-h | projected wall |\n|---|---|---|---|---|---|---|"
-    )
+    print("| log | grid cells | seed batch | tasks | longest task s | CPU-h | projected wall |")
+    print("|---|---|---|---|---|---|---|")
     for log in a.logs:
-        measured = [float(m.group(4)) for m in map(CELL.search, Path(log).read_text().splitlines()) if m]
-        size = size_to_fill(a.seeds, len(measured), cpus)
-        tasks = sorted([t for t in measured for _ in batches(a.seeds, size)], reverse=True)
+        measured = sorted(
+            (float(m[4]) for m in map(CELL.search, Path(log).read_text().splitlines()) if m), reverse=True
+        )
+        cells = a.cells or len(measured)
+        # a grid with more cells than the log: the missing ones take the log's longest times (an upper bound)
+        times = (measured * cells)[:cells]
+        size = size_to_fill(a.seeds, cells, cpus)
+        tasks = sorted([t for t in times for _ in batches(a.seeds, size)], reverse=True)
         loads = [0.0] * cpus
         for t in tasks:  # longest first onto the least loaded CPU, as Ray's queue fills free CPUs
             loads[loads.index(min(loads))] += t
         wall = max(loads) + a.overhead
         print(
-            f"| {Path(log).name} | {len(measured)} | {size} | {len(tasks)} | {tasks[0]:.0f} | "
-            f"{sum(tasks) / 3600:.1f} | {wall / 60:.1f} min |"
+            f"| {Path(log).name} | {cells} | {size} | {len(tasks)} | {tasks[0]:.0f} | {sum(tasks) / 3600:.1f} | "
+            f"{wall / 60:.1f} min |"
         )
 
 
@@ -123,6 +127,7 @@ def main():
     j.add_argument("--nodes", type=int, default=10)
     j.add_argument("--cores", type=int, default=16)
     j.add_argument("--seeds", type=int, default=100)
+    j.add_argument("--cells", type=int, help="cells in the full grid (default: as many as the log has)")
     j.add_argument(
         "--overhead",
         type=float,
