@@ -2,6 +2,7 @@
 
     python benchmarks/ray_grid.py compare [--repeats 3]   # local Ray vs local processes, same grid
     python benchmarks/ray_grid.py project LOG [LOG ...] [--nodes 10 --cores 16 --seeds 100]
+    python benchmarks/ray_grid.py split [--epochs 300]     # seed batches against the whole cell
 
 `compare` runs one grid both ways, taking turns (the machine is shared), each time from scratch: the
 local backend spawns its processes, the Ray backend connects to a running head (started once here, on
@@ -25,6 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only, see tests/test_ray_grid.py
 
+import numpy as np
 from common import machine
 
 from cwrnn import paper
@@ -113,6 +115,33 @@ def project(a) -> None:
         )
 
 
+def split(a) -> None:
+    """How far a cell trained in seed batches ends from the same cell trained whole."""
+    from cwrnn.grid import CellSpec, run_cell
+    from cwrnn.seed_batches import merge
+    from cwrnn.seed_batches import split as into_batches
+
+    print(
+        f"Seed batches of {a.seed_batch} against the whole cell of {a.seeds} seeds, {a.epochs} epochs, "
+        f"{a.budget} parameters; {datetime.date.today()}\n"
+    )
+    print("| task | arch | networks | identical | largest relative difference | mean whole / batched |")
+    print("|---|---|---|---|---|---|")
+    words = {"task": "words", "dataset": "synthetic", "periods": list(paper.WORDS_PERIODS), "preset": "paper-words"}
+    for task, settings, metric in (("generation", {}, "nmse"), ("words", words, "loss")):
+        for arch in paper.ARCHS:
+            config = {**settings, "budget": a.budget, "seeds": a.seeds, "epochs": a.epochs, "snapshot_every": 10_000}
+            whole = CellSpec(config, arch, metric)
+            batched = merge(whole, [(part, run_cell(part)) for part in into_batches([whole], a.seed_batch)])
+            one, other = np.asarray(run_cell(whole).values), np.asarray(batched.values)
+            same = int((one == other).sum())
+            print(
+                f"| {task} | {arch} | {one.size} | {same} | {np.max(np.abs(one - other) / np.abs(one)):.2g} | "
+                f"{one.mean():.4g} / {other.mean():.4g} |",
+                flush=True,
+            )
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -134,8 +163,13 @@ def main():
         default=30.0,
         help="seconds to connect, ship the code and start the workers (measured by compare)",
     )
+    b = sub.add_parser("split")
+    b.add_argument("--budget", type=int, default=1000)
+    b.add_argument("--seeds", type=int, default=4)
+    b.add_argument("--seed-batch", type=int, default=2)
+    b.add_argument("--epochs", type=int, default=300)
     a = p.parse_args()
-    compare(a) if a.what == "compare" else project(a)
+    {"compare": compare, "project": project, "split": split}[a.what](a)
 
 
 if __name__ == "__main__":

@@ -202,6 +202,12 @@ def test_paper_page_without_sizes_says_what_to_choose(store):
     assert store.list_runs() == []
 
 
+def test_paper_page_says_when_its_grids_run_on_a_ray_cluster(store, monkeypatch):
+    monkeypatch.setenv("CWRNN_RAY_ADDRESS", "10.0.0.5:6379")
+    at = page("paper")
+    assert "trained at once on the Ray cluster at 10.0.0.5:6379" in texts(at.caption)
+
+
 @pytest.mark.slow  # a spawned worker must import torch before it trains: about 10 s on 2 cores
 def test_paper_page_runs_a_tiny_grid_in_the_background_and_plots_it(store):
     at = page("paper")

@@ -24,6 +24,7 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install ray==2.60.0)")
 
 from cwrnn import grid, paper  # noqa: E402 (after the skip)
+from cwrnn.app.runs_view import status_text  # noqa: E402 (after the skip)
 from cwrnn.cli import main  # noqa: E402 (after the skip)
 from cwrnn.config import ConfigError, validate  # noqa: E402 (after the skip)
 from cwrnn.grid import CellSpec, format_table, run_cell, run_grid  # noqa: E402 (after the skip)
@@ -121,6 +122,7 @@ def test_the_paper_job_runs_on_the_cluster_in_cwrnn_ray_address(head, tmp_path, 
         runs[where] = store.get_run(run_id), store.metrics(run_id).sort_values(["arch", "seed"], ignore_index=True)
     (local, local_rows), (on_ray, ray_rows) = runs.values()
     assert on_ray["status"] == "completed" and on_ray["device"] == f"the Ray cluster at {head.address}"
+    assert f"on the Ray cluster at {head.address}, 6 of 6 cells done" in status_text(on_ray)[0]  # the page's line
     assert on_ray["progress"]["epoch"] == on_ray["progress"]["total_epochs"] == 6  # 3 cells x 2 seeds, 6 CPUs
     assert on_ray["summary"]["seed_batch"] == 1 and "seed_batch" not in local["summary"]
     assert [c["networks"] for c in on_ray["summary"]["cells"]] == [10, 10, 10]
