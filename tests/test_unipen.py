@@ -97,7 +97,8 @@ def test_delta_times_and_extra_channels(tmp_path):
 
 
 def test_problems_are_warnings_naming_file_and_line_and_other_files_still_load(tmp_path):
-    root = tree(tmp_path, '.SEGMENT TEXT 0-3 ? "good"\n')
+    for copy in range(hw.MIN_CHAR_COUNT):  # enough lines for their characters to enter the alphabet
+        root = tree(tmp_path, '.SEGMENT TEXT 0-3 ? "good"\n', name=f"w{copy}")
     bad = write(
         root / "data/8/xyz/sub/bad.dat",
         '.VERSION 1.0\n.INCLUDE xyz/missing.pen\n.INCLUDE xyz/w1.pen\n.SCRIBBLE 3\n'
@@ -107,7 +108,7 @@ def test_problems_are_warnings_naming_file_and_line_and_other_files_still_load(t
     write(root / "include/xyz/broken.pen", ".PEN_DOWN\n1 2\n3 x\n.PEN_UP\n")
     write(root / "data/8/xyz/sub/broken.dat", '.INCLUDE xyz/broken.pen\n.SEGMENT TEXT 0 ? "b"\n')
     found = read_unipen(root)
-    assert [s.label for s in found.segments] == ["good"]
+    assert [s.label for s in found.segments] == ["good"] * hw.MIN_CHAR_COUNT
     messages = "\n".join(found.warnings)
     broken = root / "data/8/xyz/sub/broken.dat"
     for expected in (
@@ -122,6 +123,9 @@ def test_problems_are_warnings_naming_file_and_line_and_other_files_still_load(t
     ):
         assert expected in messages
     assert len(found.warnings) == 8
+    with pytest.warns(UserWarning, match=f"8 problems while reading {root}"):
+        data = hw.load_handwriting(root)
+    assert data.notes == found.warnings and [line.text for line in data.train] == ["good"] * hw.MIN_CHAR_COUNT
 
 
 def test_unusable_folders_are_errors_that_say_what_is_expected(tmp_path):

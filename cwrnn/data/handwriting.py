@@ -272,7 +272,6 @@ def load_handwriting(source: str | Path | None = None) -> HandwritingData:
         lines, splits = read_lines(path)
         return assemble(lines, splits, [])
     lines, notes = parse_lines(source)
-    data = assemble(lines, split_lines(lines), notes)
     if notes:
         warnings.warn(f"{len(notes)} problems while reading {source}, first: {notes[0]} (all in .notes)")
-    return data
+    return assemble(lines, split_lines(lines), notes)

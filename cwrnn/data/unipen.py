@@ -18,7 +18,7 @@ that cannot be read is skipped without stopping the others.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +145,7 @@ class _FileReader:
         self.warnings = warnings
         self.state = _State()
         self.components: list[_Component] = []
-        self.pending: list[tuple[str, str, _State, str]] = []  # (args, source, state copy, writer)
+        self.pending: list[tuple[str, str, _State]] = []  # (arguments, "file:line", settings in force)
 
     def warn(self, where: str, message: str) -> None:
         self.warnings.append(f"{where}: {message}")
@@ -167,7 +167,7 @@ class _FileReader:
         elif keyword in ("PEN_DOWN", "PEN_UP"):
             self.pen(args, keyword == "PEN_DOWN")
         elif keyword == "SEGMENT":
-            self.pending.append((args, where, _State(**vars(s)), s.writer))
+            self.pending.append((args, where, replace(s)))
         elif keyword == "COORD":
             s.coord = tuple(args.split())
             if "X" not in s.coord or "Y" not in s.coord:
@@ -215,16 +215,16 @@ class _FileReader:
 
     def segments(self) -> list[Segment]:
         out = []
-        for args, where, state, writer in self.pending:
+        for args, where, state in self.pending:
             try:
-                segment = self.segment(args, where, state, writer)
+                segment = self.segment(args, where, state)
             except ValueError as exc:
                 self.warn(where, f".SEGMENT skipped: {exc}")
                 continue
             out.append(segment)
         return out
 
-    def segment(self, args: str, where: str, state: _State, writer: str) -> Segment:
+    def segment(self, args: str, where: str, state: _State) -> Segment:
         m = _SEGMENT_RE.match(args)
         if not m:
             raise ValueError(f'expected .SEGMENT <level> <components> [<quality>] ["<label>"]; got {args!r}')
@@ -255,7 +255,7 @@ class _FileReader:
             label=_unescape(label or ""),
             strokes=tuple(strokes),
             times=tuple(times),
-            writer=writer,
+            writer=state.writer,
             points_per_second=state.points_per_second,
             points_per_inch=(state.x_ppi, state.y_ppi),
             quality=quality,
