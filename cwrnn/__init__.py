@@ -6,8 +6,8 @@ pages, spawned workers before they train) do not pay for importing torch.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["ARCHS", "ArchSpec", "ClockworkRNN", "GRU", "LSTM", "SRN", "SequenceModel", "count_parameters",
-           "match_hidden_size", "matched_specs", "recurrent_macs"]
+__all__ = ["ARCHS", "ArchSpec", "BidirectionalModel", "ClockworkRNN", "GRU", "LSTM", "SRN", "SequenceModel",
+           "build_network", "count_parameters", "match_hidden_size", "matched_specs", "recurrent_macs"]
 
 
 def __getattr__(name):

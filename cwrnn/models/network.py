@@ -15,7 +15,8 @@ from .sizing import ARCHS, count_parameters, match_hidden_size, recurrent_macs
 
 @dataclass
 class ArchSpec:
-    """One architecture of a comparison. The CW-RNN fields are ignored by the baselines."""
+    """One architecture of a comparison. The CW-RNN fields are ignored by the baselines. A bidirectional
+    spec has a forward and a backward recurrent layer, each `hidden_size` wide (see bidirectional.py)."""
     arch: str
     hidden_size: int
     periods: list[int] | None = None
@@ -23,6 +24,7 @@ class ArchSpec:
     connectivity: str = "slow_to_fast"
     peepholes: bool = True
     forget_bias: float = 5.0
+    bidirectional: bool = False
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -35,11 +37,12 @@ class ArchSpec:
     def parameters(self, input_size: int, output_size: int) -> int:
         return count_parameters(self.arch, self.hidden_size, input_size, output_size,
                                 module_sizes=self.module_sizes, connectivity=self.connectivity,
-                                peepholes=self.peepholes)
+                                peepholes=self.peepholes, bidirectional=self.bidirectional)
 
     def macs(self) -> float:
-        return recurrent_macs(self.arch, self.hidden_size, module_sizes=self.module_sizes,
-                              periods=self.periods, connectivity=self.connectivity)
+        one_way = recurrent_macs(self.arch, self.hidden_size, module_sizes=self.module_sizes,
+                                 periods=self.periods, connectivity=self.connectivity)
+        return one_way * (2 if self.bidirectional else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,7 +51,7 @@ class ArchSpec:
 def matched_specs(budget: int, input_size: int, output_size: int, *, periods: Sequence[int],
                   module_sizes: Sequence[int] | None = None, connectivity: str = "slow_to_fast",
                   baselines: Sequence[str] = ("srn", "lstm"), peepholes: bool = True,
-                  forget_bias: float = 5.0) -> list[ArchSpec]:
+                  forget_bias: float = 5.0, bidirectional: bool = False) -> list[ArchSpec]:
     """The CW-RNN and its baselines, each sized to the same parameter budget.
 
     Explicit CW-RNN module sizes fix its hidden size, and then its actual parameter count becomes the
@@ -58,15 +61,31 @@ def matched_specs(budget: int, input_size: int, output_size: int, *, periods: Se
     explicit = module_sizes is not None
     if not explicit:
         n = match_hidden_size("cwrnn", budget, input_size, output_size, num_modules=len(periods),
-                              connectivity=connectivity)
+                              connectivity=connectivity, bidirectional=bidirectional)
         module_sizes = clock.split_units(n, len(periods))
-    specs = [ArchSpec("cwrnn", sum(module_sizes), list(periods), list(module_sizes), connectivity)]
+    specs = [ArchSpec("cwrnn", sum(module_sizes), list(periods), list(module_sizes), connectivity,
+                      bidirectional=bidirectional)]
     if explicit:
         budget = specs[0].parameters(input_size, output_size)
     for arch in baselines:
-        n = match_hidden_size(arch, budget, input_size, output_size, peepholes=peepholes)
-        specs.append(ArchSpec(arch, n, peepholes=peepholes, forget_bias=forget_bias))
+        n = match_hidden_size(arch, budget, input_size, output_size, peepholes=peepholes,
+                              bidirectional=bidirectional)
+        specs.append(ArchSpec(arch, n, peepholes=peepholes, forget_bias=forget_bias, bidirectional=bidirectional))
     return specs
+
+
+def build_core(spec: ArchSpec, input_size: int, seeds: Sequence[int], init: str = "paper") -> Stacked:
+    """The recurrent layer of `spec`, one stacked member per seed."""
+    R = len(seeds)
+    if spec.arch == "cwrnn":
+        return ClockworkRNN(input_size, module_sizes=spec.module_sizes, periods=spec.periods,
+                            connectivity=spec.connectivity, num_seeds=R, seeds=seeds, init=init)
+    if spec.arch == "srn":
+        return SRN(input_size, spec.hidden_size, num_seeds=R, seeds=seeds, init=init)
+    if spec.arch == "gru":
+        return GRU(input_size, spec.hidden_size, num_seeds=R, seeds=seeds, init=init)
+    return LSTM(input_size, spec.hidden_size, peepholes=spec.peepholes, forget_bias=spec.forget_bias,
+                num_seeds=R, seeds=seeds, init=init)
 
 
 class SequenceModel(Stacked):
@@ -76,19 +95,9 @@ class SequenceModel(Stacked):
                  init: str = "paper"):
         super().__init__(len(seeds))
         self.spec, self.seeds = spec, list(seeds)
-        R = len(seeds)
-        if spec.arch == "cwrnn":
-            self.core = ClockworkRNN(input_size, module_sizes=spec.module_sizes, periods=spec.periods,
-                                     connectivity=spec.connectivity, num_seeds=R, seeds=seeds, init=init)
-        elif spec.arch == "srn":
-            self.core = SRN(input_size, spec.hidden_size, num_seeds=R, seeds=seeds, init=init)
-        elif spec.arch == "gru":
-            self.core = GRU(input_size, spec.hidden_size, num_seeds=R, seeds=seeds, init=init)
-        else:
-            self.core = LSTM(input_size, spec.hidden_size, peepholes=spec.peepholes,
-                             forget_bias=spec.forget_bias, num_seeds=R, seeds=seeds, init=init)
+        self.core = build_core(spec, input_size, self.seeds, init)
         self.hidden_size = spec.hidden_size
-        self.readout = StackedLinear(spec.hidden_size, output_size, num_seeds=R)
+        self.readout = StackedLinear(spec.hidden_size, output_size, num_seeds=len(seeds))
         initialise(self, self.seeds, init)
 
     def forward(self, x: torch.Tensor | None = None, *, steps: int | None = None, batch_size: int = 1):
