@@ -14,7 +14,7 @@ sequence's first point; the backward CW-RNN's clock counts from 0 at the sequenc
 every module fires, and a module of period T fires at the points L-1, L-1-T, L-1-2T, ... of a sequence
 of length L. Padding at the end of a batch therefore never shifts a sequence's backward clock.
 
-Both layers keep their hand-written backward passes; only the two gathers go through autograd.
+Both layers keep their hand-written backward passes; only the gathers and the readout go through autograd.
 """
 from __future__ import annotations
 

@@ -106,6 +106,6 @@ class SequenceModel(Stacked):
         return self.readout(hidden), hidden
 
     def member_state(self, r: int) -> dict[str, torch.Tensor]:
-        """Seed r's weights alone, loadable into a one-seed SequenceModel of the same spec (after
-        adding back the seed dimension with `v.unsqueeze(0)`)."""
+        """Seed r's weights alone, loadable into a one-seed model of the same spec (after adding back
+        the seed dimension with `v.unsqueeze(0)`). BidirectionalModel shares this method."""
         return {k: v[r].detach().clone() for k, v in self.state_dict().items()}
