@@ -23,7 +23,9 @@ from cwrnn.data.unipen import UnipenError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--unipen", type=Path, default=unipen_dir(), help="UNIPEN folder (default: $CWRNN_UNIPEN or %(default)s)")
+    parser.add_argument(
+        "--unipen", type=Path, default=unipen_dir(), help="UNIPEN folder (default: $CWRNN_UNIPEN or %(default)s)"
+    )
     parser.add_argument("--out", type=Path, default=SHIPPED_FILE, help="output .npz (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
@@ -39,12 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     if licence.is_file():
         shutil.copyfile(licence, args.out.parent / "LICENSE")
     lengths = np.array([len(line.ink) for line in lines])
-    print(f"wrote {args.out}: {args.out.stat().st_size / 1e6:.2f} MB, {len(lines)} lines, "
-          f"points per line mean {lengths.mean():.0f} max {lengths.max()}")
+    print(
+        f"wrote {args.out}: {args.out.stat().st_size / 1e6:.2f} MB, {len(lines)} lines, "
+        f"points per line mean {lengths.mean():.0f} max {lengths.max()}"
+    )
     for side in ("train", "val", "test"):
         chosen = [line for line, s in zip(lines, splits) if s == side]
         contributors = Counter(Path(line.source).parts[-3] for line in chosen)
-        print(f"  {side}: {len(chosen)} lines, {len({line.writer for line in chosen})} writers, {dict(sorted(contributors.items()))}")
+        print(
+            f"  {side}: {len(chosen)} lines, {len({line.writer for line in chosen})} writers, {dict(sorted(contributors.items()))}"
+        )
     return 0
 
 

@@ -55,7 +55,10 @@ def tree(tmp_path: Path, segments: str, pen: str = PEN, name: str = "w1") -> Pat
     """A distribution root with data/8/xyz/<name>.dat including xyz/doc.doc and xyz/<name>.pen."""
     write(tmp_path / "include/xyz/doc.doc", DOC)
     write(tmp_path / f"include/xyz/{name}.pen", pen)
-    write(tmp_path / f"data/8/xyz/sub/{name}.dat", f".VERSION 1.0\n.INCLUDE xyz/doc.doc\n.INCLUDE xyz/{name}.pen\n{segments}")
+    write(
+        tmp_path / f"data/8/xyz/sub/{name}.dat",
+        f".VERSION 1.0\n.INCLUDE xyz/doc.doc\n.INCLUDE xyz/{name}.pen\n{segments}",
+    )
     return tmp_path
 
 
@@ -77,7 +80,9 @@ def test_segments_resolve_ranges_lists_and_points_across_includes(tmp_path):
     found = read_unipen(root)
     whole, listed, pointed = found.segments
     # the fourth names only the pen-up movement
-    assert found.warnings == [f"{root / 'data/8/xyz/sub/w1.dat'}:7: .SEGMENT skipped: components 1 hold no pen-down ink"]
+    assert found.warnings == [
+        f"{root / 'data/8/xyz/sub/w1.dat'}:7: .SEGMENT skipped: components 1 hold no pen-down ink"
+    ]
     assert whole.level == "TEXT" and whole.label == 'na"ïve' and whole.writer == "Zoë_Müller"
     assert [s.tolist() for s in whole.strokes] == [[[0, 100], [10, 100], [20, 110]], [[50, 90], [60, 80]], [[70, 70]]]
     assert whole.points_per_second == 50 and whole.points_per_inch == (127, 254)
@@ -101,7 +106,7 @@ def test_problems_are_warnings_naming_file_and_line_and_other_files_still_load(t
         root = tree(tmp_path, '.SEGMENT TEXT 0-3 ? "good"\n', name=f"w{copy}")
     bad = write(
         root / "data/8/xyz/sub/bad.dat",
-        '.VERSION 1.0\n.INCLUDE xyz/missing.pen\n.INCLUDE xyz/w1.pen\n.SCRIBBLE 3\n'
+        ".VERSION 1.0\n.INCLUDE xyz/missing.pen\n.INCLUDE xyz/w1.pen\n.SCRIBBLE 3\n"
         '.SEGMENT TEXT 0-9 ? "too far"\n.SEGMENT TEXT 4-2 ? "backwards"\n.SEGMENT TEXT 1 ? "in the air"\n'
         ".SEGMENT TEXT\n",
     )
@@ -157,7 +162,7 @@ def naive_features(strokes, times, ppi):
             ys.append(stroke[i][1] * 254 / ppi[1])
             ts.append(t[i])
             pens.append(1.0 if i == len(stroke) - 1 else 0.0)
-    left, top = min(xs), max(ys)
+    left = min(xs)
     x = np.rint(np.array(xs) - left)
     y_up = np.rint(np.array(ys) - min(ys))
     return np.stack([x, y_up.max() - y_up, np.array(ts) - ts[0], pens], axis=1)
@@ -165,7 +170,11 @@ def naive_features(strokes, times, ppi):
 
 def test_preprocessing_matches_the_papers_description(tmp_path):
     strokes = [[[10 + i, 200 - 2 * i] for i in range(7)], [[40, 150], [41, 149]], [[60, 300]]]
-    pen = ".PEN_DOWN\n" + "\n.PEN_UP\n.PEN_DOWN\n".join("\n".join(f"{x} {y}" for x, y in s) for s in strokes) + "\n.PEN_UP\n"
+    pen = (
+        ".PEN_DOWN\n"
+        + "\n.PEN_UP\n.PEN_DOWN\n".join("\n".join(f"{x} {y}" for x, y in s) for s in strokes)
+        + "\n.PEN_UP\n"
+    )
     root = tree(tmp_path, '.SEGMENT TEXT 0-2 ? " two  words\n"\n', pen=pen)
     (segment,) = read_unipen(root).segments
     line = hw.ink_line(segment)
@@ -213,9 +222,13 @@ def test_standardisation_uses_training_lines_only_and_leaves_the_pen_flag():
     raw_train = np.concatenate([hw.raw_features(line)[:, :3] for line, s in zip(lines, splits) if s == "train"])
     assert data.mean == pytest.approx(raw_train.mean(axis=0)) and data.std == pytest.approx(raw_train.std(axis=0))
     train = np.concatenate([line.features for line in data.train])
-    assert train[:, :3].mean(axis=0) == pytest.approx(0, abs=1e-4) and train[:, :3].std(axis=0) == pytest.approx(1, abs=1e-4)
+    assert train[:, :3].mean(axis=0) == pytest.approx(0, abs=1e-4) and train[:, :3].std(axis=0) == pytest.approx(
+        1, abs=1e-4
+    )
     test_line = data.test[0]
-    assert test_line.features[:, :3] == pytest.approx((hw.raw_features(test_line)[:, :3] - data.mean) / data.std, abs=1e-5)
+    assert test_line.features[:, :3] == pytest.approx(
+        (hw.raw_features(test_line)[:, :3] - data.mean) / data.std, abs=1e-5
+    )
     assert test_line.features[:, 3].tolist() == test_line.pen_up.astype(float).tolist()
 
 

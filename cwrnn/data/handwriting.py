@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cwrnn.data.unipen import Segment, UnipenError, find_include_root, read_unipen
+from .unipen import Segment, UnipenError, find_include_root, read_unipen
 
 SHIPPED_FILE = Path(__file__).resolve().parents[2] / "assets" / "handwriting" / "unipen_lines.npz"
 SHARED_UNIPEN_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "unipen"
@@ -102,7 +102,9 @@ def subsample_indices(lengths: list[int], step: int = SUBSAMPLE) -> list[np.ndar
 def ink_line(segment: Segment) -> InkLine:
     """Merge a segment's strokes into one subsampled sequence in 0.1 mm from its lower-left corner."""
     x_ppi, y_ppi = segment.points_per_inch
-    scale = np.array([INK_UNITS_PER_INCH / (x_ppi or INK_UNITS_PER_INCH), INK_UNITS_PER_INCH / (y_ppi or INK_UNITS_PER_INCH)])
+    scale = np.array(
+        [INK_UNITS_PER_INCH / (x_ppi or INK_UNITS_PER_INCH), INK_UNITS_PER_INCH / (y_ppi or INK_UNITS_PER_INCH)]
+    )
     kept = subsample_indices([len(s) for s in segment.strokes])
     points = np.concatenate([s[k] for s, k in zip(segment.strokes, kept)])
     times = np.concatenate([t[k] for t, k in zip(segment.times, kept)])
@@ -221,7 +223,9 @@ def read_lines(path: str | Path) -> tuple[list[InkLine], list[str]]:
             lines = [InkLine(i, p, t, str(x), str(w), str(s)) for i, p, t, x, w, s in parts]
             splits = [str(s) for s in f["split"]]
     except (OSError, KeyError, ValueError) as exc:
-        raise UnipenError(f"cannot read the handwriting file {path} ({exc}); rebuild it with scripts/make_handwriting.py")
+        raise UnipenError(
+            f"cannot read the handwriting file {path} ({exc}); rebuild it with scripts/make_handwriting.py"
+        )
     return lines, splits
 
 
@@ -239,7 +243,9 @@ def assemble(lines: list[InkLine], splits: list[str], notes: list[str]) -> Handw
         if not text or not ctc_fits(len(line.ink), target):
             notes.append(f"{line.source}: dropped, {len(line.ink)} points cannot carry the text {line.text!r}")
             continue
-        kept[side].append((InkLine(line.ink, line.pen_up, line.times, text, line.writer, line.source), raw_features(line)))
+        kept[side].append(
+            (InkLine(line.ink, line.pen_up, line.times, text, line.writer, line.source), raw_features(line))
+        )
     if not kept["train"]:
         raise UnipenError("no training lines left; a handwriting set needs lines from several writers")
     train_xyt = np.concatenate([f[:, :3] for _, f in kept["train"]])
@@ -254,9 +260,7 @@ def assemble(lines: list[InkLine], splits: list[str], notes: list[str]) -> Handw
             out.append(HandwritingLine(g, line.ink, line.pen_up, line.times, line.text, line.writer, line.source))
         return out
 
-    return HandwritingData(
-        *(standardised(kept[s]) for s in SPLITS), alphabet=alphabet, mean=mean, std=std, notes=notes
-    )
+    return HandwritingData(*(standardised(kept[s]) for s in SPLITS), alphabet=alphabet, mean=mean, std=std, notes=notes)
 
 
 def split_lines(lines: list[InkLine]) -> list[str]:
