@@ -26,9 +26,14 @@ python_base() {
 
 # Stops unless PY is a Python new enough for pyproject.toml's requires-python that can make a venv.
 check_python() {
-  [ -n "$PY" ] || die "PYTHON=${PYTHON:-python3}: no such interpreter. Name an installed Python ${MIN_PYTHON}+, e.g. PYTHON=/usr/bin/python3 $0"
+  if [ -z "$PY" ]; then
+    die "PYTHON=${PYTHON:-python3}: no such interpreter." \
+      "Name an installed Python ${MIN_PYTHON}+, e.g. PYTHON=/usr/bin/python3 $0"
+  fi
   local have
-  have=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])') || die "$PY did not run as Python (its error is above)"
+  if ! have=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    die "$PY did not run as Python (its error is above)"
+  fi
   if [ "$(printf '%s\n' "$MIN_PYTHON" "$have" | sort -V | head -n1)" != "$MIN_PYTHON" ]; then
     die "$PY is Python $have; Clockwork Lab needs Python $MIN_PYTHON or newer. Pick one with PYTHON=/path/to/python3 $0"
   fi
@@ -36,9 +41,12 @@ check_python() {
   # Debian and Ubuntu ship venv's pip bootstrap in a separate package, for their own /usr Python only.
   local pkg=python$have-venv
   if [ "$("$PY" -c 'import sys; print(sys.base_prefix)')" != /usr ] || ! command -v apt-get >/dev/null; then
-    die "$PY cannot make a virtual environment (no venv/ensurepip module). Use a Python that can: PYTHON=/path/to/python3 $0"
+    die "$PY cannot make a virtual environment (no venv/ensurepip module)." \
+      "Use a Python that can: PYTHON=/path/to/python3 $0"
   fi
-  [ "$(id -u)" = 0 ] || die "$PY cannot make a virtual environment: Debian's $pkg is missing. Install it with: sudo apt-get install $pkg"
+  if [ "$(id -u)" != 0 ]; then
+    die "$PY cannot make a virtual environment: Debian's $pkg is missing. Install it with: sudo apt-get install $pkg"
+  fi
   echo "installing $pkg (apt-get), which $PY needs to make a virtual environment"
   { apt-get update -qq && apt-get install -y -qq "$pkg"; } || die "apt-get could not install $pkg (its error is above)"
 }
@@ -55,7 +63,10 @@ venv_ready() {
     renew=1
   elif [ -n "${PYTHON:-}" ]; then
     check_python
-    [ "$base" = "$(python_base "$PY")" ] || { echo "note: .venv was made with another Python; remaking it with $PY"; renew=1; }
+    if [ "$base" != "$(python_base "$PY")" ]; then
+      echo "note: .venv was made with another Python; remaking it with $PY"
+      renew=1
+    fi
   fi
   if [ -n "$renew" ]; then
     check_python

@@ -7,7 +7,9 @@ source "$(dirname "$0")/_env.sh"
 venv_ready requirements-test.txt
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "warning: could not install chromium; browser tests will be skipped"
+    if ! { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; then
+      echo "warning: could not install chromium; browser tests will be skipped"
+    fi
   else
     echo "note: chromium is not installed (sudo apt-get install chromium); browser tests will be skipped"
   fi

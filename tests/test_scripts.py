@@ -128,3 +128,34 @@ def test_a_failing_pip_stops_with_its_own_error_and_leaves_no_stamp(tmp_path):
     assert "error: pip could not install requirements.txt into .venv" in result.stderr
     assert not (project / ".venv" / ".installed-requirements.txt").exists()
     assert "You can now view" not in result.stdout
+
+
+def test_a_python_without_venv_names_debians_package(tmp_path):
+    """Debian's own Python without python3.X-venv: as root the script installs it with apt-get, else it says how."""
+    project = copy_project(tmp_path / "project")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    debian_python = bin_dir / "python3"
+    debian_python.write_text("#!/bin/sh\n"  # answers like Debian's /usr/bin/python3.11 lacking python3.11-venv
+                             'case "$2" in\n'
+                             "  *ensurepip*) echo \"ModuleNotFoundError: No module named 'ensurepip'\" >&2; exit 1 ;;\n"
+                             "  *base_prefix*) echo /usr ;;\n"
+                             "  *) echo 3.11 ;;\n"
+                             "esac\n")
+    apt_calls = tmp_path / "apt-get.log"
+    apt = bin_dir / "apt-get"
+    apt.write_text(f'#!/bin/sh\necho "$*" >> {apt_calls}\n'  # update works, install fails as offline
+                   '[ "$1" = update ] || { echo "E: no network" >&2; exit 100; }\n')
+    for fake in (debian_python, apt):
+        fake.chmod(0o755)
+    env = script_env(tmp_path, PYTHON=str(debian_python), PATH=f"{bin_dir}:{os.environ['PATH']}")
+    result = run(project, "start.sh", env=env)
+    assert result.returncode != 0
+    if os.geteuid() == 0:
+        assert apt_calls.read_text().splitlines()[-1] == "install -y -qq python3.11-venv"
+        assert "E: no network" in result.stderr  # apt-get's own error, then the script's
+        assert "error: apt-get could not install python3.11-venv" in result.stderr
+    else:
+        assert not apt_calls.exists()
+        assert "Install it with: sudo apt-get install python3.11-venv" in result.stderr
+    assert not (project / ".venv").exists()
