@@ -51,6 +51,15 @@ def run(project: Path, script: str, *args: str, env: dict[str, str]) -> subproce
                           capture_output=True, text=True, timeout=300)
 
 
+def fake_python(path: Path, answers: str) -> Path:
+    """A stand-in interpreter: `answers` is a shell `case` on what it is asked, the code of `-c` or the module of
+    `-m`, for the cases no real Python on the test machine can show."""
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f'#!/bin/sh\ncase "$2" in\n{answers}esac\n')
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("project"))
@@ -109,9 +118,7 @@ def test_a_missing_python_stops_with_what_to_do(tmp_path):
 
 def test_a_too_old_python_stops_naming_the_versions_that_work(tmp_path):
     project = copy_project(tmp_path / "project")
-    old = tmp_path / "python3.8"
-    old.write_text("#!/bin/sh\necho 3.8\n")  # every question the script asks it gets Python 3.8's version
-    old.chmod(0o755)
+    old = fake_python(tmp_path / "python3.8", "  *) echo 3.8 ;;\n")
     result = run(project, "test.sh", env=script_env(tmp_path, PYTHON=str(old)))
     assert result.returncode != 0
     assert f"{old} is Python 3.8; Clockwork Lab needs Python {MIN_PYTHON} or newer" in result.stderr
@@ -134,20 +141,15 @@ def test_a_python_without_venv_names_debians_package(tmp_path):
     """Debian's own Python without python3.X-venv: as root the script installs it with apt-get, else it says how."""
     project = copy_project(tmp_path / "project")
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    debian_python = bin_dir / "python3"
-    debian_python.write_text("#!/bin/sh\n"  # answers like Debian's /usr/bin/python3.11 lacking python3.11-venv
-                             'case "$2" in\n'
-                             "  *ensurepip*) echo \"ModuleNotFoundError: No module named 'ensurepip'\" >&2; exit 1 ;;\n"
-                             "  *base_prefix*) echo /usr ;;\n"
-                             "  *) echo 3.11 ;;\n"
-                             "esac\n")
+    debian_python = fake_python(bin_dir / "python3",  # Debian's /usr/bin/python3.11 lacking python3.11-venv
+                                "  *ensurepip*) echo 'No module named ensurepip' >&2; exit 1 ;;\n"
+                                "  *base_prefix*) echo /usr ;;\n"
+                                "  *) echo 3.11 ;;\n")
     apt_calls = tmp_path / "apt-get.log"
     apt = bin_dir / "apt-get"
     apt.write_text(f'#!/bin/sh\necho "$*" >> {apt_calls}\n'  # update works, install fails as offline
                    '[ "$1" = update ] || { echo "E: no network" >&2; exit 100; }\n')
-    for fake in (debian_python, apt):
-        fake.chmod(0o755)
+    apt.chmod(0o755)
     env = script_env(tmp_path, PYTHON=str(debian_python), PATH=f"{bin_dir}:{os.environ['PATH']}")
     result = run(project, "start.sh", env=env)
     assert result.returncode != 0
@@ -159,3 +161,18 @@ def test_a_python_without_venv_names_debians_package(tmp_path):
         assert not apt_calls.exists()
         assert "Install it with: sudo apt-get install python3.11-venv" in result.stderr
     assert not (project / ".venv").exists()
+
+
+def test_another_python_remakes_the_venv_and_a_failing_venv_stops(tmp_path):
+    project = copy_project(tmp_path / "project")
+    layered_venv(project)
+    other = fake_python(tmp_path / "bin" / "python3",  # a Python 3.11 elsewhere whose venv module fails
+                        "  *base_prefix*) echo /opt/other 3 11 ;;\n"
+                        "  venv) echo 'Error: [Errno 28] No space left on device' >&2; exit 1 ;;\n"
+                        "  *) echo 3.11 ;;\n")
+    result = run(project, "start.sh", env=script_env(tmp_path, PYTHON=str(other)))
+    assert result.returncode != 0
+    assert f"note: .venv was made with another Python; remaking it with {other}" in result.stdout
+    assert "No space left on device" in result.stderr
+    assert f"error: {other} -m venv .venv failed" in result.stderr
+    assert not (project / ".venv").exists()  # no half-made venv left to be mistaken for a good one
