@@ -90,7 +90,7 @@ def _shipped_code() -> dict:
         return {}
     return {
         "working_dir": str(_PROJECT),
-        "excludes": [".git", "tests", "benchmarks", "docs", "scripts", "**/__pycache__"],
+        "excludes": [".git", ".venv", ".cwrnn-home", "tests", "benchmarks", "docs", "scripts", "**/__pycache__"],
     }
 
 
