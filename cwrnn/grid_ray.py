@@ -7,6 +7,7 @@ requirements installed, not the project.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
@@ -100,8 +101,6 @@ def ray_session(address: str) -> Iterator[dict]:
     ({"CPU": 32.0, "GPU": 2.0, ...})."""
     ray = _import_ray()
     head = check_address(address)
-    import logging
-
     try:
         ray.init(address=head, runtime_env=_shipped_code(), log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as e:

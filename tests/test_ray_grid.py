@@ -238,4 +238,4 @@ def test_bad_addresses_fail_fast_naming_the_address(web_server, capsys):
     start = time.monotonic()
     assert main(["reproduce", "generation", "--sizes", "100", "--runs", "1", "--ray", closed]) == 2
     assert f"no Ray cluster answers at {closed}" in capsys.readouterr().err
-    assert time.monotonic() - start < 10 and not ray.is_initialized()
+    assert time.monotonic() - start < 30 and not ray.is_initialized()  # ray.init alone would retry for 12 min
