@@ -148,7 +148,8 @@ class RunWatcher:
         if self._classes is None:
             config = self.run["config"]
             try:
-                labels = word_view.load_dataset(config.get("dataset", "synthetic"), config.get("folder")).labels
+                labels = word_view.load_dataset(config.get("dataset", "synthetic"), config.get("folder"),
+                                                self.store.home).labels
             except ConfigError:
                 return None
             self._classes = (labels, word_view.class_groups(labels))

@@ -16,8 +16,8 @@ import pandas as pd
 from . import clock
 from .experiment import LIMITS, RunConfig
 from .models import count_parameters, recurrent_macs
-from .paper_job import EXPERIMENTS, is_grid
-from .runs.store import RunNotFound, RunStore
+from .paper_job import EXPERIMENTS, GRID_ARCHS, is_grid
+from .runs.store import MAX_RUN_ID, RunNotFound, RunStore
 from .viz_style import arch_label, sort_archs
 
 #: The final score each task is judged by (lower is better for both).
@@ -54,7 +54,7 @@ def _final_scores(run: dict) -> dict[str, float]:
 def _architectures(run: dict) -> list[str]:
     config = run["config"]
     if is_grid(run):
-        return list(SCORE_ARCHS)
+        return list(GRID_ARCHS)
     return ["cwrnn", *config.get("baselines", RunConfig().baselines)]
 
 
@@ -112,26 +112,34 @@ def selection_params(ids: Sequence[int], rows: Sequence[int]) -> dict[str, str]:
 def parse_run_ids(text: str, store: RunStore, *, param: str = "run") -> list[int]:
     """The stored runs named by a link: ?run=3 (exactly one) or ?compare=3,5 (several).
 
-    RunLinkError says what is wrong: a malformed id, several ids for ?run, or an id with no stored run.
+    RunLinkError says what is wrong: a malformed id, several ids for ?run, or an id with no stored run
+    (any whole number past MAX_RUN_ID is one; it is never converted, so no length of digits can fail).
     """
     parts = [p.strip() for p in str(text).split(",")]
-    bad = [p for p in parts if not re.fullmatch(r"[0-9]{1,18}", p)]
+    bad = [p for p in parts if not re.fullmatch(r"[0-9]+", p)]
     if bad:
-        raise RunLinkError(f"?{param}={text} is not a valid link: run ids are whole numbers, as in ?run=3 "
-                           f"or ?compare=3,5; got {', '.join(repr(b) for b in bad)}")
-    ids = list(dict.fromkeys(int(p) for p in parts))
-    if param == "run" and len(ids) > 1:
-        raise RunLinkError(f"?run={text} names several runs; ?run takes one id, ?compare=3,5 compares several")
+        raise RunLinkError(f"?{param}={_clipped(text)} is not a valid link: run ids are whole numbers, as in "
+                           f"?run=3 or ?compare=3,5; got {', '.join(repr(_clipped(b)) for b in bad)}")
+    digits = list(dict.fromkeys(p.lstrip("0") or "0" for p in parts))
+    if param == "run" and len(digits) > 1:
+        raise RunLinkError(f"?run={_clipped(text)} names several runs; ?run takes one id, ?compare=3,5 compares "
+                           "several")
     missing = []
-    for run_id in ids:
+    for number in digits:
         try:
-            store.get_run(run_id)
+            if len(number) > len(str(MAX_RUN_ID)):
+                raise RunNotFound(number)
+            store.get_run(int(number))
         except RunNotFound:
-            missing.append(str(run_id))
+            missing.append(_clipped(number))
     if missing:
-        raise RunLinkError(f"there is no run {', '.join(missing)} in this lab (it may have been deleted); "
-                           f"choose a run from the table")
-    return ids
+        raise RunLinkError(f"there is no run {', '.join(missing)} in this lab (it may have been deleted)")
+    return [int(number) for number in digits]
+
+
+def _clipped(text: str, most: int = 40) -> str:
+    """Text from a link, cut short: a message need not repeat 5000 characters back."""
+    return text if len(text) <= most else f"{text[:most]}... ({len(text)} characters)"
 
 
 def playground_params(config: Mapping) -> dict[str, str]:
@@ -249,7 +257,7 @@ def config_diff(runs: Sequence[Mapping]) -> pd.DataFrame:
 
     None shows as "automatic" (the setting's default rule); a key a run's config lacks, as "not set".
     """
-    keys = ["task", *dict.fromkeys(k for run in runs for k in run["config"])]
+    keys = list(dict.fromkeys(["task", *(k for run in runs for k in run["config"])]))
     values = {run_label(run): [_shown(run["task"] if k == "task" else run["config"].get(k, _UNSET)) for k in keys]
               for run in runs}
     table = pd.DataFrame(values, index=pd.Index(keys, name="setting"))

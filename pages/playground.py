@@ -6,6 +6,8 @@ from cwrnn import audio, viz
 from cwrnn import playground_state as ps
 from cwrnn import runs_view
 from cwrnn import word_view as wv
+from cwrnn.app import uploads as up
+from cwrnn.app.text import bullets, plain
 from cwrnn.experiment import ConfigError, build_task
 from cwrnn.run_figures import RunWatcher, looped
 from cwrnn.runs.manager import ensure_manager
@@ -42,13 +44,14 @@ def url_params() -> dict[str, list[str]]:
 def load_url() -> None:
     """Set every widget from the link (bad values fall back to defaults, with notes)."""
     cfg, notes = ps.from_query(url_params(), uploads)
-    run_id, note = ps.parse_run_param(url_params())
-    if run_id is not None:
+    run_id, note = None, None
+    if "run" in st.query_params:
         try:
-            shown = store.get_run(run_id)
-        except RunNotFound:
-            run_id, note = None, f"run={run_id} in the link names no stored run (it may have been deleted)"
+            (run_id,) = runs_view.parse_run_ids(st.query_params["run"], store)
+        except runs_view.RunLinkError as e:
+            note = f"{e}; no run is shown"
         else:
+            shown = store.get_run(run_id)
             if set(url_params()) == {"run"} and shown["task"] in ps.TASK_DEFAULTS:  # ?run=N alone: its settings
                 cfg, notes = ps.from_query(runs_view.playground_params(shown["config"]), uploads)
     ss.update(ps.widget_state(cfg))
@@ -105,6 +108,18 @@ def on_task() -> None:
     ss.pop("pg_periods_error", None)
 
 
+def on_wav() -> None:
+    """Keep an uploaded WAV in the lab's uploads folder (a file that cannot be read is not kept)."""
+    upload = ss.wav_upload
+    ss.pop("pg_wav_error", None)
+    if upload is None:
+        return
+    try:
+        ss.pg_wav_path = str(up.save_wav(upload.getvalue(), uploads))
+    except up.UploadError as e:
+        ss.pg_wav_error = f"{upload.name} was not used: {e}"
+
+
 def on_zip() -> None:
     """Unpack an uploaded zip of recordings into the lab's uploads folder and point the folder at it."""
     upload = ss.words_zip
@@ -112,9 +127,12 @@ def on_zip() -> None:
     if upload is None:
         return
     try:
-        ss.folder = str(wv.extract_recordings(upload.getvalue(), uploads))
-    except wv.UploadError as e:
+        folder = up.extract_recordings(upload.getvalue(), uploads,
+                                       check=lambda path: wv.load_dataset("folder", str(path), store.home))
+    except up.UploadError as e:
         ss.pg_zip_error = f"{upload.name} was not used: {e}"
+    else:
+        ss.folder = wv.shown_path(folder, store.home)
 
 
 first_visit = "pg_config" not in ss
@@ -136,7 +154,7 @@ if ss.preset not in ps.TASK_PRESETS[ss.task]:
 speech, speech_problems, io_sizes = None, [], (0, 1)  # Experiment 1: no input, one output
 if ss.task == "words":
     try:
-        speech = wv.load_dataset(ss.dataset, ss.folder.strip() or None)
+        speech = wv.load_dataset(ss.dataset, ss.folder, store.home)
         io_sizes = (speech.n_channels, len(speech.labels))
     except ConfigError as e:  # an empty folder, one speaker only, unreadable files...
         speech_problems = [f"the recordings cannot be used: {p}" for p in e.problems]
@@ -151,17 +169,19 @@ with st.sidebar:
                  help="synthetic speech: the paper's 25 words spoken by 7 synthetic voices (espeak-ng, varied "
                       "in rate, pitch, vocal tract and noise), 5 voices to train and 2 unseen to test; FSDD: "
                       "real recordings of the digits 0-9 by 6 speakers; yours: a folder or zip of "
-                      "{label}_{speaker}_{take}.wav files. Test speakers are never heard in training")
+                      "`{label}_{speaker}_{take}.wav` files. Test speakers are never heard in training")
         if ss.dataset == "folder":
             st.file_uploader("Zip of recordings", type=["zip"], key="words_zip", on_change=on_zip,
-                             help="A zip of {label}_{speaker}_{take}.wav files (at the top or in one folder), "
-                                  f"at most {wv.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
+                             help="A zip of `{label}_{speaker}_{take}.wav` files (at the top or in one folder), "
+                                  f"at most {up.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
                                   "folder, which the path below then names")
             if ss.get("pg_zip_error"):
-                st.error(ss.pg_zip_error)
-            st.text_input("Folder on this server", key="folder", placeholder="/path/to/recordings",
-                          help="A folder of {label}_{speaker}_{take}.wav files, e.g. 7_jackson_32.wav; two "
-                               "speakers are held out for testing, so it needs at least three")
+                st.error(plain(ss.pg_zip_error))
+            st.text_input("Folder on this server", key="folder", placeholder="uploads/recordings-...",
+                          help="A folder of `{label}_{speaker}_{take}.wav` files, e.g. `7_jackson_32.wav`; two "
+                               "speakers are held out for testing, so it needs at least three. Relative to the "
+                               "lab's data folder (a zip uploaded above lands in uploads/), or under a folder "
+                               "the lab's operator allows in `$CWRNN_DATA_ROOTS`")
         st.radio("Prediction read at", list(READOUTS), format_func=READOUTS.get, key="readout", horizontal=True,
                  help="Where the network's answer is read: its output at the word's last frame (the paper's), "
                       "or its output averaged over every frame of the word")
@@ -173,12 +193,12 @@ with st.sidebar:
                            help="The paper's five pieces of a music recording; one network per clip. "
                                 "One clip trains fastest")
         elif ss.source == "wav":
-            upload = st.file_uploader("WAV file", type=["wav"], key="wav_upload",
+            st.file_uploader("WAV file", type=["wav"], key="wav_upload", on_change=on_wav,
                                       help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz "
                                            "and 320 samples are cut at the start time below. Kept in the lab's "
                                            "uploads folder so the link keeps working here")
-            if upload is not None:
-                ss.pg_wav_path = str(ps.save_upload(upload.getvalue(), uploads))
+            if ss.get("pg_wav_error"):
+                st.error(plain(ss.pg_wav_error))
             st.number_input("Start (s)", min_value=0.0, step=0.01, format="%.3f", key="wav_start",
                             help="Where in the recording the 320-sample target begins, in seconds")
 
@@ -198,7 +218,7 @@ with st.sidebar:
                       help=f"Comma-separated, fastest first, e.g. 1, 3, 9, 27 (at most {ps.MAX_MODULES} "
                            f"periods from 1 to {ps.MAX_PERIOD}); press Enter to apply")
         if ss.get("pg_periods_error"):
-            st.error(f"These periods cannot be used: {ss.pg_periods_error}")
+            st.error(plain(f"These periods cannot be used: {ss.pg_periods_error}"))
     st.radio("Module sizes", ["equal", "custom"], key="sizes_mode", horizontal=True,
              help="equal: the budget's hidden units split evenly, leftovers to the fast modules (the paper's); "
                   "custom: type the units of each module")
@@ -275,7 +295,7 @@ if any(ss.get(key) != value for key, value in ss.pg_loaded.items()):
     ss.pg_notes = []  # the notes were about the link, and the settings have moved on
 
 if ss.pg_notes:
-    st.warning("Some settings in the link could not be used:\n\n" + "\n".join(f"- {n}" for n in ss.pg_notes))
+    st.warning("Some settings in the link could not be used:\n\n" + bullets(ss.pg_notes))
 
 target = None
 if cfg is not None and not problems and cfg.task == "generation":
@@ -284,7 +304,7 @@ if cfg is not None and not problems and cfg.task == "generation":
     except ConfigError as e:  # e.g. an unreadable WAV or a start past its end
         problems += e.problems
 if problems:
-    st.error("This configuration cannot be trained:\n\n" + "\n".join(f"- {p}" for p in problems))
+    st.error("This configuration cannot be trained:\n\n" + bullets(problems))
 
 run = None
 if ss.pg_run is not None:
@@ -302,6 +322,8 @@ if cfg is not None and not problems:
 manager = ensure_manager()
 if buttons_col.button("Train", key="train", type="primary", disabled=bool(problems) or live,
                       help="Train the CW-RNN and the baselines on these settings in the background"):
+    if raw["folder"]:  # the worker reads the folder itself, wherever it runs from
+        raw = {**raw, "folder": str(wv.resolve_folder(raw["folder"], store.home))}
     ss.pg_run = manager.submit(cfg.task, raw, cfg.seed_list)
     st.rerun()  # redraw the buttons (Train off, Stop on) and the link with the new run
 if buttons_col.button("Stop", key="stop", disabled=not live,
@@ -332,7 +354,7 @@ def show_run(run_id: int, was_live: bool) -> None:
     st.markdown(text)
     st.progress(fraction)
     if w.run.get("error"):
-        (st.warning if w.run["status"] == "cancelled" else st.error)(w.run["error"])
+        (st.warning if w.run["status"] == "cancelled" else st.error)(plain(w.run["error"]))
     figures = w.figures()
     if w.task == "words":
         show_words_run(w, figures)
@@ -368,10 +390,10 @@ def show_words_run(w: RunWatcher, figures: dict) -> None:
     right.plotly_chart(figures["weights"], key="weights_chart")
     config = w.run["config"]
     try:
-        data = wv.load_dataset(config.get("dataset", "synthetic"), config.get("folder"))
+        data = wv.load_dataset(config.get("dataset", "synthetic"), config.get("folder"), store.home)
     except ConfigError as e:
-        st.warning("This run's recordings can no longer be read, so its words cannot be shown: "
-                   + "; ".join(e.problems))
+        st.warning(plain("This run's recordings can no longer be read, so its words cannot be shown: "
+                         + "; ".join(e.problems)))
         st.plotly_chart(figures["activity"], key="activity_chart")
         return
     show_word(w, data, figures["activity"])
@@ -404,10 +426,10 @@ if run is not None:
     show_run(run["id"], live)
 elif speech is not None and not speech_problems:
     train_speakers, test_speakers = len(set(speech.train.speakers)), len(set(speech.test.speakers))
-    st.info(f"Press **Train** to start. {len(speech.labels)} words: {len(speech.train)} recordings by "
-            f"{train_speakers} speakers to learn from, {len(speech.test)} by {test_speakers} other speakers "
-            "to test on." + (" The speech is synthetic (espeak-ng voices), not recorded."
-                             if ss.dataset == "synthetic" else ""))
+    st.info(("" if problems else "Press **Train** to start. ") +  # not beside "cannot be trained"
+            f"{len(speech.labels)} words: {len(speech.train)} recordings by {train_speakers} speakers to learn "
+            f"from, {len(speech.test)} by {test_speakers} other speakers to test on."
+            + (" The speech is synthetic (espeak-ng voices), not recorded." if ss.dataset == "synthetic" else ""))
     show_word(None, speech)
 elif target is not None:
     st.info("Press **Train** to start. Below is the target the networks will learn to generate.")

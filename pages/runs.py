@@ -4,6 +4,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from cwrnn import runs_view as rv
 from cwrnn import viz
+from cwrnn.app.text import plain
 from cwrnn.paper_job import grid_figure, grid_kind, grid_results, grid_table, is_grid
 from cwrnn.run_figures import run_audio, run_figures
 from cwrnn.runs.manager import ensure_manager
@@ -41,7 +42,7 @@ def status_line(run: dict) -> None:
     if run["status"] == "running" and total:
         st.progress(min(done / total, 1.0))
     if run.get("error"):
-        (st.warning if run["status"] in ("cancelled", "interrupted") else st.error)(run["error"])
+        (st.warning if run["status"] in ("cancelled", "interrupted") else st.error)(plain(run["error"]))
 
 
 def draw_run(run_id: int, was_live: bool) -> None:
@@ -193,4 +194,4 @@ try:
     elif "run" in params:
         open_run(rv.parse_run_ids(params["run"], store)[0])
 except rv.RunLinkError as e:
-    st.error(str(e))
+    st.error(plain(e))

@@ -98,23 +98,6 @@ def test_a_wav_path_must_be_an_upload_of_this_lab(tmp_path):
         assert notes[1] == "source=wav needs a WAV file uploaded to this lab; using the shipped clips instead"
 
 
-def test_an_upload_is_kept_once_under_a_name_the_link_can_use(tmp_path):
-    uploads = tmp_path / "uploads"
-    path = ps.save_upload(b"RIFF one", uploads)
-    assert path.parent == uploads and path.read_bytes() == b"RIFF one"
-    assert ps.save_upload(b"RIFF one", uploads) == path and len(list(uploads.iterdir())) == 1
-    assert ps.save_upload(b"RIFF two", uploads) != path
-    cfg, notes = ps.from_query({"source": "wav", "wav_path": path.name}, uploads)
-    assert cfg.wav_path == str(path.resolve()) and notes == []
-
-
-def test_the_run_parameter():
-    assert ps.parse_run_param({}) == (None, None)
-    assert ps.parse_run_param({"run": "12"}) == (12, None)
-    run_id, note = ps.parse_run_param({"run": "twelve"})
-    assert run_id is None and "run='twelve'" in note
-
-
 @pytest.mark.parametrize("text, message", [
     ("1, 0, x", "whole numbers"), ("1, 0", "at least 1"), ("4, 2", "sorted"), ("1, 2, 2", "distinct"),
     ("", "at least one period"), ("1, 1024", "at most 512"), (", ".join(map(str, range(1, 12))), "at most 10 modules"),

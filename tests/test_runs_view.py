@@ -63,6 +63,7 @@ def test_runs_table_has_one_row_per_run_with_its_final_scores(store, four_runs):
         ["running", "test_error", 0.3, 0.6, 7]
     # a grid shows its largest budget, and the scores at that budget only
     assert rows.loc[grid, ["budget", "CW-RNN", "LSTM", "epochs"]].tolist() == [1000, 0.007, 0.04, 5]
+    assert rows.loc[grid, "architectures"] == "SRN, LSTM, CW-RNN"  # the paper's three: a grid trains no GRU
     assert np.isnan(rows.loc[grid, "SRN"])
     assert pd.isna(rows.loc[queued, "epochs"]) and rows.loc[queued, ["CW-RNN", "SRN", "LSTM"]].isna().all()
     assert rows.loc[queued, "architectures"] == "SRN, LSTM, CW-RNN"
@@ -111,6 +112,15 @@ def test_parse_run_ids_accepts_stored_runs_and_explains_bad_links(store, four_ru
         rv.parse_run_ids(str(gen), store, param="compare")
 
 
+@pytest.mark.parametrize("digits", [19, 20, 40])
+def test_run_ids_past_sqlites_largest_integer_are_runs_that_do_not_exist(store, four_runs, digits):
+    huge = "9" * digits
+    with pytest.raises(rv.RunLinkError, match=f"no run {huge} in this lab"):
+        rv.parse_run_ids(huge, store)
+    with pytest.raises(rv.RunLinkError, match=f"no run {huge} in this lab"):
+        rv.parse_run_ids(f"{four_runs[0]},{huge}", store, param="compare")
+
+
 def test_playground_params_name_config_fields_and_join_lists():
     cfg = {**RunConfig().to_dict(), "periods": [1, 3, 9], "lr": 0.001, "grid": "ignored"}
     params = rv.playground_params(cfg)
@@ -156,6 +166,13 @@ def test_config_diff_lists_only_the_settings_that_differ(store):
                                             "1, 2, 4, 8, 16, 32, 64, 128, 256"]
     assert diff.loc["lr"].tolist() == ["automatic", "automatic", "0.01"]
     assert rv.config_diff(runs[:1]).empty
+
+
+def test_config_diff_names_each_setting_once_when_tasks_differ(store):
+    a = finished(store, "generation", RunConfig().to_dict())
+    b = finished(store, "words", {**RunConfig().to_dict(), "task": "words"})
+    diff = rv.config_diff([store.get_run(a), store.get_run(b)])
+    assert diff.index.tolist() == ["task"] and diff.loc["task"].tolist() == ["generation", "words"]
 
 
 def snapshot(store: RunStore, run_id: int, target: np.ndarray, outputs: dict) -> None:
