@@ -80,6 +80,12 @@ class RunConfig:
                                        ("clip_norm", self.clip_norm)) if v is not None}
         return TrainConfig.preset(self.preset, epochs=self.epochs, snapshot_every=self.snapshot_every, device=self.device, **overrides)
 
+    def as_trained(self) -> dict:
+        """The fields with the optimiser settings the preset chose in place of null ("automatic"): what a
+        run's config.json records, so it says what was used."""
+        train = self.train_config()
+        return {**self.to_dict(), "lr": train.lr, "momentum": train.momentum, "clip_norm": train.clip_norm}
+
 
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)

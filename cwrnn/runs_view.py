@@ -9,16 +9,19 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import clock
-from .experiment import LIMITS, RunConfig
+from . import word_view
+from .experiment import LIMITS, ConfigError, RunConfig, validate
 from .models import count_parameters, recurrent_macs
 from .paper_job import EXPERIMENTS, GRID_ARCHS, is_grid
 from .runs.store import MAX_RUN_ID, RunNotFound, RunStore
-from .viz_style import arch_label, sort_archs
+from .train import PRESETS
+from .viz_style import ARCH_DASHES, GROUP_PALETTE, arch_label, sort_archs
 
 #: The final score each task is judged by (lower is better for both).
 SCORE_METRICS = {"generation": "nmse", "words": "test_error", **{e.task: e.stored for e in EXPERIMENTS.values()}}
@@ -96,6 +99,11 @@ def filter_runs(table: pd.DataFrame, tasks: Sequence[str] | None = None,
     return table[keep]
 
 
+def rows_of(ids: Sequence[int], chosen: Sequence[int]) -> list[int]:
+    """The table rows (positions in `ids`) of the runs a link chose, so the table shows them ticked."""
+    return [row for row, run_id in enumerate(ids) if run_id in set(chosen)]
+
+
 def selection_params(ids: Sequence[int], rows: Sequence[int]) -> dict[str, str]:
     """Query parameters for rows selected in the table: ?run=ID for one, ?compare=ID,ID for several."""
     chosen = [int(ids[r]) for r in rows if 0 <= r < len(ids)]
@@ -167,9 +175,59 @@ def metrics_csv(store: RunStore, run_id: int) -> bytes:
     return store.metrics(run_id).to_csv(index=False).encode()
 
 
+def config_used(run: Mapping) -> dict:
+    """The run's configuration with the optimiser settings its preset chose in place of "automatic"
+    (`RunConfig.as_trained`); a grid's, or one this version no longer accepts, as stored."""
+    try:
+        return validate(run["config"]).as_trained()
+    except ConfigError:
+        return dict(run["config"])
+
+
 def config_json(run: Mapping) -> bytes:
-    """The run's configuration as indented JSON (RunConfig fields; `experiment.validate` reads it back)."""
-    return (json.dumps(run["config"], indent=2) + "\n").encode()
+    """The run's configuration as trained, as indented JSON (RunConfig fields; `experiment.validate` reads
+    it back and trains the same run)."""
+    return (json.dumps(config_used(run), indent=2) + "\n").encode()
+
+
+#: The settings table's rows: RunConfig field -> what the row is called; only the fields of the run's task.
+SETTING_NAMES = {
+    "task": "task", "source": "target", "clips": "clips", "wav_path": "WAV file", "wav_start": "WAV start (s)",
+    "steps": "steps", "dataset": "recordings", "folder": "folder", "readout": "prediction read at",
+    "periods": "periods", "module_sizes": "units per module", "connectivity": "connectivity",
+    "budget": "parameter budget", "baselines": "baselines", "preset": "optimiser", "lr": "learning rate",
+    "momentum": "momentum", "clip_norm": "gradient norm clipped at", "epochs": "epochs (most)",
+    "seeds": "seeds", "seed": "first seed", "device": "device",
+}
+_TASK_FIELDS = {"generation": ("dataset", "folder", "readout"), "words": ("source", "clips", "wav_path",
+                                                                          "wav_start", "steps")}
+
+
+def settings_table(run: Mapping, home: Path | None = None) -> pd.DataFrame:
+    """One row per setting of a training run, with the values it was trained with (the preset's learning
+    rate, momentum and clipping, not "automatic"), its models' sizes and, once finished, its epochs and
+    device. Paths inside the data `home` are shown relative to it."""
+    config, summary = config_used(run), run.get("summary") or {}
+    skip = _TASK_FIELDS.get(config.get("task", run["task"]), ())
+    rows = []
+    for name, label in SETTING_NAMES.items():
+        if name in skip or name not in config or (name in ("wav_path", "wav_start") and config.get("source") != "wav"):
+            continue
+        value = config[name] if (name, config[name]) != ("clip_norm", None) else "none"
+        if name in ("folder", "wav_path") and value and home is not None:
+            value = word_view.shown_path(value, home)
+        if name == "lr" and config.get("preset") in PRESETS and PRESETS[config["preset"]]["lr_scale"]:
+            scales = PRESETS[config["preset"]]["lr_scale"]
+            value = f"{value:g} (" + ", ".join(f"{arch_label(a)} x {s:g}" for a, s in scales.items()) + ")"
+        rows.append((label, _shown(value)))
+    for model in summary.get("models") or (run.get("progress") or {}).get("models") or []:
+        rows.append((f"{arch_label(model['arch'])} size", f"{model['hidden_size']} hidden units"
+                     + (f", {model['parameters']} parameters" if "parameters" in model else "")))
+    if summary.get("epochs") is not None:
+        rows.append(("epochs trained", _shown(summary["epochs"])))
+    if run.get("device"):
+        rows.append(("trained on", run["device"]))
+    return pd.DataFrame(rows, columns=["setting", "value"])
 
 
 def downloadable_files(store: RunStore, run_id: int) -> list[tuple[str, str, str]]:
@@ -203,40 +261,76 @@ def comparison_metrics(store: RunStore, runs: Sequence[Mapping]) -> pd.DataFrame
         columns=["arch", "seed", "epoch", "name", "value", "run"])
 
 
+def by_task(runs: Sequence[Mapping]) -> dict[str, list[Mapping]]:
+    """The runs grouped by task, in the order each task first appears: runs compare within a task."""
+    groups: dict[str, list[Mapping]] = {}
+    for run in runs:
+        groups.setdefault(run["task"], []).append(run)
+    return groups
+
+
+def run_colors(runs: Sequence[Mapping]) -> dict[str, str]:
+    """One colour per run label, in selection order: a run keeps its colour in every chart of a comparison."""
+    return {run_label(run): GROUP_PALETTE[i % len(GROUP_PALETTE)] for i, run in enumerate(runs)}
+
+
+def series_label(run: str, arch: str) -> str:
+    """The legend name of one model of one run in a comparison."""
+    return f"{run} · {arch_label(arch)}"
+
+
+def series_style(labels: Mapping[str, tuple[str, str]], colors: Mapping[str, str]
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """(colour, dash) of each series label -> (run label, arch): its run's colour, its model's dash."""
+    return ({s: colors[run] for s, (run, _) in labels.items()},
+            {s: ARCH_DASHES.get(arch, "solid") for s, (_, arch) in labels.items()})
+
+
 def metric_choices(metrics: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(architectures logged by every run, metric names logged by every run) of comparison_metrics."""
+    """(architectures logged by any run, metric names logged by every run) of comparison_metrics."""
     runs = metrics["run"].unique()
-    archs = [a for a in sort_archs(metrics["arch"].unique())
-             if all((metrics["run"][metrics["arch"] == a] == r).any() for r in runs)]
     names = sorted(n for n in metrics["name"].unique()
                    if all((metrics["run"][metrics["name"] == n] == r).any() for r in runs))
-    return archs, names
+    return sort_archs(metrics["arch"].unique()), names
 
 
-def comparison_waveforms(store: RunStore, runs: Sequence[Mapping], arch: str
-                         ) -> tuple[np.ndarray | None, dict[str, np.ndarray], list[str]]:
-    """(target, {run label: arch's output}, notes) from the runs' latest snapshots.
+def comparison_series(metrics: pd.DataFrame, archs: Sequence[str]) -> tuple[pd.DataFrame, dict[str, tuple]]:
+    """The metric rows of the chosen models with a `series` column (run · model), and each series' (run,
+    arch), for `loss_figure(group_col="series")` styled by `series_style`."""
+    rows = metrics[metrics["arch"].isin(archs)]
+    labels = {series_label(r, a): (r, a) for r, a in zip(rows["run"], rows["arch"])}
+    series = [series_label(r, a) for r, a in zip(rows["run"], rows["arch"])]
+    return rows.assign(series=series), labels
+
+
+def comparison_waveforms(store: RunStore, runs: Sequence[Mapping], archs: Sequence[str]
+                         ) -> tuple[np.ndarray | None, dict[str, np.ndarray], dict[str, tuple], list[str]]:
+    """(target, {series label: output}, {series label: (run label, arch)}, notes) from the runs' latest
+    snapshots, for each chosen model.
 
     Only outputs made for the same target as the first run's can be overlaid; the notes say which
     runs were left out and why.
     """
-    target, outputs, notes = None, {}, []
+    target, outputs, labels, notes = None, {}, {}, []
     for run in runs:
         label, snapshot = run_label(run), store.load_snapshot(run["id"])
         if snapshot is None:
             notes.append(f"{label} has no snapshot yet")
             continue
         arrays = snapshot[1]
-        if f"output/{arch}" not in arrays or "target" not in arrays:
-            notes.append(f"{label} has no generated waveform for {arch_label(arch)}")
+        present = [a for a in archs if f"output/{a}" in arrays]
+        if not present or "target" not in arrays:
+            notes.append(f"{label} has no generated waveform for {', '.join(map(arch_label, archs))}")
             continue
         if target is None:
             target = arrays["target"]
         elif arrays["target"].shape != target.shape or not np.allclose(arrays["target"], target):
             notes.append(f"{label} learned a different target sequence, so it is not overlaid")
             continue
-        outputs[label] = arrays[f"output/{arch}"]
-    return target, outputs, notes
+        for arch in present:
+            outputs[series_label(label, arch)] = arrays[f"output/{arch}"]
+            labels[series_label(label, arch)] = (label, arch)
+    return target, outputs, labels, notes
 
 
 _UNSET = object()
@@ -249,7 +343,7 @@ def _shown(value) -> str:
         return "automatic"
     if isinstance(value, (list, tuple)):
         return ", ".join(map(str, value))
-    return str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def config_diff(runs: Sequence[Mapping]) -> pd.DataFrame:

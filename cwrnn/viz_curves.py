@@ -50,8 +50,11 @@ def _series_stats(df: pd.DataFrame, group_col: str, max_points: int) -> pd.DataF
 
 def _add_metric_traces(fig: go.Figure, df: pd.DataFrame, name: str, *, group_col: str, band: str | None,
                        max_points: int, log_y: bool, scale: float = 1.0, dash: str = "solid",
-                       suffix: str = "") -> None:
-    """One centre line per group for metric `name`, under it a band across seeds when there are several."""
+                       suffix: str = "", colors: Mapping[str, str] | None = None,
+                       dashes: Mapping[str, str] | None = None) -> None:
+    """One centre line per group for metric `name`, under it a band across seeds when there are several.
+    `colors` and `dashes` fix a group's colour and line style (a comparison keeps a run's colour in every
+    chart); other groups get the architecture's colour or the palette's next one."""
     if band not in BANDS:
         raise VizInputError(f"band must be one of {BANDS}, got {band!r}")
     rows = df[df["name"] == name]
@@ -63,7 +66,8 @@ def _add_metric_traces(fig: go.Figure, df: pd.DataFrame, name: str, *, group_col
     groups = sort_archs(groups) if group_col == "arch" else groups
     for i, key in enumerate(groups):
         s = stats.loc[key]
-        color = arch_color(key) if group_col == "arch" else GROUP_PALETTE[i % len(GROUP_PALETTE)]
+        color = ((colors or {}).get(key) or
+                 (arch_color(key) if group_col == "arch" else GROUP_PALETTE[i % len(GROUP_PALETTE)]))
         label = (arch_label(key) if group_col == "arch" else str(key)) + suffix
         centre = s["mean"] if band == "std" else s["median"]
         lower, upper = (s["mean"] - s["std"], s["mean"] + s["std"]) if band == "std" else (s["min"], s["max"])
@@ -78,23 +82,25 @@ def _add_metric_traces(fig: go.Figure, df: pd.DataFrame, name: str, *, group_col
                                      hoverinfo="skip", name=f"{label} lower"))
         spread = (" (%{customdata[0]:.3g} to %{customdata[1]:.3g}, %{customdata[2]} seeds)" if many else "")
         fig.add_trace(go.Scatter(x=s.index, y=centre, mode="lines", name=label, legendgroup=label,
-                                 line={"color": color, "dash": dash, "width": 2},
+                                 line={"color": color, "dash": (dashes or {}).get(key, dash), "width": 2},
                                  customdata=np.column_stack([lower, upper, s["count"]]),
                                  hovertemplate=f"%{{y:.4g}}{spread}<extra>{label}</extra>"))
 
 
 def loss_figure(metrics_df: pd.DataFrame, name: str = "loss", *, log_y: bool = True,
                 band: str | None = "minmax", max_points: int = 1500, uirevision: str | None = "loss",
-                title: str | None = None, group_col: str = "arch") -> go.Figure:
+                title: str | None = None, group_col: str = "arch", colors: Mapping[str, str] | None = None,
+                dashes: Mapping[str, str] | None = None) -> go.Figure:
     """Metric `name` over epochs: one line per `group_col` value, with a shaded band across seeds.
 
     band="minmax": median line, band from the best to the worst seed; "std": mean line, mean ± std band;
-    None: median line only. `group_col` may be any column, e.g. a "run" label when comparing runs.
+    None: median line only. `group_col` may be any column, e.g. a "run" label when comparing runs;
+    `colors` and `dashes` (group -> colour, plotly dash) fix the look of some groups.
     """
     require_columns(metrics_df, [group_col, *METRIC_COLUMNS], "metrics")
     fig = go.Figure()
     _add_metric_traces(fig, metrics_df, name, group_col=group_col, band=band, max_points=max_points,
-                       log_y=log_y)
+                       log_y=log_y, colors=colors, dashes=dashes)
     if not fig.data:
         return empty_figure(title=title, uirevision=uirevision)
     fig.update_layout(hovermode="x unified")
@@ -124,8 +130,10 @@ def accuracy_figure(metrics_df: pd.DataFrame, names: Sequence[str] = ("train_err
 
 
 def waveform_figure(target, outputs: Mapping[str, np.ndarray], *, rate: float | None = None,
-                    uirevision: str | None = "wave", title: str | None = None) -> go.Figure:
-    """The target sequence (thick grey) with each model's generated sequence over it in the model's colour.
+                    uirevision: str | None = "wave", title: str | None = None,
+                    colors: Mapping[str, str] | None = None, dashes: Mapping[str, str] | None = None) -> go.Figure:
+    """The target sequence (thick grey) with each model's generated sequence over it in the model's colour
+    (or its colour and dash in `colors` and `dashes`, keyed as `outputs`).
 
     x is in steps, or in milliseconds when the sampling `rate` (Hz) is given.
     """
@@ -143,7 +151,8 @@ def waveform_figure(target, outputs: Mapping[str, np.ndarray], *, rate: float | 
             raise VizInputError(f"outputs[{arch!r}] has {output.size} steps but target has {target.size}; "
                                 f"every output must be as long as the target")
         fig.add_trace(go.Scatter(x=x, y=output, mode="lines", name=arch_label(arch),
-                                 line={"color": arch_color(arch), "width": 1.5}))
+                                 line={"color": (colors or {}).get(arch) or arch_color(arch),
+                                       "dash": (dashes or {}).get(arch, "solid"), "width": 1.5}))
     fig.update_layout(hovermode="x unified")
     return finish(fig, title=title, uirevision=uirevision, x_title="step" if rate is None else "time (ms)",
                   y_title="amplitude")

@@ -20,6 +20,8 @@ ARCH_LABELS: dict[str, str] = {"cwrnn": "CW-RNN", "srn": "SRN", "lstm": "LSTM", 
 # Baselines first and the CW-RNN last, as in the paper's tables and box plots.
 ARCH_ORDER: tuple[str, ...] = ("srn", "lstm", "gru", "cwrnn")
 GROUP_PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
+#: Where colour already names a run (comparing runs), the line style names the model.
+ARCH_DASHES: dict[str, str] = {"cwrnn": "solid", "srn": "dot", "lstm": "dash", "gru": "dashdot"}
 TEMPLATE = "plotly_white"
 
 

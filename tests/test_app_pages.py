@@ -1,6 +1,7 @@
 """AppTests of the Runs, Clock explorer and Paper pages, each run standalone on a store in a temporary home."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -83,6 +84,12 @@ def test_opening_a_run_shows_its_charts_audio_and_files(lab_home):
     assert len(at.get("audio")) == 4  # target, CW-RNN, SRN, LSTM
     names = {b.proto.label for b in at.download_button}
     assert {"metrics.csv", "config.json", "target.wav", "cwrnn.wav", "cwrnn.pt", "lstm.pt"} <= names
+    (settings,) = [d.value for d in at.dataframe if list(d.value.columns) == ["setting", "value"]]
+    settings = settings.set_index("setting")["value"]
+    # what the paper-generation preset chose, not "automatic"
+    assert settings["learning rate"] == "0.0003 (LSTM x 0.1)" and settings["momentum"] == "0.95"
+    assert settings["gradient norm clipped at"] == "100" and settings["parameter budget"] == "100"
+    assert settings["epochs trained"] == "3" and "CW-RNN size" in settings and "recordings" not in settings
     assert at.button(key="open_in_playground") and at.button(key="delete_run").disabled
 
 
@@ -104,8 +111,40 @@ def test_comparing_runs_overlays_curves_and_lists_differences(lab_home):
     assert {"compare_loss_chart", "compare_waveform_chart"} <= set(charts(at))
     diff = at.dataframe[-1].value
     assert diff.index.tolist() == ["budget"] and diff.loc["budget"].tolist() == ["100", "120"]
-    at.selectbox(key="compare_arch").set_value("srn").run()
+    at.multiselect(key="compare_archs").set_value(["srn", "cwrnn"]).run()
     assert not at.exception and "compare_loss_chart" in charts(at)
+    colours = {key: line_colours(at, key) for key in ("compare_loss_chart", "compare_waveform_chart")}
+    for chart in colours.values():  # colour names the run, so both models of a run share it
+        assert set(chart) == {f"run {r} · {m}" for r in (first, second) for m in ("CW-RNN", "SRN")}
+        assert chart[f"run {first} · CW-RNN"] == chart[f"run {first} · SRN"] != chart[f"run {second} · SRN"]
+    assert colours["compare_loss_chart"] == colours["compare_waveform_chart"]  # and it is one in every chart
+    (table,) = [df for df in at.dataframe if df.key == "runs_table"]
+    assert json.loads(table.proto.selection_default)["selection"]["rows"] == [0, 1]  # the link's runs ticked
+
+
+def line_colours(at: AppTest, key: str) -> dict[str, str]:
+    """Trace name -> line colour of the drawn lines of one chart (bands and the target left out)."""
+    (chart,) = [c for c in at.get("plotly_chart") if c.key == key]
+    spec = json.loads(chart.proto.spec)
+    return {t["name"]: t["line"]["color"] for t in spec["data"]
+            if t.get("line", {}).get("color") and t.get("name") != "target" and t["line"].get("width", 2) > 0}
+
+
+def test_a_mixed_selection_compares_each_tasks_runs_as_a_group(lab_home):
+    store, (first, second) = lab_home
+    words = [store.create_run("words", RunConfig(task="words").to_dict(), [0]) for _ in range(2)]
+    try:
+        for i, run_id in enumerate(words):
+            store.set_status(run_id, "cancelled")
+            store.add_metrics(run_id, [("cwrnn", 0, e, "test_error", 0.5 - 0.1 * e - 0.01 * i) for e in range(3)])
+        at = page("runs", compare=f"{first},{words[0]},{second},{words[1]}")
+        assert not at.exception and not at.error
+        assert {"compare_loss_chart_generation", "compare_waveform_chart_generation",
+                "compare_loss_chart_words"} <= set(charts(at))
+        assert "each task's runs are shown as a group" in texts(at.info)
+    finally:
+        for run_id in words:
+            store.delete_run(run_id)
 
 
 def test_deleting_a_run_needs_confirmation(lab_home):

@@ -142,7 +142,9 @@ def test_downloads_hold_the_stored_metrics_config_audio_and_weights(store):
     store.save_weights(run_id, "cwrnn", {})
     back = pd.read_csv(io.BytesIO(rv.metrics_csv(store, run_id)))
     pd.testing.assert_frame_equal(back, store.metrics(run_id), check_dtype=False)
-    assert json.loads(rv.config_json(store.get_run(run_id))) == config
+    # the settings the preset chose are written out, so the file says what was used and trains the same run
+    assert json.loads(rv.config_json(store.get_run(run_id))) == {**config, "lr": 3e-4, "momentum": 0.95,
+                                                                 "clip_norm": 100.0}
     assert rv.downloadable_files(store, run_id) == [("weights", "cwrnn.pt", "application/octet-stream"),
                                                     ("audio", "target.wav", "audio/wav")]
     assert rv.artifact_bytes(store, run_id, "target.wav") == b"RIFF-target"
@@ -166,6 +168,21 @@ def test_config_diff_lists_only_the_settings_that_differ(store):
                                             "1, 2, 4, 8, 16, 32, 64, 128, 256"]
     assert diff.loc["lr"].tolist() == ["automatic", "automatic", "0.01"]
     assert rv.config_diff(runs[:1]).empty
+
+
+def test_the_settings_table_shows_a_words_runs_values_as_trained(store):
+    folder = store.home / "uploads" / "recordings-abc"
+    config = {**RunConfig(task="words", dataset="folder", folder=str(folder), preset="adam", budget=500,
+                          periods=[1, 2, 4]).to_dict()}
+    run_id = finished(store, "words", config, summary={"epochs": 7, "models": [
+        {"arch": "cwrnn", "hidden_size": 12, "parameters": 498}, {"arch": "srn", "hidden_size": 10}]})
+    table = rv.settings_table(store.get_run(run_id), store.home).set_index("setting")["value"]
+    assert table["folder"] == "uploads/recordings-abc" and table["recordings"] == "folder"
+    assert table["learning rate"] == "0.003" and table["momentum"] == "0"
+    assert table["gradient norm clipped at"] == "none"
+    assert table["periods"] == "1, 2, 4" and table["epochs trained"] == "7"
+    assert table["CW-RNN size"] == "12 hidden units, 498 parameters" and table["SRN size"] == "10 hidden units"
+    assert "target" not in table and "clips" not in table  # Experiment 1's settings are not a words run's
 
 
 def test_config_diff_names_each_setting_once_when_tasks_differ(store):
@@ -196,15 +213,35 @@ def test_comparison_overlays_what_every_run_shares(store):
     metrics = rv.comparison_metrics(store, chosen)
     assert sorted(metrics["run"].unique()) == sorted(f"run {i}" for i in runs)
     assert len(metrics) == 2 * (3 * 2 * 3) + 3 * 2 * 3 + 1
-    assert rv.metric_choices(metrics) == (["srn", "cwrnn"], ["mse", "nmse"])
+    assert rv.metric_choices(metrics) == (["srn", "lstm", "cwrnn"], ["mse", "nmse"])
 
-    target_back, outputs, notes = rv.comparison_waveforms(store, chosen, "cwrnn")
+    target_back, outputs, labels, notes = rv.comparison_waveforms(store, chosen, ["srn", "cwrnn"])
     np.testing.assert_allclose(target_back, target)
-    assert list(outputs) == [f"run {runs[0]}", f"run {runs[1]}"]
-    np.testing.assert_allclose(outputs[f"run {runs[1]}"], target * 0.9)
+    a, b = f"run {runs[0]}", f"run {runs[1]}"
+    assert list(outputs) == [f"{a} · SRN", f"{a} · CW-RNN", f"{b} · CW-RNN"]  # run 1 has no SRN output
+    assert labels[f"{a} · SRN"] == (a, "srn")
+    np.testing.assert_allclose(outputs[f"{b} · CW-RNN"], target * 0.9)
     assert notes == [f"run {runs[2]} learned a different target sequence, so it is not overlaid",
                      f"run {runs[3]} has no snapshot yet"]
-    assert rv.comparison_waveforms(store, chosen[1:2], "srn")[1] == {}
+    assert rv.comparison_waveforms(store, chosen[1:2], ["srn"])[1] == {}
+
+    rows, labels = rv.comparison_series(metrics, ["cwrnn", "lstm"])
+    assert set(rows["arch"]) == {"cwrnn", "lstm"} and set(labels) == {f"run {r} · CW-RNN" for r in runs} | {
+        f"{a} · LSTM"}
+    colors = rv.run_colors(chosen)
+    line_colors, dashes = rv.series_style(labels, colors)
+    assert line_colors[f"{a} · LSTM"] == line_colors[f"{a} · CW-RNN"] == colors[a] != colors[b]
+    assert dashes[f"{a} · LSTM"] == "dash" and dashes[f"{a} · CW-RNN"] == "solid"
+
+
+def test_runs_group_by_task_and_keep_one_colour_each(store, four_runs):
+    gen, words, grid, queued = four_runs
+    runs = [store.get_run(i) for i in (gen, words, queued)]
+    assert {task: [r["id"] for r in group] for task, group in rv.by_task(runs).items()} == {
+        "generation": [gen, queued], "words": [words]}
+    colors = rv.run_colors(runs)
+    assert list(colors) == [f"run {gen}", f"run {words}", f"run {queued}"] and len(set(colors.values())) == 3
+    assert rv.rows_of([queued, grid, words, gen], [gen, words]) == [2, 3]
 
 
 # ---- the clock explorer ---------------------------------------------------------------------------

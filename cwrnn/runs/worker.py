@@ -103,7 +103,7 @@ def execute(run_id: int, home: str) -> None:
                   run_id, a, {k: v.cpu() for k, v in m.state_dict().items()}))
               for arch, model in result.models.items()}
     savers["config"] = lambda: store.save_artifact_bytes(run_id, "config.json",
-                                                         json.dumps(cfg.to_dict(), indent=2).encode())
+                                                         json.dumps(cfg.as_trained(), indent=2).encode())
     if cfg.task == "generation":
         savers["audio"] = lambda: _save_audio(store, run_id, task, result.models)
     problems = []
