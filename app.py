@@ -14,8 +14,8 @@ def freeze_library_objects() -> None:
     """Streamlit runs a full garbage collection after every run, a live chart's timed reruns included; with
     torch loaded that walks millions of objects, about 0.1 s of CPU per live update. The library's objects
     live as long as the process, so they are loaded once and frozen out of the collector's way."""
-    import cwrnn.experiment  # noqa: F401 (torch, pandas, plotly)
-    import cwrnn.run_figures  # noqa: F401
+    import cwrnn.app.run_figures  # noqa: F401 (pandas, plotly)
+    import cwrnn.train  # noqa: F401 (torch)
     gc.freeze()
 
 

@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cwrnn.run_figures import RunWatcher, run_figures  # noqa: E402
+from cwrnn.app.run_figures import RunWatcher, run_figures  # noqa: E402
 from cwrnn.runs.store import RunStore  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

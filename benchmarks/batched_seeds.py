@@ -10,7 +10,7 @@ import numpy as np
 
 from common import machine, timed
 from cwrnn import matched_specs, paper
-from cwrnn.audio import shipped_clips
+from cwrnn.data.audio import shipped_clips
 from cwrnn.tasks.generation import GenerationTask
 from cwrnn.train import TrainConfig, train
 

@@ -12,7 +12,7 @@ import time
 
 from common import machine
 from cwrnn import matched_specs, paper
-from cwrnn.audio import shipped_clips
+from cwrnn.data.audio import shipped_clips
 from cwrnn.tasks.generation import GenerationTask
 from cwrnn.train import TrainConfig, train
 

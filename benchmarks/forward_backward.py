@@ -1,7 +1,7 @@
 """Forward + backward time: CW-RNN against an SRN on the same code path and against torch.nn.RNN.
 
 n in {64, 256, 1024}, 8 modules with periods 1..128, batch 32, 256 steps. Prints a markdown table with
-the theoretical ratio (recurrent multiply-adds, paper-notes.md) beside the measured one. The three
+the theoretical ratio (recurrent multiply-adds, cwrnn.clock.theoretical_speedup) beside the measured one. The three
 models take turns, and each time is the minimum over the repeats: on a shared machine the fastest run
 is the one least disturbed by other work (the ratio of medians is shown too).
     python benchmarks/forward_backward.py [--device cuda] [--sizes 64 256 1024]

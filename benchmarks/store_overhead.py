@@ -10,7 +10,8 @@ import threading
 import time
 
 from common import machine
-from cwrnn.experiment import build_specs, build_task, validate
+from cwrnn.config import validate
+from cwrnn.experiment import build_specs, build_task, train_config
 from cwrnn.runs.store import RunStore
 from cwrnn.runs.worker import StoreCallback
 from cwrnn.train import train
@@ -43,7 +44,7 @@ def main():
             store = RunStore(tempfile.mkdtemp())
             callbacks = [StoreCallback(store, store.create_run(cfg.task, cfg.to_dict(), cfg.seed_list))]
         start = time.perf_counter()
-        train(task, specs, cfg.seed_list, cfg.train_config(), callbacks)
+        train(task, specs, cfg.seed_list, train_config(cfg), callbacks)
         return time.perf_counter() - start
 
     for repeat in range(a.repeats):
@@ -66,7 +67,7 @@ def main():
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        train(task, specs, cfg.seed_list, cfg.train_config(), [callback])
+        train(task, specs, cfg.seed_list, train_config(cfg), [callback])
         time.sleep(0.1)
         done.set()
         watcher.join()

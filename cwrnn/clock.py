@@ -5,6 +5,7 @@ without torch.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -70,6 +71,38 @@ def check_periods(periods: Sequence[int]) -> list[int]:
     if periods != sorted(periods):
         raise ValueError(f"periods must be sorted from fastest to slowest (ascending), got {periods}")
     return periods
+
+
+class PeriodsError(ValueError):
+    """A typed list of clock periods (or module sizes) cannot be used; the message says what is allowed."""
+
+
+def parse_ints(text: str, what: str, example: str) -> list[int]:
+    """Whole numbers typed as "1, 2, 4" (commas and/or spaces between them)."""
+    parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
+    if not parts:
+        raise PeriodsError(f"type at least one {what}, e.g. {example}")
+    bad = [p for p in parts if not re.fullmatch(r"[+-]?[0-9]+", p)]
+    if bad:
+        raise PeriodsError(
+            f"{what}s must be whole numbers separated by commas, e.g. {example}; not {', '.join(map(repr, bad))}"
+        )
+    return [int(p) for p in parts]
+
+
+def parse_periods(text: str, max_modules: int, max_period: int) -> list[int]:
+    """Periods typed as "1, 2, 4, 8": whole numbers >= 1, ascending, distinct, within the given limits."""
+    periods = parse_ints(text, "period", "1, 2, 4, 8")
+    if any(p < 1 for p in periods):
+        raise PeriodsError(f"every period must be at least 1 (a module that fires every step); got {periods}")
+    if len(periods) > max_modules:
+        raise PeriodsError(f"at most {max_modules} modules are allowed, got {len(periods)} periods")
+    if max(periods) > max_period:
+        raise PeriodsError(f"periods may be at most {max_period}, got {max(periods)}")
+    try:
+        return check_periods(periods)
+    except ValueError as e:  # unsorted or repeated: check_periods says which
+        raise PeriodsError(str(e)) from None
 
 
 def active_mask(periods: Sequence[int], steps: int) -> np.ndarray:

@@ -1,6 +1,12 @@
-"""The paper's reported numbers (Koutnik et al. 2014), for tables and charts to show beside ours."""
+"""The paper's reported numbers (Koutnik et al. 2014), for tables and charts to show beside ours, and the
+architectures' names and order."""
+
+from collections.abc import Iterable
 
 ARCHS = ("cwrnn", "lstm", "srn")  # the architectures the paper compares, in its order
+ARCH_LABELS: dict[str, str] = {"cwrnn": "CW-RNN", "srn": "SRN", "lstm": "LSTM", "gru": "GRU"}
+# Baselines first and the CW-RNN last, as in the paper's tables and box plots.
+ARCH_ORDER: tuple[str, ...] = ("srn", "lstm", "gru", "cwrnn")
 
 GENERATION_BUDGETS = (100, 250, 500, 1000)
 #: Table 1, Experiment 1: hidden units per budget.
@@ -28,3 +34,14 @@ def paper_value(table: dict, budgets: tuple, arch: str, budget: int):
     if budget not in budgets or arch not in table:
         return None
     return table[arch][budgets.index(budget)]
+
+
+def arch_label(arch: str) -> str:
+    """Display name of an architecture ("cwrnn" -> "CW-RNN"); unknown names are shown as given."""
+    return ARCH_LABELS.get(arch, arch)
+
+
+def sort_archs(archs: Iterable[str]) -> list[str]:
+    """Distinct architectures in ARCH_ORDER, unknown ones after, alphabetically."""
+    rank = {arch: i for i, arch in enumerate(ARCH_ORDER)}
+    return sorted(set(archs), key=lambda arch: (rank.get(arch, len(rank)), arch))

@@ -16,21 +16,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from .config import PRESETS
 from .models import ArchSpec, SequenceModel
 from .tasks.base import Task
 
 OPTIMIZERS = ("sgd", "adam")
-
-# The paper's settings. Learning rates are for the classical error 1/2 sum over time steps of the squared
-# error (see paper-notes.md). The paper mentions no clipping; without it about one seed in ten explodes
-# within 200 epochs at the paper's rate, so [our choice] each seed's gradient norm is clipped at 100, far
-# above the norms of healthy training.
-PRESETS = {
-    "paper-generation": dict(optimizer="sgd", lr=3e-4, momentum=0.95, lr_scale={"lstm": 0.1}, clip_norm=100.0),
-    "paper-words": dict(optimizer="sgd", lr=3e-4, momentum=0.9, lr_scale={}, patience=5),
-    "adam": dict(optimizer="adam", lr=3e-3, momentum=0.0, lr_scale={}),
-}
-
 
 @dataclass
 class TrainConfig:

@@ -2,13 +2,14 @@
 results beside the paper's."""
 import streamlit as st
 
-from cwrnn import paper_job as pj
-from cwrnn.experiment import LIMITS
+from cwrnn import grid
+from cwrnn.app import paper_results
+from cwrnn.config import LIMITS
 from cwrnn.runs.manager import ensure_manager
-from cwrnn.runs.store import TERMINAL_STATUSES, RunStore
+from cwrnn.runs.store import TERMINAL_STATUSES
+from pages._common import is_live, status_line, store
 
-store = RunStore()
-EXPERIMENTS = {"generation": "Experiment 1: sequence generation", "words": "Experiment 2: spoken words"}
+EXPERIMENT_LABELS = {"generation": "Experiment 1: sequence generation", "words": "Experiment 2: spoken words"}
 #: Widget keys of each experiment's controls, so both keep their settings when the other is shown.
 PREFIX = {"generation": "paper", "words": "paper_words"}
 INTRO = {
@@ -44,24 +45,16 @@ def grid_label(run: dict) -> str:
 
 def draw_grid(run_id: int, was_live: bool) -> None:
     """Progress, box plots and table of one grid run, redrawn every 2 s while it trains."""
-    run = store.get_run(run_id)
-    kind, budgets = pj.grid_kind(run), run["config"]["budgets"]
-    progress = run.get("progress") or {}
-    done = progress.get("epoch") or 0
-    total = progress.get("total_epochs") or len(pj.check_grid(run["config"]).cells())
-    if run["status"] in ("queued", "running"):
-        now = f"; training {progress['cell']}" if progress.get("cell") else ""
-        eta = f", about {progress['eta_s']:.0f} s left" if progress.get("eta_s") else ""
-        st.progress(done / total, text=f"{run['status']}: {done} of {total} cells done{now}{eta}")
-        if st.button("Stop", key="paper_stop", help="Stop after the cell that is training now"):
-            ensure_manager().cancel(run_id)
-    elif run.get("error"):
-        (st.warning if run["status"] == "cancelled" else st.error)(run["error"])
-    results = pj.grid_results(store.metrics(run_id), kind)
-    st.plotly_chart(pj.grid_figure(results, budgets, kind), key="paper_chart")
-    name = "NMSE" if kind == "generation" else pj.EXPERIMENTS[kind].unit
+    run = store().get_run(run_id)
+    kind, budgets = paper_results.grid_kind(run), run["config"]["budgets"]
+    status_line(run)
+    if is_live(run) and st.button("Stop", key="paper_stop", help="Stop after the cell that is training now"):
+        ensure_manager().cancel(run_id)
+    results = paper_results.grid_results(store().metrics(run_id), kind)
+    st.plotly_chart(paper_results.grid_figure(results, budgets, kind), key="paper_chart")
+    name = "NMSE" if kind == "generation" else grid.EXPERIMENTS[kind].unit
     digits = "%.4f" if kind == "generation" else "%.1f"
-    st.dataframe(pj.grid_table(results, budgets, kind), hide_index=True, column_config={
+    st.dataframe(paper_results.grid_table(results, budgets, kind), hide_index=True, column_config={
         "networks": st.column_config.NumberColumn(
             help="Networks trained in this cell: seeds × 5 clips" if kind == "generation" else
             "Networks trained in this cell: one per seed"),
@@ -76,46 +69,65 @@ def draw_grid(run_id: int, was_live: bool) -> None:
         st.rerun()  # the whole page: the timer stops
 
 
-st.title("Paper")
-kind = st.radio("Experiment", list(EXPERIMENTS), format_func=EXPERIMENTS.get, key="paper_experiment",
-                horizontal=True, help="Which of the paper's grids to run and show")
-experiment, key = pj.EXPERIMENTS[kind], PREFIX[kind]
-st.markdown(INTRO[kind] + " Run the same grid here; it trains in the background, so you can leave this page "
-            "and come back. Black diamonds are the paper's numbers, boxes are ours.")
-with st.expander("Hidden units per parameter budget, the paper's and ours"):
-    st.dataframe(pj.hidden_size_table(kind), hide_index=True)
-    st.caption("Ours are matched by exact parameter counts (one per CW-RNN period included), which can differ "
-               "by a unit from the paper's rounding.")
+def introduction() -> str:
+    """The title, the choice of experiment and what the paper did; returns the experiment's kind."""
+    st.title("Paper")
+    kind = st.radio("Experiment", list(EXPERIMENT_LABELS), format_func=EXPERIMENT_LABELS.get, key="paper_experiment",
+                    horizontal=True, help="Which of the paper's grids to run and show")
+    st.markdown(INTRO[kind] + " Run the same grid here; it trains in the background, so you can leave this page "
+                "and come back. Black diamonds are the paper's numbers, boxes are ours.")
+    with st.expander("Hidden units per parameter budget, the paper's and ours"):
+        st.dataframe(paper_results.hidden_size_table(kind), hide_index=True)
+        st.caption("Ours are matched by exact parameter counts (one per CW-RNN period included), which can differ "
+                   "by a unit from the paper's rounding.")
+    return kind
 
-c1, c2, c3 = st.columns(3)
-sizes = c1.multiselect("Parameter budgets", experiment.budgets, DEFAULTS[kind]["sizes"], key=f"{key}_sizes",
-                       help="Network sizes to train; every architecture gets the same budget")
-seeds = c2.number_input("Seeds", 1, LIMITS["seeds"], 1, key=f"{key}_seeds",
-                        help="Seeds per cell; each seed trains one network per clip (5), the paper used 100 runs"
-                        if kind == "generation" else "Networks per cell, each from its own seed; the paper used 100")
-epochs = c3.number_input("Epochs", 1, LIMITS["epochs"], DEFAULTS[kind]["epochs"], key=f"{key}_epochs",
-                         help=EPOCHS_HELP[kind])
-networks = int(seeds) * experiment.networks_per_seed
-st.caption(f"{len(sizes) * 3} cells of {networks} network{'s' if networks != 1 else ''} each, trained one "
-           f"cell after another. {SCALE_NOTE[kind]} The grid holds one training slot while it runs, so on a "
-           "small machine Playground runs wait in the queue until it is done.")
-if st.button("Run the grid", key=f"{key}_run", type="primary",
-             help="Queue the whole grid as one background run; it appears on the Runs page too"):
-    try:
-        grid = pj.check_grid({"grid": kind, "budgets": sorted(sizes), "seeds": int(seeds), "epochs": int(epochs)})
-    except pj.GridConfigError as e:
-        st.error(f"Cannot run this grid: {e}")
+
+def grid_controls(kind: str) -> None:
+    """Sizes, seeds and epochs of a new grid, and the button that queues it."""
+    experiment, key = grid.EXPERIMENTS[kind], PREFIX[kind]
+    c1, c2, c3 = st.columns(3)
+    sizes = c1.multiselect("Parameter budgets", experiment.budgets, DEFAULTS[kind]["sizes"], key=f"{key}_sizes",
+                           help="Network sizes to train; every architecture gets the same budget")
+    seeds = c2.number_input("Seeds", 1, LIMITS["seeds"], 1, key=f"{key}_seeds",
+                            help="Seeds per cell; each seed trains one network per clip (5), the paper used 100 runs"
+                            if kind == "generation" else "Networks per cell, each from its own seed; the paper used 100")
+    epochs = c3.number_input("Epochs", 1, LIMITS["epochs"], DEFAULTS[kind]["epochs"], key=f"{key}_epochs",
+                             help=EPOCHS_HELP[kind])
+    networks = int(seeds) * experiment.networks_per_seed
+    st.caption(f"{len(sizes) * 3} cells of {networks} network{'s' if networks != 1 else ''} each, trained one "
+               f"cell after another. {SCALE_NOTE[kind]} The grid holds one training slot while it runs, so on a "
+               "small machine Playground runs wait in the queue until it is done.")
+    if st.button("Run the grid", key=f"{key}_run", type="primary",
+                 help="Queue the whole grid as one background run; it appears on the Runs page too"):
+        try:
+            chosen = grid.check_grid({"grid": kind, "budgets": sorted(sizes), "seeds": int(seeds), "epochs": int(epochs)})
+        except grid.GridConfigError as e:
+            st.error(f"Cannot run this grid: {e}")
+        else:
+            st.session_state[f"{key}_shown"] = ensure_manager().submit(
+                experiment.task, chosen.config(), list(range(chosen.seeds)), name=f"paper grid, {EXPERIMENT_LABELS[kind]}")
+
+
+def grid_runs(kind: str) -> None:
+    """The grids of this experiment run so far; the chosen one's progress, box plots and table."""
+    experiment, key = grid.EXPERIMENTS[kind], PREFIX[kind]
+    grids = {run["id"]: run for run in store().list_runs() if run["task"] == experiment.task}
+    if st.session_state.get(f"{key}_shown") not in grids:  # deleted on the Runs page since
+        st.session_state.pop(f"{key}_shown", None)
+    if not grids:
+        st.info("No grid has run yet: choose the sizes and press **Run the grid**.")
     else:
-        st.session_state[f"{key}_shown"] = ensure_manager().submit(
-            experiment.task, grid.config(), list(range(grid.seeds)), name=f"paper grid, {EXPERIMENTS[kind]}")
+        shown = st.selectbox("Show results of", list(grids), format_func=lambda i: grid_label(grids[i]),
+                             key=f"{key}_shown", help="Grids run so far, newest first")
+        live = is_live(grids[shown])
+        st.fragment(draw_grid, run_every=2 if live else None)(shown, live)
 
-grids = {run["id"]: run for run in store.list_runs() if run["task"] == experiment.task}
-if st.session_state.get(f"{key}_shown") not in grids:  # deleted on the Runs page since
-    st.session_state.pop(f"{key}_shown", None)
-if not grids:
-    st.info("No grid has run yet: choose the sizes and press **Run the grid**.")
-else:
-    shown = st.selectbox("Show results of", list(grids), format_func=lambda i: grid_label(grids[i]),
-                         key=f"{key}_shown", help="Grids run so far, newest first")
-    live = grids[shown]["status"] in ("queued", "running")
-    st.fragment(draw_grid, run_every=2 if live else None)(shown, live)
+
+def main() -> None:
+    kind = introduction()
+    grid_controls(kind)
+    grid_runs(kind)
+
+
+main()

@@ -2,37 +2,34 @@
 and an LSTM: generating music (Experiment 1) or telling spoken words apart (Experiment 2)."""
 import streamlit as st
 
-from cwrnn import audio, viz
-from cwrnn import playground_state as ps
-from cwrnn import runs_view
-from cwrnn import word_view as wv
+from cwrnn.app import playground_state as ps
 from cwrnn.app import uploads as up
+from cwrnn.app import runs_view, viz
+from cwrnn.app import word_view as wv
+from cwrnn.app.run_figures import RunWatcher, looped
 from cwrnn.app.text import bullets, plain
-from cwrnn.experiment import ConfigError, build_task
-from cwrnn.run_figures import RunWatcher, looped
+from cwrnn.config import ConfigError
+from cwrnn.data import audio
+from cwrnn.experiment import build_task
 from cwrnn.runs.manager import ensure_manager
-from cwrnn.runs.store import RunNotFound, RunStore, default_home
+from cwrnn.runs.store import RunNotFound
+from pages._common import is_live, status_line, store
 
 REFRESH_S = 1.0
-TASKS = {"generation": "1: generate music", "words": "2: spoken words"}
-SOURCES = {"clips": "shipped clips", "tone": "synthetic tone", "wav": "your WAV file"}
-DATASETS = {"synthetic": "synthetic speech (25 words)", "fsdd": "FSDD digits (real recordings)",
+TASK_LABELS = {"generation": "1: generate music", "words": "2: spoken words"}
+SOURCE_LABELS = {"clips": "shipped clips", "tone": "synthetic tone", "wav": "your WAV file"}
+DATASET_LABELS = {"synthetic": "synthetic speech (25 words)", "fsdd": "FSDD digits (real recordings)",
             "folder": "your recordings"}
-READOUTS = {"last": "last step", "mean": "mean over steps"}
-SCHEDULES = {"exponential": "exponential (paper)", "linear": "linear", "fibonacci": "Fibonacci", "custom": "custom"}
-PRESETS = {"paper-generation": "paper (SGD, momentum)", "paper-words": "paper (SGD, momentum, early stop)",
+READOUT_LABELS = {"last": "last step", "mean": "mean over steps"}
+SCHEDULE_LABELS = {"exponential": "exponential (paper)", "linear": "linear", "fibonacci": "Fibonacci", "custom": "custom"}
+PRESET_LABELS = {"paper-generation": "paper (SGD, momentum)", "paper-words": "paper (SGD, momentum, early stop)",
            "adam": "Adam"}
-
-
-@st.cache_resource(show_spinner=False)
-def open_store(home: str) -> RunStore:
-    """One store per home and process: each RunStore() re-reads the database file's header."""
-    return RunStore(home)
-
-
-store = open_store(str(default_home()))
-uploads = store.home / "uploads"
 ss = st.session_state
+
+
+def uploads():
+    """The lab's folder of uploaded WAVs and recordings."""
+    return store().home / "uploads"
 
 
 # ---- state: the URL, the widgets and the last good configuration -----------------------------------
@@ -43,17 +40,17 @@ def url_params() -> dict[str, list[str]]:
 
 def load_url() -> None:
     """Set every widget from the link (bad values fall back to defaults, with notes)."""
-    cfg, notes = ps.from_query(url_params(), uploads)
+    cfg, notes = ps.from_query(url_params(), uploads())
     run_id, note = None, None
     if "run" in st.query_params:
         try:
-            (run_id,) = runs_view.parse_run_ids(st.query_params["run"], store)
+            (run_id,) = runs_view.parse_run_ids(st.query_params["run"], store())
         except runs_view.RunLinkError as e:
             note = f"{e}; no run is shown"
         else:
-            shown = store.get_run(run_id)
+            shown = store().get_run(run_id)
             if set(url_params()) == {"run"} and shown["task"] in ps.TASK_DEFAULTS:  # ?run=N alone: its settings
-                cfg, notes = ps.from_query(runs_view.playground_params(shown["config"]), uploads)
+                cfg, notes = ps.from_query(runs_view.playground_params(shown["config"]), uploads())
     ss.update(ps.widget_state(cfg))
     ss.pg_config, ss.pg_loaded, ss.pg_notes = cfg, ps.widget_state(cfg), notes + ([note] if note else [])
     ss.pg_periods, ss.pg_wav_path, ss.pg_run = list(cfg.periods), cfg.wav_path, run_id
@@ -115,246 +112,258 @@ def on_wav() -> None:
     if upload is None:
         return
     try:
-        ss.pg_wav_path = str(up.save_wav(upload.getvalue(), uploads))
+        ss.pg_wav_path = str(up.save_wav(upload.getvalue(), uploads()))
     except up.UploadError as e:
         ss.pg_wav_error = f"{upload.name} was not used: {e}"
 
 
 def on_zip() -> None:
-    """Unpack an uploaded zip of recordings into the lab's uploads folder and point the folder at it."""
+    """Unpack an uploaded zip of recordings into the lab's uploads folder and point the folder at it; a zip
+    whose recordings cannot be used is deleted again."""
     upload = ss.words_zip
     ss.pop("pg_zip_error", None)
     if upload is None:
         return
     try:
-        folder = up.extract_recordings(upload.getvalue(), uploads,
-                                       check=lambda path: wv.load_dataset("folder", str(path), store.home))
+        folder = up.extract_recordings(upload.getvalue(), uploads(),
+                                       check=lambda path: wv.load_dataset("folder", str(path), store().home))
     except up.UploadError as e:
         ss.pg_zip_error = f"{upload.name} was not used: {e}"
     else:
-        ss.folder = wv.shown_path(folder, store.home)
+        ss.folder = wv.shown_path(folder, store().home)  # relative to the data home: no server path shown
 
 
-first_visit = "pg_config" not in ss
-link = {k: v for k, v in st.query_params.to_dict().items() if k != "run"}
-# A link opened in this session (or "Open in Playground") replaces the settings; an empty URL, as after a
-# visit to another page, keeps them.
-if first_visit or (link and link != ss.get("pg_query")):
-    load_url()
-for key, value in ps.widget_state(ss.pg_config).items():
-    ss.setdefault(key, value)  # widgets hidden on the last run lose their state; give it back
+def sync_with_link() -> None:
+    """A link opened in this session (or "Open in Playground") replaces the settings; an empty URL, as after a
+    visit to another page, keeps them."""
+    first_visit = "pg_config" not in ss
+    link = {k: v for k, v in st.query_params.to_dict().items() if k != "run"}
+    if first_visit or (link and link != ss.get("pg_query")):
+        load_url()
+    for key, value in ps.widget_state(ss.pg_config).items():
+        ss.setdefault(key, value)  # widgets hidden on the last run lose their state; give it back
 
-# ---- controls --------------------------------------------------------------------------------------
 
-datasets = [d for d in DATASETS if d != "fsdd" or wv.fsdd_folder()]
-if ss.dataset not in datasets:  # a run's link from a lab where FSDD is installed
-    ss.dataset = ps.WORDS_DEFAULTS.dataset
-if ss.preset not in ps.TASK_PRESETS[ss.task]:
-    ss.preset = ps.TASK_DEFAULTS[ss.task].preset
-speech, speech_problems, io_sizes = None, [], (0, 1)  # Experiment 1: no input, one output
-if ss.task == "words":
-    try:
-        speech = wv.load_dataset(ss.dataset, ss.folder, store.home)
-        io_sizes = (speech.n_channels, len(speech.labels))
-    except ConfigError as e:  # an empty folder, one speaker only, unreadable files...
-        speech_problems = [f"the recordings cannot be used: {p}" for p in e.problems]
-with st.sidebar:
-    st.header("Data")
-    st.radio("Experiment", list(TASKS), format_func=TASKS.get, key="task", horizontal=True, on_change=on_task,
-             help="1: generate a 7 ms piece of music from no input (the paper's Experiment 1); 2: hear a "
-                  "spoken word as MFCC frames and say which word it was (its Experiment 2). Switching sets "
-                  "that experiment's paper design")
+def load_speech() -> tuple[list[str], object, list[str], tuple[int, int]]:
+    """The datasets offered here, and Experiment 2's recordings with their problems and input/output sizes."""
+    datasets = [d for d in DATASET_LABELS if d != "fsdd" or wv.fsdd_folder()]
+    if ss.dataset not in datasets:  # a run's link from a lab where FSDD is installed
+        ss.dataset = ps.WORDS_DEFAULTS.dataset
+    if ss.preset not in ps.TASK_PRESETS[ss.task]:
+        ss.preset = ps.TASK_DEFAULTS[ss.task].preset
+    speech, speech_problems, io_sizes = None, [], (0, 1)  # Experiment 1: no input, one output
     if ss.task == "words":
-        st.radio("Recordings", datasets, format_func=DATASETS.get, key="dataset",
-                 help="synthetic speech: the paper's 25 words spoken by 7 synthetic voices (espeak-ng, varied "
-                      "in rate, pitch, vocal tract and noise), 5 voices to train and 2 unseen to test; FSDD: "
-                      "real recordings of the digits 0-9 by 6 speakers; yours: a folder or zip of "
-                      "`{label}_{speaker}_{take}.wav` files. Test speakers are never heard in training")
-        if ss.dataset == "folder":
-            st.file_uploader("Zip of recordings", type=["zip"], key="words_zip", on_change=on_zip,
-                             help="A zip of `{label}_{speaker}_{take}.wav` files (at the top or in one folder), "
-                                  f"at most {up.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
-                                  "folder, which the path below then names")
-            if ss.get("pg_zip_error"):
-                st.error(plain(ss.pg_zip_error))
-            st.text_input("Folder on this server", key="folder", placeholder="uploads/recordings-...",
-                          help="A folder of `{label}_{speaker}_{take}.wav` files, e.g. `7_jackson_32.wav`; two "
-                               "speakers are held out for testing, so it needs at least three. Relative to the "
-                               "lab's data folder (a zip uploaded above lands in uploads/), or under a folder "
-                               "the lab's operator allows in `$CWRNN_DATA_ROOTS`")
-        st.radio("Prediction read at", list(READOUTS), format_func=READOUTS.get, key="readout", horizontal=True,
-                 help="Where the network's answer is read: its output at the word's last frame (the paper's), "
-                      "or its output averaged over every frame of the word")
+        try:
+            speech = wv.load_dataset(ss.dataset, ss.folder, store().home)
+            io_sizes = (speech.n_channels, len(speech.labels))
+        except ConfigError as e:  # an empty folder, one speaker only, unreadable files...
+            speech_problems = [f"the recordings cannot be used: {p}" for p in e.problems]
+    return datasets, speech, speech_problems, io_sizes
+
+
+def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
+    """Every setting: the data, the CW-RNN's design, the comparison and the training."""
+    with st.sidebar:
+        st.header("Data")
+        st.radio("Experiment", list(TASK_LABELS), format_func=TASK_LABELS.get, key="task", horizontal=True, on_change=on_task,
+                 help="1: generate a 7 ms piece of music from no input (the paper's Experiment 1); 2: hear a "
+                      "spoken word as MFCC frames and say which word it was (its Experiment 2). Switching sets "
+                      "that experiment's paper design")
+        if ss.task == "words":
+            st.radio("Recordings", datasets, format_func=DATASET_LABELS.get, key="dataset",
+                     help="synthetic speech: the paper's 25 words spoken by 7 synthetic voices (espeak-ng, varied "
+                          "in rate, pitch, vocal tract and noise), 5 voices to train and 2 unseen to test; FSDD: "
+                          "real recordings of the digits 0-9 by 6 speakers; yours: a folder or zip of "
+                          "`{label}_{speaker}_{take}.wav` files. Test speakers are never heard in training")
+            if ss.dataset == "folder":
+                st.file_uploader("Zip of recordings", type=["zip"], key="words_zip", on_change=on_zip,
+                                 help="A zip of `{label}_{speaker}_{take}.wav` files (at the top or in one folder), "
+                                      f"at most {up.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
+                                      "folder, which the path below then names")
+                if ss.get("pg_zip_error"):
+                    st.error(plain(ss.pg_zip_error))
+                st.text_input("Folder on this server", key="folder", placeholder="uploads/recordings-...",
+                              help="A folder of `{label}_{speaker}_{take}.wav` files, e.g. `7_jackson_32.wav`; "
+                                   "two speakers are held out for testing, so it needs at least three. Relative to "
+                                   "the lab's data folder (a zip uploaded above lands in uploads/), or under a "
+                                   "folder the lab's operator allows in `$CWRNN_DATA_ROOTS`")
+            st.radio("Prediction read at", list(READOUT_LABELS), format_func=READOUT_LABELS.get, key="readout", horizontal=True,
+                     help="Where the network's answer is read: its output at the word's last frame (the paper's), "
+                          "or its output averaged over every frame of the word")
+        else:
+            st.radio("Target", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, key="source", horizontal=True,
+                     help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]")
+            if ss.source == "clips":
+                st.multiselect("Clips", list(range(ps.CLIP_COUNT)), key="clips", format_func=lambda i: f"clip {i + 1}",
+                               help="The paper's five pieces of a music recording; one network per clip. "
+                                    "One clip trains fastest")
+            elif ss.source == "wav":
+                st.file_uploader("WAV file", type=["wav"], key="wav_upload", on_change=on_wav,
+                                          help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz "
+                                               "and 320 samples are cut at the start time below. Kept in the lab's "
+                                               "uploads folder so the link keeps working here")
+                if ss.get("pg_wav_error"):
+                    st.error(plain(ss.pg_wav_error))
+                st.number_input("Start (s)", min_value=0.0, step=0.01, format="%.3f", key="wav_start",
+                                help="Where in the recording the 320-sample target begins, in seconds")
+
+        st.header("CW-RNN design")
+        st.slider("Modules", 1, ps.MAX_MODULES, key="modules", on_change=on_modules,
+                  help="How many clocked modules the hidden layer is split into; the paper uses 9")
+        st.selectbox("Period schedule", list(SCHEDULE_LABELS), format_func=SCHEDULE_LABELS.get, key="schedule",
+                     on_change=on_schedule,
+                     help="exponential: 1, 2, 4, 8, ... as in the paper; linear: 1, 2, 3, ...; Fibonacci: "
+                          "1, 2, 3, 5, 8, ...; custom: set each period yourself")
+        with st.expander("Periods, one per module", expanded=ss.schedule == "custom"):
+            for i in range(ss.modules):
+                st.slider(f"Module {i + 1}", 1, ps.MAX_PERIOD, key=ps.period_key(i), on_change=on_period_slider,
+                          help=f"Module {i + 1} updates at steps that are multiples of this period and holds its "
+                               "value in between; periods must increase from module to module")
+            st.text_input("Or type them", key="periods_text", on_change=on_periods_text,
+                          help=f"Comma-separated, fastest first, e.g. 1, 3, 9, 27 (at most {ps.MAX_MODULES} "
+                               f"periods from 1 to {ps.MAX_PERIOD}); press Enter to apply")
+            if ss.get("pg_periods_error"):
+                st.error(plain(f"These periods cannot be used: {ss.pg_periods_error}"))
+        st.radio("Module sizes", ["equal", "custom"], key="sizes_mode", horizontal=True,
+                 help="equal: the budget's hidden units split evenly, leftovers to the fast modules (the paper's); "
+                      "custom: type the units of each module")
+        if ss.sizes_mode == "custom":
+            ss.setdefault("sizes_text", ps.format_ints(ps.equal_module_sizes(ss.budget, ss.modules, ss.connectivity,
+                                                                             *io_sizes)))
+            st.text_input("Units per module", key="sizes_text",
+                          help="Comma-separated, fastest module first, one number per module. The CW-RNN's size "
+                               "is then fixed by these, not by the budget")
+        st.selectbox("Connectivity", ["slow_to_fast", "fast_to_slow", "full"], key="connectivity",
+                     help="slow_to_fast (the paper's): each module reads itself and every slower module; "
+                          "fast_to_slow: the reverse; full: every module reads every module")
+
+        st.header("Comparison")
+        st.number_input("Parameter budget", *ps.BUDGET_RANGE, step=50, key="budget",
+                        help="Every model gets about this many weights; the hidden sizes below are matched to it. "
+                             "The paper uses 100 to 1000 for music, 500 to 10,000 for words")
+        st.checkbox("SRN (simple RNN)", key="srn", help="A tanh RNN whose units all update every step")
+        st.checkbox("LSTM", key="lstm", help="A gated RNN (peepholes, forget-gate bias 5 as in the paper)")
+        st.checkbox("GRU", key="gru", help="A gated RNN with fewer gates than the LSTM (Cho et al. 2014); not in "
+                    "the paper, trained at the same rate as the CW-RNN")
+
+        st.header("Training")
+        st.selectbox("Optimiser", ps.TASK_PRESETS[ss.task], format_func=PRESET_LABELS.get, key="preset", on_change=on_preset,
+                     help="paper, music: SGD with Nesterov momentum 0.95 on the summed squared error, the LSTM at a "
+                          "tenth of the rate (as the paper trains it); paper, words: SGD with momentum 0.9, input "
+                          "noise 0.6, each network stopped once its training error has not fallen for 5 epochs; "
+                          "Adam: adaptive steps, often faster")
+        st.number_input("Learning rate", *ps.LR_RANGE, format="%.1e", step=1e-4, key="lr",
+                        help="The optimiser's step size (the paper's: 3e-4); changing the optimiser resets it")
+        st.number_input("Epochs", *ps.EPOCHS_RANGE, step=100, key="epochs",
+                        help="Training passes over the data. Music: the paper trains 2000. Words: the most "
+                             "allowed; the paper's optimiser usually stops each network earlier")
+        st.slider("Seeds", *ps.SEEDS_RANGE, key="seeds",
+                  help="Independent initialisations of every model, trained side by side; the charts show a band "
+                       "from the best to the worst")
+        st.number_input("First seed", *ps.SEED_RANGE, step=1, key="seed",
+                        help="Seeds are this and the next ones; the same seed and settings give the same run")
+
+
+def introduction() -> None:
+    st.title("Playground")
+    if ss.task == "words":
+        st.markdown(
+            "Recurrent networks with the same number of weights hear spoken words, one 10 ms frame of 13 MFCCs "
+            "at a time, and must say at the end which word it was. Words ending alike (mak*ing*, walk*ing*, ...) "
+            "are told apart only by their beginnings, so a network must remember far back. The **Clockwork "
+            "RNN**'s slow modules update rarely and hold what they heard; the **SRN** and the **LSTM** (and the "
+            "optional **GRU**) update every unit every frame. Press **Train** and watch the error on unseen "
+            "speakers fall, where the mistakes land in the confusion matrix, and how each module follows a word.")
     else:
-        st.radio("Target", list(SOURCES), format_func=SOURCES.get, key="source", horizontal=True,
-                 help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]")
-        if ss.source == "clips":
-            st.multiselect("Clips", list(range(ps.CLIP_COUNT)), key="clips", format_func=lambda i: f"clip {i + 1}",
-                           help="The paper's five pieces of a music recording; one network per clip. "
-                                "One clip trains fastest")
-        elif ss.source == "wav":
-            st.file_uploader("WAV file", type=["wav"], key="wav_upload", on_change=on_wav,
-                                      help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz "
-                                           "and 320 samples are cut at the start time below. Kept in the lab's "
-                                           "uploads folder so the link keeps working here")
-            if ss.get("pg_wav_error"):
-                st.error(plain(ss.pg_wav_error))
-            st.number_input("Start (s)", min_value=0.0, step=0.01, format="%.3f", key="wav_start",
-                            help="Where in the recording the 320-sample target begins, in seconds")
+        st.markdown(
+            "Recurrent networks with the same number of weights learn to play a 7 ms piece of music from "
+            "memory, with no input at all. The **Clockwork RNN** splits its hidden units into modules that update "
+            "only every *T* steps, so slow modules hold their value and keep time while fast ones add the detail; "
+            "the **SRN** and the **LSTM** (and the optional **GRU**) update every unit at every step. Press "
+            "**Train** and watch the loss fall, the generated waveform close in on the grey target, and the "
+            "activity timeline, where slow modules show as long flat plateaus.")
 
-    st.header("CW-RNN design")
-    st.slider("Modules", 1, ps.MAX_MODULES, key="modules", on_change=on_modules,
-              help="How many clocked modules the hidden layer is split into; the paper uses 9")
-    st.selectbox("Period schedule", list(SCHEDULES), format_func=SCHEDULES.get, key="schedule",
-                 on_change=on_schedule,
-                 help="exponential: 1, 2, 4, 8, ... as in the paper; linear: 1, 2, 3, ...; Fibonacci: "
-                      "1, 2, 3, 5, 8, ...; custom: set each period yourself")
-    with st.expander("Periods, one per module", expanded=ss.schedule == "custom"):
-        for i in range(ss.modules):
-            st.slider(f"Module {i + 1}", 1, ps.MAX_PERIOD, key=ps.period_key(i), on_change=on_period_slider,
-                      help=f"Module {i + 1} updates at steps that are multiples of this period and holds its "
-                           "value in between; periods must increase from module to module")
-        st.text_input("Or type them", key="periods_text", on_change=on_periods_text,
-                      help=f"Comma-separated, fastest first, e.g. 1, 3, 9, 27 (at most {ps.MAX_MODULES} "
-                           f"periods from 1 to {ps.MAX_PERIOD}); press Enter to apply")
-        if ss.get("pg_periods_error"):
-            st.error(plain(f"These periods cannot be used: {ss.pg_periods_error}"))
-    st.radio("Module sizes", ["equal", "custom"], key="sizes_mode", horizontal=True,
-             help="equal: the budget's hidden units split evenly, leftovers to the fast modules (the paper's); "
-                  "custom: type the units of each module")
-    if ss.sizes_mode == "custom":
-        ss.setdefault("sizes_text", ps.format_ints(ps.equal_module_sizes(ss.budget, ss.modules, ss.connectivity,
-                                                                         *io_sizes)))
-        st.text_input("Units per module", key="sizes_text",
-                      help="Comma-separated, fastest module first, one number per module. The CW-RNN's size "
-                           "is then fixed by these, not by the budget")
-    st.selectbox("Connectivity", ["slow_to_fast", "fast_to_slow", "full"], key="connectivity",
-                 help="slow_to_fast (the paper's): each module reads itself and every slower module; "
-                      "fast_to_slow: the reverse; full: every module reads every module")
 
-    st.header("Comparison")
-    st.number_input("Parameter budget", *ps.BUDGET_RANGE, step=50, key="budget",
-                    help="Every model gets about this many weights; the hidden sizes below are matched to it. "
-                         "The paper uses 100 to 1000 for music, 500 to 10,000 for words")
-    st.checkbox("SRN (simple RNN)", key="srn", help="A tanh RNN whose units all update every step")
-    st.checkbox("LSTM", key="lstm", help="A gated RNN (peepholes, forget-gate bias 5 as in the paper)")
-    st.checkbox("GRU", key="gru", help="A gated RNN with fewer gates than the LSTM (Cho et al. 2014); not in "
-                "the paper, trained at the same rate as the CW-RNN")
-
-    st.header("Training")
-    st.selectbox("Optimiser", ps.TASK_PRESETS[ss.task], format_func=PRESETS.get, key="preset", on_change=on_preset,
-                 help="paper, music: SGD with Nesterov momentum 0.95 on the summed squared error, the LSTM at a "
-                      "tenth of the rate (as the paper trains it); paper, words: SGD with momentum 0.9, input "
-                      "noise 0.6, each network stopped once its training error has not fallen for 5 epochs; "
-                      "Adam: adaptive steps, often faster")
-    st.number_input("Learning rate", *ps.LR_RANGE, format="%.1e", step=1e-4, key="lr",
-                    help="The optimiser's step size (the paper's: 3e-4); changing the optimiser resets it")
-    st.number_input("Epochs", *ps.EPOCHS_RANGE, step=100, key="epochs",
-                    help="Training passes over the data. Music: the paper trains 2000. Words: the most "
-                         "allowed; the paper's optimiser usually stops each network earlier")
-    st.slider("Seeds", *ps.SEEDS_RANGE, key="seeds",
-              help="Independent initialisations of every model, trained side by side; the charts show a band "
-                   "from the best to the worst")
-    st.number_input("First seed", *ps.SEED_RANGE, step=1, key="seed",
-                    help="Seeds are this and the next ones; the same seed and settings give the same run")
-
-# ---- the configuration -----------------------------------------------------------------------------
-
-st.title("Playground")
-if ss.task == "words":
-    st.markdown(
-        "Recurrent networks with the same number of weights hear spoken words, one 10 ms frame of 13 MFCCs "
-        "at a time, and must say at the end which word it was. Words ending alike (mak*ing*, walk*ing*, ...) "
-        "are told apart only by their beginnings, so a network must remember far back. The **Clockwork "
-        "RNN**'s slow modules update rarely and hold what they heard; the **SRN** and the **LSTM** (and the "
-        "optional **GRU**) update every unit every frame. Press **Train** and watch the error on unseen "
-        "speakers fall, where the mistakes land in the confusion matrix, and how each module follows a word.")
-else:
-    st.markdown(
-        "Recurrent networks with the same number of weights learn to play a 7 ms piece of music from "
-        "memory, with no input at all. The **Clockwork RNN** splits its hidden units into modules that update "
-        "only every *T* steps, so slow modules hold their value and keep time while fast ones add the detail; "
-        "the **SRN** and the **LSTM** (and the optional **GRU**) update every unit at every step. Press "
-        "**Train** and watch the loss fall, the generated waveform close in on the grey target, and the "
-        "activity timeline, where slow modules show as long flat plateaus.")
-
-problems = [ss.pg_periods_error] if ss.get("pg_periods_error") else []
-if ss.task == "generation" and ss.source == "wav" and not ss.pg_wav_path:
-    problems.append("upload a WAV file, or pick the shipped clips or the synthetic tone")
-problems += speech_problems
-cfg = raw = None
-try:
-    raw = ps.config_from_widgets(ss.to_dict(), wav_path=ss.pg_wav_path if ss.source == "wav" else None)
-except ps.PlaygroundInputError as e:
-    problems.append(f"module sizes: {e}")
-if raw is not None and not problems:
-    cfg, problems = ps.check_config(raw, *io_sizes)
-if cfg is not None:
-    ss.pg_config = cfg
-if any(ss.get(key) != value for key, value in ss.pg_loaded.items()):
-    ss.pg_notes = []  # the notes were about the link, and the settings have moved on
-
-if ss.pg_notes:
-    st.warning("Some settings in the link could not be used:\n\n" + bullets(ss.pg_notes))
-
-target = None
-if cfg is not None and not problems and cfg.task == "generation":
+def configuration(speech_problems: list[str], io_sizes: tuple[int, int]):
+    """The configuration the settings describe, its problems, and Experiment 1's target."""
+    problems = [ss.pg_periods_error] if ss.get("pg_periods_error") else []
+    if ss.task == "generation" and ss.source == "wav" and not ss.pg_wav_path:
+        problems.append("upload a WAV file, or pick the shipped clips or the synthetic tone")
+    problems += speech_problems
+    cfg = raw = None
     try:
-        target = build_task(cfg).targets_np[0]
-    except ConfigError as e:  # e.g. an unreadable WAV or a start past its end
-        problems += e.problems
-if problems:
-    st.error("This configuration cannot be trained:\n\n" + bullets(problems))
+        raw = ps.config_from_widgets(ss.to_dict(), wav_path=ss.pg_wav_path if ss.source == "wav" else None)
+    except ps.PlaygroundInputError as e:
+        problems.append(f"module sizes: {e}")
+    if raw is not None and not problems:
+        cfg, problems = ps.check_config(raw, *io_sizes)
+    if cfg is not None:
+        ss.pg_config = cfg
+    if any(ss.get(key) != value for key, value in ss.pg_loaded.items()):
+        ss.pg_notes = []  # the notes were about the link, and the settings have moved on
 
-run = None
-if ss.pg_run is not None:
-    try:
-        run = store.get_run(ss.pg_run)
-    except RunNotFound:
-        ss.pg_run = None
-live = run is not None and run["status"] in ("queued", "running")
+    if ss.pg_notes:
+        st.warning("Some settings in the link could not be used:\n\n" + bullets(ss.pg_notes))
 
-table_col, buttons_col = st.columns([3, 1])
-if cfg is not None and not problems:
-    table_col.dataframe(ps.comparison_rows(cfg, *io_sizes), hide_index=True, key="comparison_table")
-    table_col.caption("Hidden sizes matched to the budget. Multiply-adds: recurrent ones per step, averaged over "
-                      "time; the CW-RNN skips modules whose clock does not tick.")
-manager = ensure_manager()
-if buttons_col.button("Train", key="train", type="primary", disabled=bool(problems) or live,
-                      help="Train the CW-RNN and the baselines on these settings in the background"):
-    if raw["folder"]:  # the worker reads the folder itself, wherever it runs from
-        raw = {**raw, "folder": str(wv.resolve_folder(raw["folder"], store.home))}
-    ss.pg_run = manager.submit(cfg.task, raw, cfg.seed_list)
-    st.rerun()  # redraw the buttons (Train off, Stop on) and the link with the new run
-if buttons_col.button("Stop", key="stop", disabled=not live,
-                      help="Stop the run at the end of the current epoch; what it learnt so far is kept"):
-    manager.cancel(ss.pg_run)
-    st.rerun()
+    target = None
+    if cfg is not None and not problems and cfg.task == "generation":
+        try:
+            target = build_task(cfg).targets_np[0]
+        except ConfigError as e:  # e.g. an unreadable WAV or a start past its end
+            problems += e.problems
+    if problems:
+        st.error("This configuration cannot be trained:\n\n" + bullets(problems))
+    return cfg, raw, problems, target
 
-# Written after the buttons, so the link names the run just started.
-ss.pg_query = ps.to_query(ss.pg_config)
-if ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}) != st.query_params.to_dict():
-    st.query_params.from_dict(ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}))
+
+def train_controls(cfg, raw, problems: list[str], io_sizes: tuple[int, int]):
+    """The comparison table and the Train and Stop buttons; returns the watched run and whether it is live."""
+    run = None
+    if ss.pg_run is not None:
+        try:
+            run = store().get_run(ss.pg_run)
+        except RunNotFound:
+            ss.pg_run = None
+    live = is_live(run)
+
+    table_col, buttons_col = st.columns([3, 1])
+    if cfg is not None and not problems:
+        table_col.dataframe(ps.comparison_rows(cfg, *io_sizes), hide_index=True, key="comparison_table")
+        table_col.caption("Hidden sizes matched to the budget. Multiply-adds: recurrent ones per step, averaged over "
+                          "time; the CW-RNN skips modules whose clock does not tick.")
+    manager = ensure_manager()
+    if buttons_col.button("Train", key="train", type="primary", disabled=bool(problems) or live,
+                          help="Train the CW-RNN and the baselines on these settings in the background"):
+        if raw["folder"]:  # the worker reads the folder itself, wherever it runs from
+            raw = {**raw, "folder": str(wv.resolve_folder(raw["folder"], store().home))}
+        ss.pg_run = manager.submit(cfg.task, raw, cfg.seed_list)
+        st.rerun()  # redraw the buttons (Train off, Stop on) and the link with the new run
+    if buttons_col.button("Stop", key="stop", disabled=not live,
+                          help="Stop the run at the end of the current epoch; what it learnt so far is kept"):
+        manager.cancel(ss.pg_run)
+        st.rerun()
+
+    # Written after the buttons, so the link names the run just started.
+    ss.pg_query = ps.to_query(ss.pg_config)
+    if ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}) != st.query_params.to_dict():
+        st.query_params.from_dict(ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}))
+    return run, live
+
 
 # ---- the run, live ---------------------------------------------------------------------------------
 
 
 def watcher(run_id: int) -> RunWatcher:
     if ss.get("pg_watcher") is None or ss.pg_watcher.run_id != run_id:
-        ss.pg_watcher = RunWatcher(store, run_id)
+        ss.pg_watcher = RunWatcher(store(), run_id)
     return ss.pg_watcher
 
 
-@st.fragment(run_every=REFRESH_S if live else None)
 def show_run(run_id: int, was_live: bool) -> None:
     """Status, charts and players of the run; on a 1 s timer while it trains."""
     w = watcher(run_id)
     w.refresh()
-    text, fraction = ps.status_text(w.run)
-    st.markdown(text)
-    st.progress(fraction)
-    if w.run.get("error"):
-        (st.warning if w.run["status"] == "cancelled" else st.error)(plain(w.run["error"]))
+    status_line(w.run)
     figures = w.figures()
     if w.task == "words":
         show_words_run(w, figures)
@@ -390,7 +399,7 @@ def show_words_run(w: RunWatcher, figures: dict) -> None:
     right.plotly_chart(figures["weights"], key="weights_chart")
     config = w.run["config"]
     try:
-        data = wv.load_dataset(config.get("dataset", "synthetic"), config.get("folder"), store.home)
+        data = wv.load_dataset(config.get("dataset", "synthetic"), config.get("folder"), store().home)
     except ConfigError as e:
         st.warning(plain("This run's recordings can no longer be read, so its words cannot be shown: "
                          + "; ".join(e.problems)))
@@ -407,7 +416,7 @@ def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
                          help="A recording by a speaker the networks never heard in training; the first one "
                               "is the word the live activity chart follows while a run trains")
     st.audio(wv.word_audio(data, index), format="audio/wav")
-    activity = wv.word_activity(store, w.run, data, index) if w is not None and w.finished else None
+    activity = wv.word_activity(store(), w.run, data, index) if w is not None and w.finished else None
     figures = wv.word_figures(data, index, activity)
     left, right = st.columns(2)
     left.plotly_chart(figures["features"], key="features_chart")
@@ -422,16 +431,26 @@ def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
                       "has finished, the activity over any chosen word is shown.")
 
 
-if run is not None:
-    show_run(run["id"], live)
-elif speech is not None and not speech_problems:
-    train_speakers, test_speakers = len(set(speech.train.speakers)), len(set(speech.test.speakers))
-    st.info(("" if problems else "Press **Train** to start. ") +  # not beside "cannot be trained"
-            f"{len(speech.labels)} words: {len(speech.train)} recordings by {train_speakers} speakers to learn "
-            f"from, {len(speech.test)} by {test_speakers} other speakers to test on."
-            + (" The speech is synthetic (espeak-ng voices), not recorded." if ss.dataset == "synthetic" else ""))
-    show_word(None, speech)
-elif target is not None:
-    st.info("Press **Train** to start. Below is the target the networks will learn to generate.")
-    st.plotly_chart(viz.waveform_figure(target, {}, title="The target sequence"), key="target_chart")
-    st.audio(audio.wav_bytes(looped(target), audio.SHIPPED_RATE), format="audio/wav")
+def main() -> None:
+    sync_with_link()
+    datasets, speech, speech_problems, io_sizes = load_speech()
+    sidebar(datasets, io_sizes)
+    introduction()
+    cfg, raw, problems, target = configuration(speech_problems, io_sizes)
+    run, live = train_controls(cfg, raw, problems, io_sizes)
+    if run is not None:
+        st.fragment(show_run, run_every=REFRESH_S if live else None)(run["id"], live)
+    elif speech is not None and not speech_problems:
+        train_speakers, test_speakers = len(set(speech.train.speakers)), len(set(speech.test.speakers))
+        st.info(("" if problems else "Press **Train** to start. ") +  # not beside "cannot be trained"
+                f"{len(speech.labels)} words: {len(speech.train)} recordings by {train_speakers} speakers to learn "
+                f"from, {len(speech.test)} by {test_speakers} other speakers to test on."
+                + (" The speech is synthetic (espeak-ng voices), not recorded." if ss.dataset == "synthetic" else ""))
+        show_word(None, speech)
+    elif target is not None:
+        st.info("Press **Train** to start. Below is the target the networks will learn to generate.")
+        st.plotly_chart(viz.waveform_figure(target, {}, title="The target sequence"), key="target_chart")
+        st.audio(audio.wav_bytes(looped(target), audio.SHIPPED_RATE), format="audio/wav")
+
+
+main()

@@ -2,16 +2,16 @@
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from cwrnn import runs_view as rv
-from cwrnn import viz
+from cwrnn.app import runs_view as rv
+from cwrnn.app import viz
+from cwrnn.app.paper_results import grid_figure, grid_kind, grid_results, grid_table
+from cwrnn.app.run_figures import run_audio, run_figures
 from cwrnn.app.text import plain
-from cwrnn.paper_job import grid_figure, grid_kind, grid_results, grid_table, is_grid
-from cwrnn.run_figures import run_audio, run_figures
+from cwrnn.grid import is_grid
 from cwrnn.runs.manager import ensure_manager
-from cwrnn.runs.store import STATUSES, TERMINAL_STATUSES, RunStore, StoreError
+from cwrnn.runs.store import STATUSES, TERMINAL_STATUSES, StoreError
+from pages._common import is_live, status_line, store
 
-store = RunStore()
-LIVE = ("queued", "running")
 DOWNLOAD_KINDS = {"data": "metrics and configuration", "audio": "generated audio", "weights": "weights"}
 DOWNLOAD_HELP = {"data": "metrics: every logged value (arch, seed, epoch, name, value) as CSV; "
                          "config: the run's settings as JSON",
@@ -26,40 +26,21 @@ def on_select() -> None:
     st.query_params.update(rv.selection_params(st.session_state["runs_table_ids"], rows))
 
 
-def status_line(run: dict) -> None:
-    progress = run.get("progress") or {}
-    done, total = progress.get("epoch") or 0, progress.get("total_epochs") or 0
-    unit = "cells" if is_grid(run) else "epochs"
-    if run["status"] == "queued":
-        st.markdown("**queued**: waiting for a free training slot")
-        return
-    text = f"**{run['status']}** on {progress.get('device') or run.get('device') or 'a worker'}"
-    if total:
-        text += f", {done} of {total} {unit}"
-    if run["status"] == "running" and progress.get("eta_s") is not None:
-        text += f", about {progress['eta_s']:.0f} s left"
-    st.markdown(text)
-    if run["status"] == "running" and total:
-        st.progress(min(done / total, 1.0))
-    if run.get("error"):
-        (st.warning if run["status"] in ("cancelled", "interrupted") else st.error)(plain(run["error"]))
-
-
 def draw_run(run_id: int, was_live: bool) -> None:
     """Status, charts and audio of one run, redrawn every 2 s while it trains."""
-    run = store.get_run(run_id)
+    run = store().get_run(run_id)
     status_line(run)
     if is_grid(run):
         kind, budgets = grid_kind(run), run["config"]["budgets"]
-        results = grid_results(store.metrics(run_id), kind)
+        results = grid_results(store().metrics(run_id), kind)
         st.plotly_chart(grid_figure(results, budgets, kind), key="run_grid_chart")
         st.dataframe(grid_table(results, budgets, kind), hide_index=True)
     else:
-        figures = list(run_figures(store, run_id).items())
+        figures = list(run_figures(store(), run_id).items())
         for pair in range(0, len(figures), 2):
             for column, (name, fig) in zip(st.columns(2), figures[pair:pair + 2]):
                 column.plotly_chart(fig, key=f"run_{name}_chart")
-        sounds = run_audio(store, run_id)
+        sounds = run_audio(store(), run_id)
         if sounds:
             for column, (name, wav) in zip(st.columns(len(sounds)), sounds.items()):
                 column.caption(viz.arch_label(name))
@@ -70,7 +51,7 @@ def draw_run(run_id: int, was_live: bool) -> None:
 
 def actions(run: dict) -> None:
     """Open in Playground, stop, downloads and delete."""
-    run_id, live = run["id"], run["status"] in LIVE
+    run_id, live = run["id"], is_live(run)
     left, right = st.columns(2)
     if left.button("Open in Playground", key="open_in_playground", disabled=is_grid(run),
                    help="Show this run in the Playground (for spoken words: any test word up close, with "
@@ -83,11 +64,11 @@ def actions(run: dict) -> None:
                              "learned so far is kept"):
         ensure_manager().cancel(run_id)
         st.rerun()
-    files = [("data", f"run-{run_id}-metrics.csv", "text/csv", lambda: rv.metrics_csv(store, run_id)),
+    files = [("data", f"run-{run_id}-metrics.csv", "text/csv", lambda: rv.metrics_csv(store(), run_id)),
              ("data", f"run-{run_id}-config.json", "application/json", rv.config_json(run))]
     if not live:  # saved as run-<id>-<name>, so two runs' files never collide in a downloads folder
-        files += [(kind, f"run-{run_id}-{name}", mime, lambda name=name: rv.artifact_bytes(store, run_id, name))
-                  for kind, name, mime in rv.downloadable_files(store, run_id)]
+        files += [(kind, f"run-{run_id}-{name}", mime, lambda name=name: rv.artifact_bytes(store(), run_id, name))
+                  for kind, name, mime in rv.downloadable_files(store(), run_id)]
     for kind, label in DOWNLOAD_KINDS.items():
         group = [f for f in files if f[0] == kind]
         if group:
@@ -102,7 +83,7 @@ def actions(run: dict) -> None:
         if st.button("Delete", key="delete_run", type="primary", disabled=not sure,
                      help="Tick the box above first"):
             try:
-                store.delete_run(run_id)
+                store().delete_run(run_id)
             except StoreError as e:
                 st.error(str(e))
             else:
@@ -112,13 +93,13 @@ def actions(run: dict) -> None:
 
 
 def open_run(run_id: int) -> None:
-    run = store.get_run(run_id)
+    run = store().get_run(run_id)
     st.subheader(f"{rv.run_label(run)}: {run['task']}")
-    live = run["status"] in LIVE
+    live = is_live(run)
     st.fragment(draw_run, run_every=2 if live else None)(run_id, live)
     if not is_grid(run):
         with st.expander("Settings", expanded=True):
-            st.dataframe(rv.settings_table(run, store.home), hide_index=True, key="run_settings_table")
+            st.dataframe(rv.settings_table(run, store().home), hide_index=True, key="run_settings_table")
             st.caption("The values this run was trained with: where the optimiser preset chose the learning "
                        "rate, momentum or clipping, its choice.")
     actions(run)
@@ -126,7 +107,7 @@ def open_run(run_id: int) -> None:
 
 def compare_task(task: str, runs: list[dict], colors: dict[str, str], suffix: str) -> None:
     """Curves and waveforms of several models of runs of one task: colour names the run, dash the model."""
-    metrics = rv.comparison_metrics(store, runs)
+    metrics = rv.comparison_metrics(store(), runs)
     archs, names = rv.metric_choices(metrics)
     if not archs or not names:
         st.info("These runs have logged nothing to overlay yet.")
@@ -149,7 +130,7 @@ def compare_task(task: str, runs: list[dict], colors: dict[str, str], suffix: st
                     key=f"compare_loss_chart{suffix}")
     if task != "generation":
         return
-    target, outputs, labels, notes = rv.comparison_waveforms(store, runs, chosen)
+    target, outputs, labels, notes = rv.comparison_waveforms(store(), runs, chosen)
     if outputs:
         line_colors, dashes = rv.series_style(labels, colors)
         st.plotly_chart(viz.waveform_figure(target, outputs, colors=line_colors, dashes=dashes,
@@ -160,7 +141,7 @@ def compare_task(task: str, runs: list[dict], colors: dict[str, str], suffix: st
 
 
 def compare(run_ids: list[int]) -> None:
-    runs = [store.get_run(i) for i in run_ids]
+    runs = [store().get_run(i) for i in run_ids]
     grids = [rv.run_label(r) for r in runs if is_grid(r)]
     if grids:
         st.warning(f"Paper grids cannot be compared here: {', '.join(grids)} left out (see the Paper page).")
@@ -185,46 +166,66 @@ def compare(run_ids: list[int]) -> None:
         st.dataframe(diff)
 
 
-st.title("Runs")
-st.caption("Every training run is kept here. Select one row to open a run (its charts, audio and files), "
-           "or several rows to compare them. The address bar then holds a link to what you see.")
-if "runs_deleted" in st.session_state:
-    st.success(f"Run {st.session_state.pop('runs_deleted')} was deleted.")
+def linked() -> tuple[list[int], rv.RunLinkError | None]:
+    """The runs the link names (?run=ID, ?compare=ID,ID) and, when it names none that can be shown, why."""
+    params = st.query_params
+    try:
+        if "compare" in params:
+            return rv.parse_run_ids(params["compare"], store(), param="compare"), None
+        if "run" in params:
+            return rv.parse_run_ids(params["run"], store()), None
+    except rv.RunLinkError as e:
+        return [], e
+    return [], None
 
-table = rv.runs_table(store.list_runs())
-left, right = st.columns(2)
-tasks = left.multiselect("Task", sorted(table["task"].unique()), key="runs_tasks", placeholder="all tasks",
-                         help="Show only runs of these tasks (empty: all)")
-statuses = right.multiselect("Status", STATUSES, key="runs_statuses", placeholder="all statuses",
-                             help="Show only runs with these statuses (empty: all)")
-shown = rv.filter_runs(table, tasks or None, statuses or None)
-st.session_state["runs_table_ids"] = shown["id"].tolist()
-linked, link_error = [], None
-try:
-    if "compare" in st.query_params:
-        linked = rv.parse_run_ids(st.query_params["compare"], store, param="compare")
-    elif "run" in st.query_params:
-        linked = rv.parse_run_ids(st.query_params["run"], store)
-except rv.RunLinkError as e:
-    link_error = e
-if table.empty:
-    st.info("No runs yet: train one in the Playground, or run the grid on the Paper page.")
-else:
-    st.dataframe(shown, key="runs_table", on_select=on_select, selection_mode="multi-row", hide_index=True,
-                 selection_default={"selection": {"rows": rv.rows_of(shown["id"].tolist(), linked)}},
-                 column_config={
-                     "id": st.column_config.NumberColumn("run", help="Run id; links use ?run=ID"),
-                     "budget": st.column_config.NumberColumn(help="Parameter budget every model is matched to"),
-                     "score": st.column_config.TextColumn(help="The metric in the model columns: the final "
-                                                          "value, mean over seeds; lower is better"),
-                     **{viz.arch_label(a): st.column_config.NumberColumn(format="%.4g")
-                        for a in rv.SCORE_ARCHS},
-                     "date": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-                 })
 
-if link_error is not None:
-    st.error(plain(link_error))
-elif "compare" in st.query_params:
-    compare(linked)
-elif linked:
-    open_run(linked[0])
+def runs_list(chosen: list[int]) -> None:
+    """The table of every run, filtered by task and status, the `chosen` ones ticked; selecting rows opens
+    or compares them."""
+    st.title("Runs")
+    st.caption("Every training run is kept here. Select one row to open a run (its charts, audio and files), "
+               "or several rows to compare them. The address bar then holds a link to what you see.")
+    if "runs_deleted" in st.session_state:
+        st.success(f"Run {st.session_state.pop('runs_deleted')} was deleted.")
+
+    table = rv.runs_table(store().list_runs())
+    left, right = st.columns(2)
+    tasks = left.multiselect("Task", sorted(table["task"].unique()), key="runs_tasks", placeholder="all tasks",
+                             help="Show only runs of these tasks (empty: all)")
+    statuses = right.multiselect("Status", STATUSES, key="runs_statuses", placeholder="all statuses",
+                                 help="Show only runs with these statuses (empty: all)")
+    shown = rv.filter_runs(table, tasks or None, statuses or None)
+    st.session_state["runs_table_ids"] = shown["id"].tolist()
+    if table.empty:
+        st.info("No runs yet: train one in the Playground, or run the grid on the Paper page.")
+    else:
+        st.dataframe(shown, key="runs_table", on_select=on_select, selection_mode="multi-row", hide_index=True,
+                     selection_default={"selection": {"rows": rv.rows_of(shown["id"].tolist(), chosen)}},
+                     column_config={
+                         "id": st.column_config.NumberColumn("run", help="Run id; links use ?run=ID"),
+                         "budget": st.column_config.NumberColumn(help="Parameter budget every model is matched to"),
+                         "score": st.column_config.TextColumn(help="The metric in the model columns: the final "
+                                                              "value, mean over seeds; lower is better"),
+                         **{viz.arch_label(a): st.column_config.NumberColumn(format="%.4g")
+                            for a in rv.SCORE_ARCHS},
+                         "date": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+                     })
+
+
+def linked_runs(chosen: list[int], error: rv.RunLinkError | None) -> None:
+    """The run (?run=ID) or runs (?compare=ID,ID) the link names, or why it names none."""
+    if error is not None:
+        st.error(plain(error))
+    elif "compare" in st.query_params:
+        compare(chosen)
+    elif chosen:
+        open_run(chosen[0])
+
+
+def main() -> None:
+    chosen, error = linked()
+    runs_list(chosen)
+    linked_runs(chosen, error)
+
+
+main()

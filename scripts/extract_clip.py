@@ -17,7 +17,7 @@ import wave
 import zipfile
 from pathlib import Path
 
-from cwrnn.audio import EXCERPT_START, EXCERPT_STOP, RECORDING_PATH, SHIPPED_RATE
+from cwrnn.data.audio import EXCERPT_START, EXCERPT_STOP, RECORDING_PATH, SHIPPED_RATE
 
 WAV_MEMBER = "music21/audioSearch/test_audio.wav"
 LICENSE_MEMBER = "music21-10.5.0.dist-info/licenses/LICENSE"

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
-from cwrnn.speech_data import WORD_GROUPS, read_wav
+from cwrnn.data.speech_data import WORD_GROUPS, read_wav
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_RATE = 16_000
@@ -132,7 +132,7 @@ for the paper's TIMIT words, which cannot be shipped: the same 25 words in 5 suf
 
 - {n_files} files, `{{word}}_{{voice}}_{{take}}.wav`, 16 kHz mono 16-bit PCM, silence trimmed.
 - Split by voice as in the paper (5 speakers train, 2 test): train voices {train}
-  ({n_train} files), test voices {test} ({n_test} files). `split.json` holds it; `cwrnn.speech_data.shipped_words()` uses it.
+  ({n_train} files), test voices {test} ({n_test} files). `split.json` holds it; `cwrnn.data.speech_data.shipped_words()` uses it.
 - Voices (file name: espeak-ng voice+variant): {voices}.
 - Each recording varies, drawn from seed {seed}: speaking rate {speed[0]}-{speed[1]} words/min, pitch {pitch[0]}-{pitch[1]}
   (espeak-ng -p), vocal-tract length by resampling by a factor {vtl[0]}-{vtl[1]}, white background noise at

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cwrnn import paper_job
-from cwrnn.experiment import RunConfig
+from cwrnn import grid as paper_job
+from cwrnn.config import RunConfig
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES, RunStore
 from cwrnn.runs.worker import execute

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cwrnn import audio
-from cwrnn import playground_state as ps
+from cwrnn.data import audio
+from cwrnn.app import playground_state as ps
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES
 

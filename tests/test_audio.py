@@ -1,4 +1,4 @@
-"""Tests for cwrnn.audio: the shipped Experiment 1 clips, WAV reading and writing, resampling, errors."""
+"""Tests for cwrnn.data.audio: the shipped Experiment 1 clips, WAV reading and writing, resampling, errors."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from cwrnn import audio
-from cwrnn.audio import (
+from cwrnn.data import audio
+from cwrnn.data.audio import (
     RECORDING_PATH,
     SEQUENCE_LENGTH,
     SHIPPED_OFFSETS,
@@ -29,7 +29,7 @@ from cwrnn.audio import (
 )
 
 RATE = 44100
-# Written out here rather than imported, so a wrong constant in cwrnn.audio cannot hide itself.
+# Written out here rather than imported, so a wrong constant in cwrnn.data.audio cannot hide itself.
 PAPER_OFFSETS = (162830, 239540, 330750, 403780, 529200)  # in the original music21 file
 EXCERPT_START = 160000  # where the shipped excerpt starts in that file (see its README)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cwrnn import SRN, ClockworkRNN
-from naive_cwrnn import naive_cwrnn
+from cwrnn.models.reference import naive_cwrnn
 
 CONFIGS = [
     # (input_size, module_sizes, periods)

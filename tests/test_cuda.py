@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from cwrnn import GRU, LSTM, ClockworkRNN, matched_specs
-from cwrnn.audio import synthetic_tone
+from cwrnn.data.audio import synthetic_tone
 from cwrnn.tasks.generation import GenerationTask
 from cwrnn.train import TrainConfig, train
 

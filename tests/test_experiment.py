@@ -4,7 +4,8 @@ import json
 import pytest
 
 from cwrnn.cli import main
-from cwrnn.experiment import ConfigError, build_specs, build_task, validate
+from cwrnn.config import ConfigError, validate
+from cwrnn.experiment import build_specs, build_task, train_config
 
 
 def test_defaults_are_the_paper_experiment_1():
@@ -12,7 +13,7 @@ def test_defaults_are_the_paper_experiment_1():
     assert cfg.periods == [1, 2, 4, 8, 16, 32, 64, 128, 256] and cfg.budget == 1000
     specs = build_specs(cfg, 0, 1)
     assert [(s.arch, s.hidden_size) for s in specs] == [("cwrnn", 40), ("srn", 31), ("lstm", 15)]
-    tc = cfg.train_config()
+    tc = train_config(cfg)
     assert (tc.lr, tc.momentum, tc.lr_scale) == (3e-4, 0.95, {"lstm": 0.1})
 
 
@@ -126,14 +127,14 @@ def test_cli_rejects_bad_arguments(capsys):
 
 
 def test_cli_reproduce_trains_the_chosen_architectures(monkeypatch, capsys):
-    from cwrnn.reproduce import Cell
+    from cwrnn.grid import Cell
     calls = {}
 
     def fake_grid(base, budgets, archs, **kwargs):
         calls.update(budgets=list(budgets), archs=list(archs), seeds=base.seeds)
         return [Cell(a, b, 10, 100, [0.5, 0.7], None, "completed", 1.0) for b in budgets for a in archs]
 
-    monkeypatch.setattr("cwrnn.reproduce.run_grid", fake_grid)
+    monkeypatch.setattr("cwrnn.grid.run_grid", fake_grid)
     assert main(["reproduce", "generation", "--sizes", "100", "--runs", "2"]) == 0
     assert calls == {"budgets": [100], "archs": ["cwrnn", "lstm", "srn"], "seeds": 2}  # the paper's
     assert main(["reproduce", "generation", "--sizes", "100", "--archs", "cwrnn", "gru"]) == 0

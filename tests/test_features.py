@@ -8,7 +8,7 @@ import python_speech_features as psf  # test-only reference implementation (requ
 from scipy.io import wavfile
 from scipy.signal import chirp
 
-from cwrnn.features import Standardizer, frame_sizes, mfcc
+from cwrnn.data.features import Standardizer, frame_sizes, mfcc
 
 FSDD = Path(__file__).resolve().parents[2] / "shared/data/fsdd/recordings"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cwrnn import audio
+from cwrnn.data import audio
 from cwrnn.runs.manager import ensure_manager
 
 ROOT = Path(__file__).resolve().parent.parent

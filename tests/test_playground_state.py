@@ -4,9 +4,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cwrnn import playground_state as ps
-from cwrnn import runs_view
-from cwrnn.experiment import validate
+from cwrnn.app import playground_state as ps
+from cwrnn.app import runs_view
+from cwrnn.config import validate
 from cwrnn.paper import GENERATION_BUDGETS, GENERATION_HIDDEN
 
 CUSTOM = replace(ps.DEFAULTS, source="tone", periods=[1, 3, 9, 27], module_sizes=[6, 5, 4, 3],

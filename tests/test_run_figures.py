@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from cwrnn import audio
-from cwrnn.run_figures import LISTEN_SECONDS, MAX_POINTS, RunWatcher, looped, run_audio, run_figures
+from cwrnn.data import audio
+from cwrnn.app.run_figures import LISTEN_SECONDS, MAX_POINTS, RunWatcher, looped, run_audio, run_figures
 
 ARCHS = ("cwrnn", "srn", "lstm")
 PERIODS, SIZES, STEPS = [1, 2, 4], [2, 2, 1], 12

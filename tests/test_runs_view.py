@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cwrnn import paper, paper_job
-from cwrnn import runs_view as rv
-from cwrnn.experiment import RunConfig, validate
+from cwrnn import grid as paper_job
+from cwrnn import paper
+from cwrnn.app import paper_results
+from cwrnn.app import runs_view as rv
+from cwrnn.config import RunConfig, validate
 from cwrnn.runs.store import RunStore
 
 
@@ -328,23 +330,23 @@ def test_grid_cells_configs_and_tables():
     metrics = pd.DataFrame({"arch": ["cwrnn"] * 3 + ["srn", "cwrnn"], "seed": [0, 1, 2, 0, 0],
                             "epoch": [100, 100, 100, 100, 100], "name": ["final_nmse"] * 4 + ["other"],
                             "value": [0.1, 0.2, np.nan, 0.5, 9.0]})
-    results = paper_job.grid_results(metrics)
+    results = paper_results.grid_results(metrics)
     assert results.to_dict("list") == {"arch": ["cwrnn", "cwrnn", "srn"], "budget": [100, 100, 100],
                                        "value": [0.1, 0.2, 0.5]}
-    table = paper_job.grid_table(results, grid.budgets).set_index(["parameters", "architecture"])
+    table = paper_results.grid_table(results, grid.budgets).set_index(["parameters", "architecture"])
     assert table.loc[(100, "CW-RNN"), "networks"] == 2
     assert table.loc[(100, "CW-RNN"), "NMSE (ours)"] == pytest.approx(0.15)
     assert table.loc[(100, "CW-RNN"), "std (ours)"] == pytest.approx(0.05)  # population std, as summaries
     assert table.loc[(100, "CW-RNN"), "NMSE (paper)"] == 0.039
     assert table.loc[(1000, "LSTM"), "networks"] == 0 and np.isnan(table.loc[(1000, "LSTM"), "NMSE (ours)"])
-    reference = paper_job.paper_reference([100, 1000])
+    reference = paper_results.paper_reference([100, 1000])
     assert len(reference) == 6 and reference.set_index(["arch", "budget"]).loc[("srn", 1000), "value"] == 0.46
-    fig = paper_job.grid_figure(results, grid.budgets)
+    fig = paper_results.grid_figure(results, grid.budgets)
     assert {t.name for t in fig.data} == {"CW-RNN", "SRN", "paper"}
 
 
 def test_hidden_size_table_sets_ours_beside_the_papers_table_1():
-    table = paper_job.hidden_size_table().set_index(["parameters", "architecture"])
+    table = paper_results.hidden_size_table().set_index(["parameters", "architecture"])
     assert len(table) == 12
     for arch, label in (("srn", "SRN"), ("lstm", "LSTM"), ("cwrnn", "CW-RNN")):
         assert [table.loc[(b, label), "hidden units (paper)"] for b in paper.GENERATION_BUDGETS] == \
@@ -388,23 +390,23 @@ def test_a_words_grid_reports_test_error_in_percent_beside_the_papers():
     metrics = pd.DataFrame({"arch": ["cwrnn", "cwrnn", "srn", "lstm"], "seed": [0, 1, 0, 0],
                             "epoch": [500, 500, 10000, 10000], "name": ["final_test_error"] * 3 + ["final_nmse"],
                             "value": [0.5, 0.7, 0.9, 0.1]})
-    results = paper_job.grid_results(metrics, "words")
+    results = paper_results.grid_results(metrics, "words")
     assert results.to_dict("list") == {"arch": ["cwrnn", "cwrnn", "srn"], "budget": [500, 500, 10000],
                                        "value": [50.0, 70.0, 90.0]}
-    table = paper_job.grid_table(results, grid.budgets, "words").set_index(["parameters", "architecture"])
+    table = paper_results.grid_table(results, grid.budgets, "words").set_index(["parameters", "architecture"])
     assert table.loc[(500, "CW-RNN"), "test error % (ours)"] == pytest.approx(60.0)
     assert table.loc[(500, "CW-RNN"), "test error % (paper)"] == 62
     assert np.isnan(table.loc[(500, "SRN"), "test error % (paper)"])  # the paper gives none
     assert table.loc[(10000, "SRN"), "test error % (paper)"] == 66.8
-    reference = paper_job.paper_reference(grid.budgets, "words")
+    reference = paper_results.paper_reference(grid.budgets, "words")
     assert sorted(map(tuple, reference[["arch", "budget"]].values.tolist())) == [
         ("cwrnn", 500), ("cwrnn", 10000), ("lstm", 10000), ("srn", 10000)]
-    fig = paper_job.grid_figure(results, grid.budgets, "words")
+    fig = paper_results.grid_figure(results, grid.budgets, "words")
     assert "test error %" in fig.layout.yaxis.title.text and "Experiment 2" in fig.layout.title.text
 
 
 def test_the_words_size_table_sets_ours_beside_the_papers():
-    table = paper_job.hidden_size_table("words").set_index(["parameters", "architecture"])
+    table = paper_results.hidden_size_table("words").set_index(["parameters", "architecture"])
     assert len(table) == 15
     assert [table.loc[(b, "CW-RNN"), "hidden units (paper)"] for b in paper.WORDS_BUDGETS] == [10, 19, 40, 65, 102]
     assert table.loc[(10000, "CW-RNN"), "hidden units (ours)"] == 102

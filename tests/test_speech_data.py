@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from cwrnn import speech_data
-from cwrnn.features import mfcc
-from cwrnn.speech_data import (
+from cwrnn.data import speech_data
+from cwrnn.data.features import mfcc
+from cwrnn.data.speech_data import (
     SHIPPED_WORDS_DIR,
     WORD_GROUPS,
     DatasetError,
@@ -179,7 +179,7 @@ def test_corrupt_wav_names_the_file(tmp_path):
 
 
 def test_stereo_wav_is_read_as_the_mean_of_its_channels_as_experiment_1_reads_it(tmp_path):
-    from cwrnn import audio
+    from cwrnn.data import audio
     left, right = np.full(800, 8192, dtype=np.int16), np.full(800, -4096, dtype=np.int16)
     wavfile.write(tmp_path / "a_bob_0.wav", 8000, np.column_stack([left, right]))
     signal, rate = speech_data.read_wav(tmp_path / "a_bob_0.wav")

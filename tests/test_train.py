@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cwrnn import ArchSpec, matched_specs
-from cwrnn.audio import shipped_clips, synthetic_tone
+from cwrnn.data.audio import shipped_clips, synthetic_tone
 from cwrnn.tasks.generation import GenerationTask
 from cwrnn.train import Callback, TrainConfig, member_seeds, train
 

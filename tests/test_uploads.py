@@ -6,10 +6,10 @@ import zipfile
 
 import pytest
 
-from cwrnn import audio
-from cwrnn import playground_state as ps
+from cwrnn.data import audio
+from cwrnn.app import playground_state as ps
 from cwrnn.app import uploads as up
-from cwrnn.experiment import ConfigError
+from cwrnn.config import ConfigError
 
 TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
 

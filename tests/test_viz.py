@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 import cwrnn
-from cwrnn import viz
+from cwrnn.app import viz
 
 
 def metrics(archs=("cwrnn", "srn"), seeds=3, epochs=50, names=("loss",), seed=0) -> pd.DataFrame:

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 from scipy.io import wavfile
-from naive_cwrnn import naive_cwrnn
 
-from cwrnn import audio
-from cwrnn import word_view as wv
-from cwrnn.experiment import ConfigError
+from cwrnn.data import audio
+from cwrnn.app import word_view as wv
+from cwrnn.config import ConfigError
 from cwrnn.models import SequenceModel, matched_specs
+from cwrnn.models.reference import naive_cwrnn
 from cwrnn.paper import WORDS_PERIODS
-from cwrnn.run_figures import run_figures
-from cwrnn.speech_data import WORD_GROUPS
+from cwrnn.app.run_figures import run_figures
+from cwrnn.data.speech_data import WORD_GROUPS
 
 TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
 

@@ -8,12 +8,14 @@ import pytest
 import torch
 
 from cwrnn import paper
-from cwrnn.experiment import ConfigError, build_task, validate
-from cwrnn.features import Standardizer
+from cwrnn.cli import reproduce_words
+from cwrnn.config import ConfigError, validate
+from cwrnn.experiment import build_task
+from cwrnn.data.features import Standardizer
 from cwrnn.models import ArchSpec, SequenceModel
-from cwrnn.reproduce import Cell
-from cwrnn.speech_data import WORD_GROUPS, SpeechDataset, SpeechSplit, pad_batch, shipped_words
-from cwrnn.tasks.words import READOUTS, WordsTask, read_out, reproduce_words
+from cwrnn.grid import Cell
+from cwrnn.data.speech_data import WORD_GROUPS, SpeechDataset, SpeechSplit, pad_batch, shipped_words
+from cwrnn.tasks.words import READOUTS, WordsTask, read_out
 from cwrnn.train import Callback, TrainConfig, train
 
 FSDD = Path(__file__).resolve().parents[2] / "shared/data/fsdd/recordings"
@@ -264,7 +266,7 @@ def test_reproduce_words_runs_the_paper_grid_and_prints_percent(monkeypatch):
         calls.update(base=base, budgets=list(budgets), archs=list(archs), **kwargs)
         return [Cell("cwrnn", 10000, 102, 9999, [0.1, 0.2], 16.8, "completed", 1.0)]
 
-    monkeypatch.setattr("cwrnn.reproduce.run_grid", fake_grid)
+    monkeypatch.setattr("cwrnn.grid.run_grid", fake_grid)
     args = Namespace(sizes=None, runs=4, epochs=300, workers=2, dataset="synthetic", folder=None, device="cpu",
                      archs=list(paper.ARCHS))
     cells, table = reproduce_words(args)

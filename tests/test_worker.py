@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cwrnn.experiment import validate
+from cwrnn.config import validate
 from cwrnn.runs.manager import WorkerManager
 from cwrnn.runs.store import RunStore
 

@@ -17,9 +17,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from .. import audio
-from ..experiment import ConfigError
-from ..speech_data import FILE_PATTERN
+from ..config import ConfigError
+from ..data import audio
+from ..data.speech_data import FILE_PATTERN
 
 #: A zip upload is refused past these: Streamlit's own upload limit, a generous unpacked size for an
 #: hour of 16-bit audio per thousand files, and a member count no honest speech folder reaches.

@@ -1,8 +1,20 @@
-"""The Clockwork RNN, its baselines, and their sizing."""
-from .baselines import GRU, LSTM, SRN
-from .clockwork import ClockworkRNN
-from .network import ArchSpec, SequenceModel, matched_specs
-from .sizing import ARCHS, count_parameters, match_hidden_size, recurrent_macs
+"""The Clockwork RNN, its baselines, and their sizing.
 
-__all__ = ["ARCHS", "ArchSpec", "ClockworkRNN", "GRU", "LSTM", "SRN", "SequenceModel", "count_parameters",
-           "match_hidden_size", "matched_specs", "recurrent_macs"]
+Sizing (`sizing`, `reference` aside) is plain Python; the networks need torch, so they are imported on
+first use and `cwrnn.models.sizing` can be read by the pages without loading torch.
+"""
+
+import importlib
+
+_HOME = {
+    "GRU": "baselines", "LSTM": "baselines", "SRN": "baselines", "ClockworkRNN": "clockwork",
+    "SequenceModel": "network", "ArchSpec": "sizing", "matched_specs": "sizing", "ARCHS": "sizing",
+    "count_parameters": "sizing", "match_hidden_size": "sizing", "recurrent_macs": "sizing",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name):
+    if name in _HOME:
+        return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,6 +36,9 @@ class ClockworkRNN(Stacked):
 
     Periods must be distinct positive integers in ascending order (module 1 is the fastest); unsorted or
     repeated periods raise ValueError rather than being reordered behind the caller's back.
+
+    The readable definition is `cwrnn.models.reference.naive_cwrnn`, the paper's equations written out
+    unit by unit; the tests hold this fast version to it. docs/conventions.md lists the conventions.
     """
 
     def __init__(self, input_size: int, hidden_size: int | None = None, *, num_modules: int | None = None,

@@ -2,71 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .. import clock
 from .baselines import GRU, LSTM, SRN
 from .clockwork import ClockworkRNN
 from .ensemble import Stacked, StackedLinear, initialise
-from .sizing import ARCHS, count_parameters, match_hidden_size, recurrent_macs
-
-
-@dataclass
-class ArchSpec:
-    """One architecture of a comparison. The CW-RNN fields are ignored by the baselines."""
-    arch: str
-    hidden_size: int
-    periods: list[int] | None = None
-    module_sizes: list[int] | None = None
-    connectivity: str = "slow_to_fast"
-    peepholes: bool = True
-    forget_bias: float = 5.0
-
-    def __post_init__(self):
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown architecture {self.arch!r}; allowed: {', '.join(ARCHS)}")
-        if self.arch == "cwrnn":
-            self.periods = clock.check_periods(self.periods or [1])
-            if self.module_sizes is None:
-                self.module_sizes = clock.split_units(self.hidden_size, len(self.periods))
-
-    def parameters(self, input_size: int, output_size: int) -> int:
-        return count_parameters(self.arch, self.hidden_size, input_size, output_size,
-                                module_sizes=self.module_sizes, connectivity=self.connectivity,
-                                peepholes=self.peepholes)
-
-    def macs(self) -> float:
-        return recurrent_macs(self.arch, self.hidden_size, module_sizes=self.module_sizes,
-                              periods=self.periods, connectivity=self.connectivity)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def matched_specs(budget: int, input_size: int, output_size: int, *, periods: Sequence[int],
-                  module_sizes: Sequence[int] | None = None, connectivity: str = "slow_to_fast",
-                  baselines: Sequence[str] = ("srn", "lstm"), peepholes: bool = True,
-                  forget_bias: float = 5.0) -> list[ArchSpec]:
-    """The CW-RNN and its baselines, each sized to the same parameter budget.
-
-    Explicit CW-RNN module sizes fix its hidden size, and then its actual parameter count becomes the
-    baselines' budget, so the comparison stays fair whatever `budget` says.
-    """
-    periods = clock.check_periods(periods)
-    explicit = module_sizes is not None
-    if not explicit:
-        n = match_hidden_size("cwrnn", budget, input_size, output_size, num_modules=len(periods),
-                              connectivity=connectivity)
-        module_sizes = clock.split_units(n, len(periods))
-    specs = [ArchSpec("cwrnn", sum(module_sizes), list(periods), list(module_sizes), connectivity)]
-    if explicit:
-        budget = specs[0].parameters(input_size, output_size)
-    for arch in baselines:
-        n = match_hidden_size(arch, budget, input_size, output_size, peepholes=peepholes)
-        specs.append(ArchSpec(arch, n, peepholes=peepholes, forget_bias=forget_bias))
-    return specs
+from .sizing import ArchSpec, matched_specs  # noqa: F401 (the network's spec, importable beside it)
 
 
 class SequenceModel(Stacked):

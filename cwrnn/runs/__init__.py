@@ -1,7 +1,7 @@
 """Runs: the SQLite run store and the background worker processes that fill it."""
 
-from cwrnn.runs.manager import WorkerManager, default_max_workers, ensure_manager
-from cwrnn.runs.store import (
+from .manager import WorkerManager, default_max_workers, ensure_manager
+from .store import (
     STATUSES,
     TERMINAL_STATUSES,
     RunNotFound,

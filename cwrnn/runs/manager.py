@@ -34,11 +34,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from cwrnn.runs.store import TERMINAL_STATUSES, RunStore, default_home
+from .store import TERMINAL_STATUSES, RunStore, default_home
 
 log = logging.getLogger(__name__)
 
-DEFAULT_JOB = "cwrnn.runs.worker:execute"
+DEFAULT_JOB = "cwrnn.runs.jobs:execute"  # every job type, registered in cwrnn.runs.jobs
 POLL_INTERVAL_S = 0.5  # how often the dispatcher looks for dead workers and queued runs
 
 

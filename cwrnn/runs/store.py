@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled", "diverged", "interrupted")
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "diverged", "interrupted"})
+LIVE_STATUSES = frozenset({"queued", "running"})  # a run that may still change
 METRIC_COLUMNS = ("arch", "seed", "epoch", "name", "value")
 DB_FILENAME = "runs.db"
 # Written into the file header (PRAGMA application_id) so that another program's SQLite file

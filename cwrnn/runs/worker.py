@@ -1,4 +1,4 @@
-"""The job a background worker runs: train one stored configuration, streaming everything to the store.
+"""The training job: train one stored configuration, streaming everything to the store.
 
 The manager calls `execute(run_id, home)` in a spawned process. Progress and metrics reach the store
 at least every FLUSH_SECONDS, so a killed worker loses at most that much; cancellation is checked at
@@ -7,23 +7,17 @@ the same rhythm and honoured at the next epoch boundary.
 from __future__ import annotations
 
 import json
-import platform
 import time
 
 import numpy as np
 
+from ..config import as_trained, validate
+from ..experiment import build_specs, build_task, train_config
+from ..grid import summarize
+from .jobs import versions
 from .store import RunStore
 
 FLUSH_SECONDS = 0.5
-
-
-def versions() -> dict:
-    import numpy
-    import torch
-
-    import cwrnn
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "cwrnn": cwrnn.__version__, "cuda": torch.version.cuda if torch.cuda.is_available() else None}
 
 
 class StoreCallback:
@@ -76,22 +70,18 @@ class StoreCallback:
 
 def execute(run_id: int, home: str) -> None:
     """Train run `run_id` of the store at `home`; set its final status, summary and artifacts."""
-    from ..experiment import build_specs, build_task, validate
     from ..train import train
 
     store = RunStore(home)
     run = store.get_run(run_id)
-    if "grid" in run["config"]:  # the Paper page's grids share the queue, so they share the entry point
-        from ..paper_job import execute_grid
-        return execute_grid(run_id, home)
     store.set_versions(run_id, versions())
     cfg = validate(run["config"])
     task = build_task(cfg)
     specs = build_specs(cfg, task.input_size, task.output_size)
     callback = StoreCallback(store, run_id)
-    result = train(task, specs, run["seeds"], cfg.train_config(), [callback])
+    result = train(task, specs, run["seeds"], train_config(cfg), [callback])
     seeds = run["seeds"]
-    summary = {"final": {a: {k: summary_stats(v) for k, v in m.items()} for a, m in result.final.items()},
+    summary = {"final": {a: {k: summarize(v) for k, v in m.items()} for a, m in result.final.items()},
                "epochs": result.epochs, "elapsed_s": result.elapsed,
                # the metrics' "seed" column is this member index
                "members": [{"member": r, "seed": seeds[r % len(seeds)], "target": r // len(seeds)}
@@ -103,7 +93,7 @@ def execute(run_id: int, home: str) -> None:
                   run_id, a, {k: v.cpu() for k, v in m.state_dict().items()}))
               for arch, model in result.models.items()}
     savers["config"] = lambda: store.save_artifact_bytes(run_id, "config.json",
-                                                         json.dumps(cfg.as_trained(), indent=2).encode())
+                                                         json.dumps(as_trained(cfg), indent=2).encode())
     if cfg.task == "generation":
         savers["audio"] = lambda: _save_audio(store, run_id, task, result.models)
     problems = []
@@ -116,19 +106,12 @@ def execute(run_id: int, home: str) -> None:
     store.set_status(run_id, result.outcome, error=message, device=result.device, summary=summary)
 
 
-def summary_stats(values: np.ndarray) -> dict:
-    """Mean and std over the members that did not diverge, and how many did."""
-    finite = values[np.isfinite(values)]
-    return {"mean": float(finite.mean()) if finite.size else None,
-            "std": float(finite.std()) if finite.size else None,
-            "diverged": int(values.size - finite.size)}
-
-
 def _save_audio(store: RunStore, run_id: int, task, models) -> None:
     """Target and each model's first-member output as 44.1 kHz WAVs on one loudness scale."""
     import torch
 
-    from .. import audio
+    from ..data import audio
+
     with torch.no_grad():
         outputs = {arch: task.generate(m)[0][0].cpu().numpy() for arch, m in models.items()}
     for name, signal in {"target": task.targets_np[0], **outputs}.items():
@@ -140,6 +123,8 @@ def warm_up() -> None:
     """What `execute` imports, done ahead by a standby worker (torch alone takes seconds)."""
     import torch
 
-    from .. import audio, experiment, train  # noqa: F401
+    from .. import train  # noqa: F401
+    from ..data import audio  # noqa: F401
     from ..tasks import generation, words  # noqa: F401
+
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # the first optimiser imports torch._dynamo

@@ -83,7 +83,7 @@ class GenerationTask:
 
 def generation_task(cfg) -> GenerationTask:
     """The Experiment 1 task for a validated RunConfig: shipped clips, the synthetic tone, or a WAV."""
-    from .. import audio
+    from ..data import audio
     if cfg.source == "clips":
         clips = audio.shipped_clips()
         # a shortened clip is rescaled to [-1, 1] like the whole ones

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import SequenceModel
-from ..speech_data import WORD_GROUPS, SpeechDataset, SpeechSplit, fsdd, load_folder, pad_batch, shipped_words
+from ..data.speech_data import WORD_GROUPS, SpeechDataset, SpeechSplit, fsdd, load_folder, pad_batch, shipped_words
 
 READOUTS = ("last", "mean")
 
@@ -178,19 +178,3 @@ def words_task(cfg) -> WordsTask:
         data, name = load_folder(cfg.folder), f"folder {cfg.folder}"
     return WordsTask(data, readout=cfg.readout, dataset=name)
 
-
-def reproduce_words(args) -> tuple[list, str]:
-    """The paper's Experiment 2 grid (test error per budget and architecture) and its table in percent."""
-    from .. import paper
-    from ..experiment import validate
-    from ..reproduce import format_table, run_grid
-    base = validate({"task": "words", "dataset": args.dataset, "folder": args.folder,
-                     "periods": list(paper.WORDS_PERIODS), "preset": "paper-words", "epochs": args.epochs,
-                     "seeds": args.runs, "snapshot_every": 10_000, "device": args.device})
-    # The paper's TIMIT errors sit beside the shipped set, which copies its words and 5/2 speaker split;
-    # beside FSDD's digits or another folder they would compare different problems.
-    reference = paper.WORDS_ERROR if args.dataset == "synthetic" else {}
-    cells = run_grid(base, args.sizes or list(paper.WORDS_BUDGETS), args.archs,
-                     metric="test_error", workers=args.workers, paper_table=reference,
-                     paper_budgets=paper.WORDS_BUDGETS)
-    return cells, format_table(cells, "test error %", scale=100)

@@ -5,6 +5,7 @@ Pages only lay these out, so every number, table and URL rule here is unit-teste
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -14,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import clock
+from .. import clock
+from ..config import LIMITS, PRESETS, ConfigError, RunConfig, as_trained, validate
+from ..grid import EXPERIMENTS, GRID_ARCHS, is_grid
+from ..models.sizing import count_parameters, recurrent_macs
+from ..paper import arch_label, sort_archs
+from ..runs.jobs import job_kind
+from ..runs.store import MAX_RUN_ID, RunNotFound, RunStore
 from . import word_view
-from .experiment import LIMITS, ConfigError, RunConfig, validate
-from .models import count_parameters, recurrent_macs
-from .paper_job import EXPERIMENTS, GRID_ARCHS, is_grid
-from .runs.store import MAX_RUN_ID, RunNotFound, RunStore
-from .train import PRESETS
-from .viz_style import ARCH_DASHES, GROUP_PALETTE, arch_label, sort_archs
+from .viz.viz_style import ARCH_DASHES, GROUP_PALETTE
 
 #: The final score each task is judged by (lower is better for both).
 SCORE_METRICS = {"generation": "nmse", "words": "test_error", **{e.task: e.stored for e in EXPERIMENTS.values()}}
@@ -32,10 +34,6 @@ RUNS_COLUMNS = ("id", "name", "task", "architectures", "budget", "status", "scor
 
 class RunLinkError(ValueError):
     """A run id in a link is malformed or names no stored run."""
-
-
-class PeriodsError(ValueError):
-    """A typed list of clock periods cannot be used."""
 
 
 # ---- the runs table --------------------------------------------------------------------------
@@ -177,9 +175,9 @@ def metrics_csv(store: RunStore, run_id: int) -> bytes:
 
 def config_used(run: Mapping) -> dict:
     """The run's configuration with the optimiser settings its preset chose in place of "automatic"
-    (`RunConfig.as_trained`); a grid's, or one this version no longer accepts, as stored."""
+    (`config.as_trained`); a grid's, or one this version no longer accepts, as stored."""
     try:
-        return validate(run["config"]).as_trained()
+        return as_trained(validate(run["config"]))
     except ConfigError:
         return dict(run["config"])
 
@@ -219,12 +217,12 @@ def settings_table(run: Mapping, home: Path | None = None) -> pd.DataFrame:
         if name == "lr" and config.get("preset") in PRESETS and PRESETS[config["preset"]]["lr_scale"]:
             scales = PRESETS[config["preset"]]["lr_scale"]
             value = f"{value:g} (" + ", ".join(f"{arch_label(a)} x {s:g}" for a, s in scales.items()) + ")"
-        rows.append((label, _shown(value)))
+        rows.append((label, shown(value)))
     for model in summary.get("models") or (run.get("progress") or {}).get("models") or []:
         rows.append((f"{arch_label(model['arch'])} size", f"{model['hidden_size']} hidden units"
                      + (f", {model['parameters']} parameters" if "parameters" in model else "")))
     if summary.get("epochs") is not None:
-        rows.append(("epochs trained", _shown(summary["epochs"])))
+        rows.append(("epochs trained", shown(summary["epochs"])))
     if run.get("device"):
         rows.append(("trained on", run["device"]))
     return pd.DataFrame(rows, columns=["setting", "value"])
@@ -336,13 +334,15 @@ def comparison_waveforms(store: RunStore, runs: Sequence[Mapping], archs: Sequen
 _UNSET = object()
 
 
-def _shown(value) -> str:
+def shown(value, sep: str = ", ") -> str:
+    """A setting as the app writes it: None is "automatic" (the setting's default rule), lists are joined
+    by `sep` (a link's lists by ",")."""
     if value is _UNSET:
         return "not set"
     if value is None:
         return "automatic"
     if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
+        return sep.join(map(str, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -352,7 +352,7 @@ def config_diff(runs: Sequence[Mapping]) -> pd.DataFrame:
     None shows as "automatic" (the setting's default rule); a key a run's config lacks, as "not set".
     """
     keys = list(dict.fromkeys(["task", *(k for run in runs for k in run["config"])]))
-    values = {run_label(run): [_shown(run["task"] if k == "task" else run["config"].get(k, _UNSET)) for k in keys]
+    values = {run_label(run): [shown(run["task"] if k == "task" else run["config"].get(k, _UNSET)) for k in keys]
               for run in runs}
     table = pd.DataFrame(values, index=pd.Index(keys, name="setting"))
     return table[table.nunique(axis=1) > 1]
@@ -361,26 +361,12 @@ def config_diff(runs: Sequence[Mapping]) -> pd.DataFrame:
 # ---- the clock explorer ------------------------------------------------------------------------
 
 
+PeriodsError = clock.PeriodsError
+
+
 def parse_periods(text: str) -> list[int]:
-    """Periods typed as "1, 2, 4, 8": whole numbers >= 1, ascending, distinct, within LIMITS."""
-    parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
-    if not parts:
-        raise PeriodsError("type at least one period, e.g. 1, 2, 4, 8")
-    bad = [p for p in parts if not re.fullmatch(r"[+-]?[0-9]+", p)]
-    if bad:
-        raise PeriodsError(f"periods must be whole numbers separated by commas, e.g. 1, 2, 4, 8; "
-                           f"not {', '.join(repr(b) for b in bad)}")
-    periods = [int(p) for p in parts]
-    if any(p < 1 for p in periods):
-        raise PeriodsError(f"every period must be at least 1 (a module that fires every step); got {periods}")
-    if len(periods) > LIMITS["modules"]:
-        raise PeriodsError(f"at most {LIMITS['modules']} modules are allowed, got {len(periods)} periods")
-    if max(periods) > LIMITS["period"]:
-        raise PeriodsError(f"periods may be at most {LIMITS['period']}, got {max(periods)}")
-    try:
-        return clock.check_periods(periods)
-    except ValueError as e:  # unsorted or repeated: check_periods says which
-        raise PeriodsError(str(e)) from None
+    """Periods typed as "1, 2, 4, 8" into the Clock explorer: within LIMITS."""
+    return clock.parse_periods(text, LIMITS["modules"], LIMITS["period"])
 
 
 @dataclass
@@ -422,3 +408,29 @@ def clock_numbers(periods: Sequence[int], hidden_size: int, connectivity: str = 
         })
     return ClockNumbers(sizes, pd.DataFrame(rows), clock.theoretical_speedup(sizes, periods, connectivity),
                         len(periods) / 4)
+
+
+# ---- a run's status line ---------------------------------------------------------------------------
+
+
+def status_text(run: Mapping) -> tuple[str, float]:
+    """A one-line status of a run (state, device, epoch or grid cell, time left) and its progress from 0
+    to 1."""
+    progress = run.get("progress") or {}
+    grid = job_kind(run["config"]) == "grid"
+    total = progress.get("total_epochs") or (0 if grid else run["config"].get("epochs")) or 0
+    done = progress.get("epoch") or 0
+    device = progress.get("device") or run.get("device")
+    parts = [f"Run {run['id']}: **{run['status']}**"]
+    if device:
+        parts.append(f"on {device}")
+    if total:
+        parts.append(f"{done} of {total} cells done" if grid else f"epoch {done} of {total}")
+    eta = progress.get("eta_s")
+    if run["status"] == "running" and grid and progress.get("cell"):
+        parts.append(f"training {progress['cell']}")
+    if run["status"] == "running" and eta is not None:
+        parts.append(f"about {math.ceil(eta)} s left")
+    elif run["status"] == "completed" and progress.get("elapsed_s") is not None:
+        parts.append(f"took {progress['elapsed_s']:.1f} s")
+    return ", ".join(parts), (min(done / total, 1.0) if total else 0.0)

@@ -1,7 +1,8 @@
-"""An independent Clockwork RNN written straight from the paper's equations, in float64.
+"""The Clockwork RNN written straight from the paper's equations, in float64: its readable definition.
 
-Deliberately naive: a per-step Python loop over a dense matrix, every unit computed every step, and
-the clock applied by copying the old value back. Nothing here is shared with cwrnn.models.
+Deliberately naive: a per-step Python loop over a dense matrix, every unit computed every step, and the
+clock applied by copying the old value back. It shares no code with `ClockworkRNN`, so the tests can hold
+the fast version to it (docs/conventions.md: the connection direction, the clock from 0, held modules).
 """
 import torch
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from cwrnn.viz_style import (ARCH_COLORS, VizInputError, add_module_axis, add_separators, empty_figure,
+from .viz_style import (ARCH_COLORS, VizInputError, add_module_axis, add_separators, empty_figure,
                              finish, fires_mask, label_axis, module_edges, module_labels, positive_ints,
                              to_array, with_alpha)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from cwrnn.viz_style import (GROUP_PALETTE, VizInputError, arch_color, arch_label, empty_figure, finish,
+from .viz_style import (GROUP_PALETTE, VizInputError, arch_color, arch_label, empty_figure, finish,
                              require_columns, sort_archs, to_array, with_alpha)
 
 BANDS = ("minmax", "std", None)

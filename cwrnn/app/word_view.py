@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from . import audio, viz
-from .experiment import ConfigError, RunConfig, build_task
-from .paper import WORDS_PERIODS
-from .runs.store import RunStore
-from .speech_data import DEFAULT_FSDD_DIR, FILE_PATTERN, WORD_GROUPS, SpeechDataset, read_wav
+from ..config import DATASETS, ConfigError, RunConfig
+from ..data import audio
+from ..data.speech_data import DEFAULT_FSDD_DIR, FILE_PATTERN, WORD_GROUPS, SpeechDataset, read_wav
+from ..experiment import build_task
+from ..models.sizing import ArchSpec
+from ..paper import WORDS_PERIODS
+from ..runs.store import RunStore
+from . import viz
 
-DATASETS = ("synthetic", "fsdd", "folder")
 #: Folders besides the lab's data home (where uploads go) that "your recordings" may read, os.pathsep-separated.
 DATA_ROOTS_VAR = "CWRNN_DATA_ROOTS"
 #: MFCC frames per second (10 ms step).
@@ -143,7 +145,6 @@ class WordActivity:
 
 
 def _spec(run: Mapping, arch: str):
-    from .models import ArchSpec
     models = (run.get("summary") or {}).get("models") or (run.get("progress") or {}).get("models") or []
     known = {f.name for f in fields(ArchSpec)}
     for model in models:
@@ -157,8 +158,8 @@ def word_activity(store: RunStore, run: Mapping, data: SpeechDataset, index: int
     its weights (they are written when it finishes)."""
     import torch
 
-    from .models import SequenceModel
-    from .tasks.words import read_out
+    from ..models import SequenceModel
+    from ..tasks.words import read_out
     spec = _spec(run, "cwrnn")
     if spec is None or "cwrnn.pt" not in store.list_artifacts(run["id"]):
         return None

@@ -18,26 +18,37 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 
-from . import clock, runs_view, word_view
-from .experiment import BASELINES, LIMITS, TASKS, ConfigError, RunConfig, build_specs, validate
-from .models import match_hidden_size
-from .paper import GENERATION_PERIODS, WORDS_PERIODS
-from .train import PRESETS
-from .viz_style import arch_label
+from .. import clock
+from ..config import (
+    BASELINES,
+    CLIP_COUNT,
+    DATASETS,
+    LIMITS,
+    PLAYGROUND_LIMITS,
+    PRESETS,
+    READOUTS,
+    SOURCES,
+    TASKS,
+    ConfigError,
+    RunConfig,
+    validate,
+)
+from ..experiment import build_specs
+from ..models.sizing import match_hidden_size
+from ..paper import GENERATION_PERIODS, WORDS_PERIODS, arch_label
+from . import word_view
+from .runs_view import shown, status_text  # noqa: F401 (the Playground's status line)
 
-#: A Playground sequence is 320 steps, so a module with a period above that fires once, at step 0;
-#: 512 leaves room for one doubling past the paper's 9 modules (1..256), and 10 such modules fit.
-MAX_MODULES = 10
-MAX_PERIOD = 512
-BUDGET_RANGE = (50, 20_000)
-EPOCHS_RANGE = (1, LIMITS["epochs"])
-SEEDS_RANGE = (1, 10)
-SEED_RANGE = (0, 2**31 - 1)
-LR_RANGE = (1e-6, 1.0)
-CLIP_COUNT = 5
+# The Playground's limits (cwrnn.config.PLAYGROUND_LIMITS), by the names its widgets use.
+MAX_MODULES = PLAYGROUND_LIMITS["modules"]
+MAX_PERIOD = PLAYGROUND_LIMITS["period"]
+BUDGET_RANGE = PLAYGROUND_LIMITS["budget"]
+EPOCHS_RANGE = PLAYGROUND_LIMITS["epochs"]
+SEEDS_RANGE = PLAYGROUND_LIMITS["seeds"]
+SEED_RANGE = PLAYGROUND_LIMITS["seed"]
+LR_RANGE = PLAYGROUND_LIMITS["lr"]
 #: The optimisers offered for each task: the paper's recipe for that experiment, or Adam.
 TASK_PRESETS = {"generation": ("paper-generation", "adam"), "words": ("paper-words", "adam")}
-READOUTS = ("last", "mean")
 #: About this many snapshots per run feed the live waveform and activity charts.
 LIVE_SNAPSHOTS = 40
 
@@ -92,34 +103,24 @@ def resize_periods(periods: Sequence[int], modules: int) -> list[int]:
     return out
 
 
-def _int_list(text: str, what: str, example: str) -> list[int]:
-    parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
-    if not parts:
-        raise PlaygroundInputError(f"type at least one {what}, e.g. {example}")
-    bad = [p for p in parts if not re.fullmatch(r"[+-]?[0-9]+", p)]
-    if bad:
-        raise PlaygroundInputError(f"{what}s must be whole numbers separated by commas, e.g. {example}; "
-                                   f"not {', '.join(repr(b) for b in bad)}")
-    return [int(p) for p in parts]
-
-
 def parse_periods(text: str) -> list[int]:
-    """Periods typed as "1, 2, 4": as the Clock explorer reads them, within the Playground's limits."""
+    """Periods typed as "1, 2, 4", within the Playground's limits."""
     try:
-        periods = runs_view.parse_periods(text)
-    except runs_view.PeriodsError as e:
+        return clock.parse_periods(text, MAX_MODULES, MAX_PERIOD)
+    except clock.PeriodsError as e:
         raise PlaygroundInputError(str(e)) from None
-    if len(periods) > MAX_MODULES:
-        raise PlaygroundInputError(f"the Playground trains at most {MAX_MODULES} modules, got {len(periods)} periods")
-    if periods[-1] > MAX_PERIOD:
-        raise PlaygroundInputError(f"periods may be at most {MAX_PERIOD} in the Playground (its sequences are "
-                                   f"320 steps), got {periods[-1]}")
-    return periods
+
+
+def _module_sizes(text: str) -> list[int]:
+    try:
+        return clock.parse_ints(text, "module size", "5, 5, 4")
+    except clock.PeriodsError as e:
+        raise PlaygroundInputError(str(e)) from None
 
 
 def parse_module_sizes(text: str, modules: int) -> list[int]:
     """Module sizes typed as "5, 5, 4": one whole number >= 1 per module, fastest module first."""
-    sizes = _int_list(text, "module size", "5, 5, 4")
+    sizes = _module_sizes(text)
     if len(sizes) != modules:
         raise PlaygroundInputError(f"give one size per module: {modules} modules, got {len(sizes)} sizes")
     if min(sizes) < 1:
@@ -241,19 +242,19 @@ def _folder_in(uploads: Path | None) -> Callable[[str], str]:
 def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[[str], object], str]]:
     """URL parameter -> (parser raising ValueError, what is allowed), for a Playground showing `task`."""
     presets = TASK_PRESETS[task]
-    datasets = ("synthetic", "fsdd", "folder") if word_view.fsdd_folder() else ("synthetic", "folder")
+    datasets = DATASETS if word_view.fsdd_folder() else tuple(d for d in DATASETS if d != "fsdd")
     return {
         "task": (lambda t: _parse_choice(t, TASKS), " or ".join(TASKS)),
         "dataset": (lambda t: _parse_choice(t, datasets), ", ".join(datasets)
                     + ("" if "fsdd" in datasets else " (FSDD is not installed here)")),
         "folder": (_folder_in(uploads), f"the path of a folder of {word_view.FILE_PATTERN} files"),
         "readout": (lambda t: _parse_choice(t, READOUTS), " or ".join(READOUTS)),
-        "source": (lambda t: _parse_choice(t, ("clips", "tone", "wav")), "clips, tone or wav"),
+        "source": (lambda t: _parse_choice(t, SOURCES), ", ".join(SOURCES)),
         "clips": (_parse_clips, f"distinct clip numbers from 0 to {CLIP_COUNT - 1}, comma-separated"),
         "wav_path": (_wav_in(uploads), "a WAV file uploaded to this lab"),
         "wav_start": (lambda t: _parse_float(t, 0.0, 1e6), "a number of seconds >= 0"),
         "periods": (parse_periods, f"1 to {MAX_MODULES} distinct periods from 1 to {MAX_PERIOD}, ascending"),
-        "module_sizes": (lambda t: _int_list(t, "module size", "5, 5, 4"), "whole numbers >= 1, comma-separated"),
+        "module_sizes": (_module_sizes, "whole numbers >= 1, comma-separated"),
         "connectivity": (lambda t: _parse_choice(t, clock.CONNECTIVITY), ", ".join(clock.CONNECTIVITY)),
         "budget": (lambda t: _parse_int(t, *BUDGET_RANGE), f"a whole number from {BUDGET_RANGE[0]} to "
                                                             f"{BUDGET_RANGE[1]}"),
@@ -298,9 +299,9 @@ def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None =
                 values[key] = parse(text)
             except ValueError:
                 notes.append(f"{key}={text!r} in the link is not allowed ({allowed}); "
-                             f"using {_shown(getattr(base, key))} instead")
+                             f"using {shown(getattr(base, key), ',')} instead")
         elif key in _NOT_PLAYGROUND:
-            if text != _shown(getattr(RunConfig(), key)):
+            if text != shown(getattr(RunConfig(), key), ","):
                 notes.append(f"{key}={text!r} in the link is not a Playground setting and was ignored")
         else:
             why = "" if key in known else " (unknown name)"
@@ -319,14 +320,6 @@ def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None =
             notes.append(f"module_sizes in the link cannot be used ({e}); using equal module sizes")
             cfg = replace(cfg, module_sizes=None)
     return cfg, notes
-
-
-def _shown(value) -> str:
-    if value is None:
-        return "the automatic value"
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return str(value)
 
 
 # ---- the widgets -----------------------------------------------------------------------------------
@@ -410,24 +403,3 @@ def comparison_rows(cfg: RunConfig, input_size: int = 0, output_size: int = 1) -
     specs = build_specs(cfg, input_size, output_size)
     return [dict(zip(TABLE_COLUMNS, (arch_label(s.arch), s.hidden_size, s.parameters(input_size, output_size),
                                      round(s.macs(), 1)))) for s in specs]
-
-
-# ---- the status line -------------------------------------------------------------------------------
-
-
-def status_text(run: Mapping) -> tuple[str, float]:
-    """A one-line status of a run (state, device, epoch, time left) and its progress from 0 to 1."""
-    progress = run.get("progress") or {}
-    done, total = progress.get("epoch") or 0, progress.get("total_epochs") or run["config"].get("epochs") or 0
-    device = progress.get("device") or run.get("device")
-    parts = [f"Run {run['id']}: **{run['status']}**"]
-    if device:
-        parts.append(f"on {device}")
-    if total:
-        parts.append(f"epoch {done} of {total}")
-    eta = progress.get("eta_s")
-    if run["status"] == "running" and eta is not None:
-        parts.append(f"about {math.ceil(eta)} s left")
-    elif run["status"] == "completed" and progress.get("elapsed_s") is not None:
-        parts.append(f"took {progress['elapsed_s']:.1f} s")
-    return ", ".join(parts), (min(done / total, 1.0) if total else 0.0)

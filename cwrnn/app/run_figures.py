@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import audio, viz, word_view
-from .experiment import ConfigError
-from .runs.store import TERMINAL_STATUSES, RunStore
-from .viz_style import empty_figure, sort_archs
+from ..config import ConfigError
+from ..data import audio
+from ..runs.store import TERMINAL_STATUSES, RunStore
+from . import viz, word_view
+from .viz.viz_style import empty_figure, sort_archs
 
 #: The metric each task's loss chart shows: NMSE compares clips of any loudness; words log their loss.
 LOSS_METRIC = {"generation": "nmse", "words": "loss"}

@@ -9,6 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, qualitative
 
+from ...paper import ARCH_LABELS, ARCH_ORDER, arch_label, sort_archs  # noqa: F401 (the figures' names)
+
 
 class VizInputError(ValueError):
     """Data handed to a figure builder has the wrong shape, columns or values."""
@@ -16,9 +18,6 @@ class VizInputError(ValueError):
 
 # Okabe-Ito colours stay distinguishable under colour blindness; the CW-RNN gets the loudest one.
 ARCH_COLORS: dict[str, str] = {"cwrnn": "#D55E00", "srn": "#0072B2", "lstm": "#009E73", "gru": "#CC79A7"}
-ARCH_LABELS: dict[str, str] = {"cwrnn": "CW-RNN", "srn": "SRN", "lstm": "LSTM", "gru": "GRU"}
-# Baselines first and the CW-RNN last, as in the paper's tables and box plots.
-ARCH_ORDER: tuple[str, ...] = ("srn", "lstm", "gru", "cwrnn")
 GROUP_PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
 #: Where colour already names a run (comparing runs), the line style names the model.
 ARCH_DASHES: dict[str, str] = {"cwrnn": "solid", "srn": "dot", "lstm": "dash", "gru": "dashdot"}
@@ -31,17 +30,6 @@ def arch_color(arch: str) -> str:
         return ARCH_COLORS[arch]
     # crc32, not hash(): Python salts str hashes per process, and colours must not change between reloads.
     return GROUP_PALETTE[zlib.crc32(arch.encode()) % len(GROUP_PALETTE)]
-
-
-def arch_label(arch: str) -> str:
-    """Display name of an architecture ("cwrnn" -> "CW-RNN"); unknown names are shown as given."""
-    return ARCH_LABELS.get(arch, arch)
-
-
-def sort_archs(archs: Iterable[str]) -> list[str]:
-    """Distinct architectures in ARCH_ORDER, unknown ones after, alphabetically."""
-    rank = {arch: i for i, arch in enumerate(ARCH_ORDER)}
-    return sorted(set(archs), key=lambda arch: (rank.get(arch, len(rank)), arch))
 
 
 def with_alpha(hex_color: str, alpha: float) -> str:

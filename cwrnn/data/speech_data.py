@@ -1,7 +1,7 @@
 """Spoken-word datasets for Experiment 2: folders of `{label}_{speaker}_{take}.wav`, split by speaker.
 
 Test speakers never appear in training, as in the paper (5 speakers train, 2 test per word). Features
-are the 13 MFCC channels of `cwrnn.features`, standardised with training statistics only, and cached
+are the 13 MFCC channels of `cwrnn.data.features`, standardised with training statistics only, and cached
 on disk so the second load of a folder reads one `.npz` instead of every WAV.
 """
 
@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy.io import wavfile
 
-from cwrnn.features import FEATURE_SIGNATURE, Standardizer, mfcc
+from .features import FEATURE_SIGNATURE, Standardizer, mfcc
 
 WORD_GROUPS: tuple[tuple[str, ...], ...] = (
     ("making", "walking", "cooking", "looking", "working"),
@@ -33,8 +33,8 @@ WORD_GROUPS: tuple[tuple[str, ...], ...] = (
 FILE_PATTERN = "{label}_{speaker}_{take}.wav"
 _FILE_RE = re.compile(r"^(?P<label>[^_]+)_(?P<speaker>[^_]+)_(?P<take>\d+)\.wav$")
 
-SHIPPED_WORDS_DIR = Path(__file__).resolve().parents[1] / "assets" / "words"
-DEFAULT_FSDD_DIR = Path(__file__).resolve().parents[2] / "shared/data/fsdd/recordings"
+SHIPPED_WORDS_DIR = Path(__file__).resolve().parents[2] / "assets" / "words"
+DEFAULT_FSDD_DIR = Path(__file__).resolve().parents[3] / "shared/data/fsdd/recordings"
 
 
 class DatasetError(ValueError):

@@ -44,7 +44,7 @@ SHIPPED_RATE = 44100
 SHIPPED_OFFSETS = (162830, 239540, 330750, 403780, 529200)
 EXCERPT_START = 160000
 EXCERPT_STOP = 530000
-GENERATION_ASSETS = Path(__file__).resolve().parent.parent / "assets" / "generation"
+GENERATION_ASSETS = Path(__file__).resolve().parents[2] / "assets" / "generation"
 RECORDING_PATH = GENERATION_ASSETS / "music21_test_audio_160000-530000.wav"
 
 _ALLOWED_FORMATS = (
