@@ -1,4 +1,5 @@
 """Clockwork Lab: `streamlit run app.py`. The router: one page per file in pages/, the Playground first."""
+
 import gc
 
 import streamlit as st
@@ -16,17 +17,20 @@ def freeze_library_objects() -> None:
     live as long as the process, so they are loaded once and frozen out of the collector's way."""
     import cwrnn.app.run_figures  # noqa: F401 (pandas, plotly)
     import cwrnn.train  # noqa: F401 (torch)
+
     gc.freeze()
 
 
 freeze_library_objects()
 
-pages = st.navigation([
-    st.Page("pages/playground.py", title="Playground", icon=":material/tune:", default=True),
-    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
-    st.Page("pages/clock.py", title="Clock explorer", icon=":material/schedule:"),
-    st.Page("pages/paper.py", title="Paper", icon=":material/description:"),
-])
+pages = st.navigation(
+    [
+        st.Page("pages/playground.py", title="Playground", icon=":material/tune:", default=True),
+        st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+        st.Page("pages/clock.py", title="Clock explorer", icon=":material/schedule:"),
+        st.Page("pages/paper.py", title="Paper", icon=":material/description:"),
+    ]
+)
 
 try:
     # Every rerun: the manager is created once per process and picks up runs queued by anyone.

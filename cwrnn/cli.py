@@ -1,5 +1,6 @@
 """Command line (`cwrnn` or `python -m cwrnn`): train one configuration, reproduce the paper's tables, list and
 export stored runs."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,8 +8,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 from . import grid, paper
 from .config import BASELINES, LIMITS, ConfigError, RunConfig, validate
@@ -40,9 +39,30 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 
 
 def _config_from(args) -> RunConfig:
-    raw = {k: getattr(args, k) for k in ("task", "source", "clips", "wav_path", "wav_start", "dataset", "folder",
-                                         "periods", "module_sizes", "connectivity", "budget", "baselines",
-                                         "epochs", "lr", "momentum", "clip_norm", "seeds", "seed", "device")}
+    raw = {
+        k: getattr(args, k)
+        for k in (
+            "task",
+            "source",
+            "clips",
+            "wav_path",
+            "wav_start",
+            "dataset",
+            "folder",
+            "periods",
+            "module_sizes",
+            "connectivity",
+            "budget",
+            "baselines",
+            "epochs",
+            "lr",
+            "momentum",
+            "clip_norm",
+            "seeds",
+            "seed",
+            "device",
+        )
+    }
     raw["preset"] = args.preset or ("paper-words" if args.task == "words" else "paper-generation")
     if args.task == "words" and args.periods == RunConfig().periods:
         raw["periods"] = list(paper.WORDS_PERIODS)
@@ -63,14 +83,32 @@ def cmd_train(args) -> int:
     result = train(task, specs, cfg.seed_list, train_config(cfg), [Progress(metric)])
     summary = {a: {k: grid.summarize(v) for k, v in m.items()} for a, m in result.final.items()}
     if args.json:
-        print(json.dumps({"outcome": result.outcome, "message": result.message, "epochs": result.epochs,
-                          "seconds": result.elapsed, "device": result.device, "final": summary}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "outcome": result.outcome,
+                    "message": result.message,
+                    "epochs": result.epochs,
+                    "seconds": result.elapsed,
+                    "device": result.device,
+                    "final": summary,
+                },
+                indent=2,
+            )
+        )
     else:
-        print(f"{result.outcome} after {result.epochs} epochs in {result.elapsed:.1f} s on {result.device}"
-              + (f": {result.message}" if result.message else ""))
+        print(
+            f"{result.outcome} after {result.epochs} epochs in {result.elapsed:.1f} s on {result.device}"
+            + (f": {result.message}" if result.message else "")
+        )
         for arch, m in summary.items():
-            print(f"  {arch:<6} " + "  ".join(f"{k} {v['mean']:.4g} ± {v['std']:.2g}" if v["mean"] is not None
-                                              else f"{k} diverged" for k, v in m.items()))
+            print(
+                f"  {arch:<6} "
+                + "  ".join(
+                    f"{k} {v['mean']:.4g} ± {v['std']:.2g}" if v["mean"] is not None else f"{k} diverged"
+                    for k, v in m.items()
+                )
+            )
     return 0 if result.outcome == "completed" else 1
 
 
@@ -82,9 +120,12 @@ def _train_background(cfg: RunConfig, args) -> int:
 
     if not args.wait:
         run_id = RunStore(args.home).create_run(cfg.task, cfg.to_dict(), cfg.seed_list)
-        print(json.dumps({"run_id": run_id, "status": "queued"}) if args.json else
-              f"queued run {run_id}; it trains when the lab is running (streamlit run app.py), "
-              f"or queue it with --wait to train it now")
+        print(
+            json.dumps({"run_id": run_id, "status": "queued"})
+            if args.json
+            else f"queued run {run_id}; it trains when the lab is running (streamlit run app.py), "
+            f"or queue it with --wait to train it now"
+        )
         return 0
     manager = WorkerManager(args.home, standby=False)
     manager.start()
@@ -94,8 +135,11 @@ def _train_background(cfg: RunConfig, args) -> int:
     manager.stop(timeout=5)
     run = manager.store.get_run(run_id)
     if args.json:
-        print(json.dumps({"run_id": run_id, "status": run["status"], "error": run["error"],
-                          "summary": run["summary"]}, indent=2))
+        print(
+            json.dumps(
+                {"run_id": run_id, "status": run["status"], "error": run["error"], "summary": run["summary"]}, indent=2
+            )
+        )
     else:
         print(f"run {run_id} {run['status']}" + (f": {run['error']}" if run["error"] else ""))
     return 0 if run["status"] == "completed" else 1
@@ -110,10 +154,23 @@ def cmd_reproduce(args) -> int:
             raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
     if args.experiment == "generation":
         budgets = args.sizes or list(paper.GENERATION_BUDGETS)
-        base = validate({"epochs": args.epochs, "seeds": args.runs, "snapshot_every": LIMITS["snapshot_every"],
-                         "device": args.device})
-        cells = grid.run_grid(base, budgets, args.archs, metric="nmse", workers=args.workers,
-                              paper_table=paper.GENERATION_NMSE, paper_budgets=paper.GENERATION_BUDGETS)
+        base = validate(
+            {
+                "epochs": args.epochs,
+                "seeds": args.runs,
+                "snapshot_every": LIMITS["snapshot_every"],
+                "device": args.device,
+            }
+        )
+        cells = grid.run_grid(
+            base,
+            budgets,
+            args.archs,
+            metric="nmse",
+            workers=args.workers,
+            paper_table=paper.GENERATION_NMSE,
+            paper_budgets=paper.GENERATION_BUDGETS,
+        )
         table = grid.format_table(cells, "NMSE")
     else:
         cells, table = reproduce_words(args)
@@ -125,14 +182,31 @@ def cmd_reproduce(args) -> int:
 
 def reproduce_words(args) -> tuple[list[grid.Cell], str]:
     """The paper's Experiment 2 grid (test error per budget and architecture) and its table in percent."""
-    base = validate({"task": "words", "dataset": args.dataset, "folder": args.folder,
-                     "periods": list(paper.WORDS_PERIODS), "preset": "paper-words", "epochs": args.epochs,
-                     "seeds": args.runs, "snapshot_every": LIMITS["snapshot_every"], "device": args.device})
+    base = validate(
+        {
+            "task": "words",
+            "dataset": args.dataset,
+            "folder": args.folder,
+            "periods": list(paper.WORDS_PERIODS),
+            "preset": "paper-words",
+            "epochs": args.epochs,
+            "seeds": args.runs,
+            "snapshot_every": LIMITS["snapshot_every"],
+            "device": args.device,
+        }
+    )
     # The paper's TIMIT errors sit beside the shipped set, which copies its words and 5/2 speaker split;
     # beside FSDD's digits or another folder they would compare different problems.
     reference = paper.WORDS_ERROR if args.dataset == "synthetic" else {}
-    cells = grid.run_grid(base, args.sizes or list(paper.WORDS_BUDGETS), args.archs, metric="test_error",
-                          workers=args.workers, paper_table=reference, paper_budgets=paper.WORDS_BUDGETS)
+    cells = grid.run_grid(
+        base,
+        args.sizes or list(paper.WORDS_BUDGETS),
+        args.archs,
+        metric="test_error",
+        workers=args.workers,
+        paper_table=reference,
+        paper_budgets=paper.WORDS_BUDGETS,
+    )
     return cells, grid.format_table(cells, "test error %", scale=100)
 
 
@@ -190,8 +264,13 @@ def main(argv=None) -> int:
     r.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
     r.add_argument("--dataset", default="synthetic", help="words: synthetic or fsdd or folder")
     r.add_argument("--folder", help="words: a folder of {label}_{speaker}_{take}.wav files")
-    r.add_argument("--archs", nargs="+", choices=["cwrnn", *BASELINES], default=list(paper.ARCHS),
-                   help="which architectures to train (default: the paper's cwrnn lstm srn; gru is ours)")
+    r.add_argument(
+        "--archs",
+        nargs="+",
+        choices=["cwrnn", *BASELINES],
+        default=list(paper.ARCHS),
+        help="which architectures to train (default: the paper's cwrnn lstm srn; gru is ours)",
+    )
     r.add_argument("--device", choices=["cpu", "cuda"])
     r.add_argument("--json", help="also write the results to this JSON file")
     r.set_defaults(func=cmd_reproduce)

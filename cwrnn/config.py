@@ -40,8 +40,13 @@ LIMITS = dict(
 #: fires once, at step 0; 512 leaves room for one doubling past the paper's 9 modules (1..256), and 10
 #: such modules fit.
 PLAYGROUND_LIMITS = dict(
-    modules=10, period=512, budget=(50, 20_000), epochs=(1, LIMITS["epochs"]), seeds=(1, 10), seed=(0, 2**31 - 1),
-    lr=(1e-6, 1.0)
+    modules=10,
+    period=512,
+    budget=(50, 20_000),
+    epochs=(1, LIMITS["epochs"]),
+    seeds=(1, 10),
+    seed=(0, 2**31 - 1),
+    lr=(1e-6, 1.0),
 )
 
 
@@ -192,9 +197,7 @@ def validate(raw: dict) -> RunConfig:
         or not all(_is_int(c) and 0 <= c < CLIP_COUNT for c in clips)
         or len(set(clips)) != len(clips)
     ):
-        problems.append(
-            f"clips must be a non-empty list of distinct clip numbers 0 to {CLIP_COUNT - 1}, got {clips!r}"
-        )
+        problems.append(f"clips must be a non-empty list of distinct clip numbers 0 to {CLIP_COUNT - 1}, got {clips!r}")
     if shipped_clips and _is_int(merged["steps"]) and merged["steps"] > CLIP_STEPS:
         problems.append(
             f"the shipped clips are {CLIP_STEPS} samples long: steps must be at most {CLIP_STEPS}, "
@@ -217,6 +220,5 @@ def as_trained(cfg: RunConfig) -> dict:
     `experiment.train_config` resolves them: what a run's config.json records, so it says what was used
     (and trains the same run when read back)."""
     preset = PRESETS[cfg.preset]
-    chosen = {k: preset.get(k) if getattr(cfg, k) is None else getattr(cfg, k)
-              for k in ("lr", "momentum", "clip_norm")}
+    chosen = {k: preset.get(k) if getattr(cfg, k) is None else getattr(cfg, k) for k in ("lr", "momentum", "clip_norm")}
     return {**cfg.to_dict(), **chosen}

@@ -6,6 +6,7 @@ Streamlit-only helpers live here, beside the pages: the library (cwrnn/) never i
 import streamlit as st
 
 from cwrnn.app.runs_view import status_text
+from cwrnn.app.text import plain
 from cwrnn.runs.store import LIVE_STATUSES, RunStore, default_home
 
 
@@ -30,4 +31,4 @@ def status_line(run: dict) -> None:
     st.markdown(text)
     st.progress(fraction)
     if run.get("error"):
-        (st.warning if run["status"] in ("cancelled", "interrupted") else st.error)(run["error"])
+        (st.warning if run["status"] in ("cancelled", "interrupted") else st.error)(plain(run["error"]))

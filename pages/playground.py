@@ -1,10 +1,11 @@
 """Playground: design a CW-RNN, press Train, and watch it learn one of the paper's experiments against an SRN
 and an LSTM: generating music (Experiment 1) or telling spoken words apart (Experiment 2)."""
+
 import streamlit as st
 
 from cwrnn.app import playground_state as ps
-from cwrnn.app import uploads as up
 from cwrnn.app import runs_view, viz
+from cwrnn.app import uploads as up
 from cwrnn.app import word_view as wv
 from cwrnn.app.run_figures import RunWatcher, looped
 from cwrnn.app.text import bullets, plain
@@ -18,12 +19,23 @@ from pages._common import is_live, status_line, store
 REFRESH_S = 1.0
 TASK_LABELS = {"generation": "1: generate music", "words": "2: spoken words"}
 SOURCE_LABELS = {"clips": "shipped clips", "tone": "synthetic tone", "wav": "your WAV file"}
-DATASET_LABELS = {"synthetic": "synthetic speech (25 words)", "fsdd": "FSDD digits (real recordings)",
-            "folder": "your recordings"}
+DATASET_LABELS = {
+    "synthetic": "synthetic speech (25 words)",
+    "fsdd": "FSDD digits (real recordings)",
+    "folder": "your recordings",
+}
 READOUT_LABELS = {"last": "last step", "mean": "mean over steps"}
-SCHEDULE_LABELS = {"exponential": "exponential (paper)", "linear": "linear", "fibonacci": "Fibonacci", "custom": "custom"}
-PRESET_LABELS = {"paper-generation": "paper (SGD, momentum)", "paper-words": "paper (SGD, momentum, early stop)",
-           "adam": "Adam"}
+SCHEDULE_LABELS = {
+    "exponential": "exponential (paper)",
+    "linear": "linear",
+    "fibonacci": "Fibonacci",
+    "custom": "custom",
+}
+PRESET_LABELS = {
+    "paper-generation": "paper (SGD, momentum)",
+    "paper-words": "paper (SGD, momentum, early stop)",
+    "adam": "Adam",
+}
 ss = st.session_state
 
 
@@ -33,6 +45,7 @@ def uploads():
 
 
 # ---- state: the URL, the widgets and the last good configuration -----------------------------------
+
 
 def url_params() -> dict[str, list[str]]:
     return {key: st.query_params.get_all(key) for key in st.query_params}
@@ -125,8 +138,9 @@ def on_zip() -> None:
     if upload is None:
         return
     try:
-        folder = up.extract_recordings(upload.getvalue(), uploads(),
-                                       check=lambda path: wv.load_dataset("folder", str(path), store().home))
+        folder = up.extract_recordings(
+            upload.getvalue(), uploads(), check=lambda path: wv.load_dataset("folder", str(path), store().home)
+        )
     except up.UploadError as e:
         ss.pg_zip_error = f"{upload.name} was not used: {e}"
     else:
@@ -165,103 +179,220 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
     """Every setting: the data, the CW-RNN's design, the comparison and the training."""
     with st.sidebar:
         st.header("Data")
-        st.radio("Experiment", list(TASK_LABELS), format_func=TASK_LABELS.get, key="task", horizontal=True, on_change=on_task,
-                 help="1: generate a 7 ms piece of music from no input (the paper's Experiment 1); 2: hear a "
-                      "spoken word as MFCC frames and say which word it was (its Experiment 2). Switching sets "
-                      "that experiment's paper design")
+        st.radio(
+            "Experiment",
+            list(TASK_LABELS),
+            format_func=TASK_LABELS.get,
+            key="task",
+            horizontal=True,
+            on_change=on_task,
+            help="1: generate a 7 ms piece of music from no input (the paper's Experiment 1); 2: hear a "
+            "spoken word as MFCC frames and say which word it was (its Experiment 2). Switching sets "
+            "that experiment's paper design",
+        )
         if ss.task == "words":
-            st.radio("Recordings", datasets, format_func=DATASET_LABELS.get, key="dataset",
-                     help="synthetic speech: the paper's 25 words spoken by 7 synthetic voices (espeak-ng, varied "
-                          "in rate, pitch, vocal tract and noise), 5 voices to train and 2 unseen to test; FSDD: "
-                          "real recordings of the digits 0-9 by 6 speakers; yours: a folder or zip of "
-                          "`{label}_{speaker}_{take}.wav` files. Test speakers are never heard in training")
+            st.radio(
+                "Recordings",
+                datasets,
+                format_func=DATASET_LABELS.get,
+                key="dataset",
+                help="synthetic speech: the paper's 25 words spoken by 7 synthetic voices (espeak-ng, varied "
+                "in rate, pitch, vocal tract and noise), 5 voices to train and 2 unseen to test; FSDD: "
+                "real recordings of the digits 0-9 by 6 speakers; yours: a folder or zip of "
+                "`{label}_{speaker}_{take}.wav` files. Test speakers are never heard in training",
+            )
             if ss.dataset == "folder":
-                st.file_uploader("Zip of recordings", type=["zip"], key="words_zip", on_change=on_zip,
-                                 help="A zip of `{label}_{speaker}_{take}.wav` files (at the top or in one folder), "
-                                      f"at most {up.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
-                                      "folder, which the path below then names")
+                st.file_uploader(
+                    "Zip of recordings",
+                    type=["zip"],
+                    key="words_zip",
+                    on_change=on_zip,
+                    help="A zip of `{label}_{speaker}_{take}.wav` files (at the top or in one folder), "
+                    f"at most {up.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
+                    "folder, which the path below then names",
+                )
                 if ss.get("pg_zip_error"):
                     st.error(plain(ss.pg_zip_error))
-                st.text_input("Folder on this server", key="folder", placeholder="uploads/recordings-...",
-                              help="A folder of `{label}_{speaker}_{take}.wav` files, e.g. `7_jackson_32.wav`; "
-                                   "two speakers are held out for testing, so it needs at least three. Relative to "
-                                   "the lab's data folder (a zip uploaded above lands in uploads/), or under a "
-                                   "folder the lab's operator allows in `$CWRNN_DATA_ROOTS`")
-            st.radio("Prediction read at", list(READOUT_LABELS), format_func=READOUT_LABELS.get, key="readout", horizontal=True,
-                     help="Where the network's answer is read: its output at the word's last frame (the paper's), "
-                          "or its output averaged over every frame of the word")
+                st.text_input(
+                    "Folder on this server",
+                    key="folder",
+                    placeholder="uploads/recordings-...",
+                    help="A folder of `{label}_{speaker}_{take}.wav` files, e.g. `7_jackson_32.wav`; "
+                    "two speakers are held out for testing, so it needs at least three. Relative to "
+                    "the lab's data folder (a zip uploaded above lands in uploads/), or under a "
+                    "folder the lab's operator allows in `$CWRNN_DATA_ROOTS`",
+                )
+            st.radio(
+                "Prediction read at",
+                list(READOUT_LABELS),
+                format_func=READOUT_LABELS.get,
+                key="readout",
+                horizontal=True,
+                help="Where the network's answer is read: its output at the word's last frame (the paper's), "
+                "or its output averaged over every frame of the word",
+            )
         else:
-            st.radio("Target", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, key="source", horizontal=True,
-                     help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]")
+            st.radio(
+                "Target",
+                list(SOURCE_LABELS),
+                format_func=SOURCE_LABELS.get,
+                key="source",
+                horizontal=True,
+                help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]",
+            )
             if ss.source == "clips":
-                st.multiselect("Clips", list(range(ps.CLIP_COUNT)), key="clips", format_func=lambda i: f"clip {i + 1}",
-                               help="The paper's five pieces of a music recording; one network per clip. "
-                                    "One clip trains fastest")
+                st.multiselect(
+                    "Clips",
+                    list(range(ps.CLIP_COUNT)),
+                    key="clips",
+                    format_func=lambda i: f"clip {i + 1}",
+                    help="The paper's five pieces of a music recording; one network per clip. One clip trains fastest",
+                )
             elif ss.source == "wav":
-                st.file_uploader("WAV file", type=["wav"], key="wav_upload", on_change=on_wav,
-                                          help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz "
-                                               "and 320 samples are cut at the start time below. Kept in the lab's "
-                                               "uploads folder so the link keeps working here")
+                st.file_uploader(
+                    "WAV file",
+                    type=["wav"],
+                    key="wav_upload",
+                    on_change=on_wav,
+                    help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz "
+                    "and 320 samples are cut at the start time below. Kept in the lab's "
+                    "uploads folder so the link keeps working here",
+                )
                 if ss.get("pg_wav_error"):
                     st.error(plain(ss.pg_wav_error))
-                st.number_input("Start (s)", min_value=0.0, step=0.01, format="%.3f", key="wav_start",
-                                help="Where in the recording the 320-sample target begins, in seconds")
+                st.number_input(
+                    "Start (s)",
+                    min_value=0.0,
+                    step=0.01,
+                    format="%.3f",
+                    key="wav_start",
+                    help="Where in the recording the 320-sample target begins, in seconds",
+                )
 
         st.header("CW-RNN design")
-        st.slider("Modules", 1, ps.MAX_MODULES, key="modules", on_change=on_modules,
-                  help="How many clocked modules the hidden layer is split into; the paper uses 9")
-        st.selectbox("Period schedule", list(SCHEDULE_LABELS), format_func=SCHEDULE_LABELS.get, key="schedule",
-                     on_change=on_schedule,
-                     help="exponential: 1, 2, 4, 8, ... as in the paper; linear: 1, 2, 3, ...; Fibonacci: "
-                          "1, 2, 3, 5, 8, ...; custom: set each period yourself")
+        st.slider(
+            "Modules",
+            1,
+            ps.MAX_MODULES,
+            key="modules",
+            on_change=on_modules,
+            help="How many clocked modules the hidden layer is split into; the paper uses 9",
+        )
+        st.selectbox(
+            "Period schedule",
+            list(SCHEDULE_LABELS),
+            format_func=SCHEDULE_LABELS.get,
+            key="schedule",
+            on_change=on_schedule,
+            help="exponential: 1, 2, 4, 8, ... as in the paper; linear: 1, 2, 3, ...; Fibonacci: "
+            "1, 2, 3, 5, 8, ...; custom: set each period yourself",
+        )
         with st.expander("Periods, one per module", expanded=ss.schedule == "custom"):
             for i in range(ss.modules):
-                st.slider(f"Module {i + 1}", 1, ps.MAX_PERIOD, key=ps.period_key(i), on_change=on_period_slider,
-                          help=f"Module {i + 1} updates at steps that are multiples of this period and holds its "
-                               "value in between; periods must increase from module to module")
-            st.text_input("Or type them", key="periods_text", on_change=on_periods_text,
-                          help=f"Comma-separated, fastest first, e.g. 1, 3, 9, 27 (at most {ps.MAX_MODULES} "
-                               f"periods from 1 to {ps.MAX_PERIOD}); press Enter to apply")
+                st.slider(
+                    f"Module {i + 1}",
+                    1,
+                    ps.MAX_PERIOD,
+                    key=ps.period_key(i),
+                    on_change=on_period_slider,
+                    help=f"Module {i + 1} updates at steps that are multiples of this period and holds its "
+                    "value in between; periods must increase from module to module",
+                )
+            st.text_input(
+                "Or type them",
+                key="periods_text",
+                on_change=on_periods_text,
+                help=f"Comma-separated, fastest first, e.g. 1, 3, 9, 27 (at most {ps.MAX_MODULES} "
+                f"periods from 1 to {ps.MAX_PERIOD}); press Enter to apply",
+            )
             if ss.get("pg_periods_error"):
                 st.error(plain(f"These periods cannot be used: {ss.pg_periods_error}"))
-        st.radio("Module sizes", ["equal", "custom"], key="sizes_mode", horizontal=True,
-                 help="equal: the budget's hidden units split evenly, leftovers to the fast modules (the paper's); "
-                      "custom: type the units of each module")
+        st.radio(
+            "Module sizes",
+            ["equal", "custom"],
+            key="sizes_mode",
+            horizontal=True,
+            help="equal: the budget's hidden units split evenly, leftovers to the fast modules (the paper's); "
+            "custom: type the units of each module",
+        )
         if ss.sizes_mode == "custom":
-            ss.setdefault("sizes_text", ps.format_ints(ps.equal_module_sizes(ss.budget, ss.modules, ss.connectivity,
-                                                                             *io_sizes)))
-            st.text_input("Units per module", key="sizes_text",
-                          help="Comma-separated, fastest module first, one number per module. The CW-RNN's size "
-                               "is then fixed by these, not by the budget")
-        st.selectbox("Connectivity", ["slow_to_fast", "fast_to_slow", "full"], key="connectivity",
-                     help="slow_to_fast (the paper's): each module reads itself and every slower module; "
-                          "fast_to_slow: the reverse; full: every module reads every module")
+            ss.setdefault(
+                "sizes_text", ps.format_ints(ps.equal_module_sizes(ss.budget, ss.modules, ss.connectivity, *io_sizes))
+            )
+            st.text_input(
+                "Units per module",
+                key="sizes_text",
+                help="Comma-separated, fastest module first, one number per module. The CW-RNN's size "
+                "is then fixed by these, not by the budget",
+            )
+        st.selectbox(
+            "Connectivity",
+            ["slow_to_fast", "fast_to_slow", "full"],
+            key="connectivity",
+            help="slow_to_fast (the paper's): each module reads itself and every slower module; "
+            "fast_to_slow: the reverse; full: every module reads every module",
+        )
 
         st.header("Comparison")
-        st.number_input("Parameter budget", *ps.BUDGET_RANGE, step=50, key="budget",
-                        help="Every model gets about this many weights; the hidden sizes below are matched to it. "
-                             "The paper uses 100 to 1000 for music, 500 to 10,000 for words")
+        st.number_input(
+            "Parameter budget",
+            *ps.BUDGET_RANGE,
+            step=50,
+            key="budget",
+            help="Every model gets about this many weights; the hidden sizes below are matched to it. "
+            "The paper uses 100 to 1000 for music, 500 to 10,000 for words",
+        )
         st.checkbox("SRN (simple RNN)", key="srn", help="A tanh RNN whose units all update every step")
         st.checkbox("LSTM", key="lstm", help="A gated RNN (peepholes, forget-gate bias 5 as in the paper)")
-        st.checkbox("GRU", key="gru", help="A gated RNN with fewer gates than the LSTM (Cho et al. 2014); not in "
-                    "the paper, trained at the same rate as the CW-RNN")
+        st.checkbox(
+            "GRU",
+            key="gru",
+            help="A gated RNN with fewer gates than the LSTM (Cho et al. 2014); not in "
+            "the paper, trained at the same rate as the CW-RNN",
+        )
 
         st.header("Training")
-        st.selectbox("Optimiser", ps.TASK_PRESETS[ss.task], format_func=PRESET_LABELS.get, key="preset", on_change=on_preset,
-                     help="paper, music: SGD with Nesterov momentum 0.95 on the summed squared error, the LSTM at a "
-                          "tenth of the rate (as the paper trains it); paper, words: SGD with momentum 0.9, input "
-                          "noise 0.6, each network stopped once its training error has not fallen for 5 epochs; "
-                          "Adam: adaptive steps, often faster")
-        st.number_input("Learning rate", *ps.LR_RANGE, format="%.1e", step=1e-4, key="lr",
-                        help="The optimiser's step size (the paper's: 3e-4); changing the optimiser resets it")
-        st.number_input("Epochs", *ps.EPOCHS_RANGE, step=100, key="epochs",
-                        help="Training passes over the data. Music: the paper trains 2000. Words: the most "
-                             "allowed; the paper's optimiser usually stops each network earlier")
-        st.slider("Seeds", *ps.SEEDS_RANGE, key="seeds",
-                  help="Independent initialisations of every model, trained side by side; the charts show a band "
-                       "from the best to the worst")
-        st.number_input("First seed", *ps.SEED_RANGE, step=1, key="seed",
-                        help="Seeds are this and the next ones; the same seed and settings give the same run")
+        st.selectbox(
+            "Optimiser",
+            ps.TASK_PRESETS[ss.task],
+            format_func=PRESET_LABELS.get,
+            key="preset",
+            on_change=on_preset,
+            help="paper, music: SGD with Nesterov momentum 0.95 on the summed squared error, the LSTM at a "
+            "tenth of the rate (as the paper trains it); paper, words: SGD with momentum 0.9, input "
+            "noise 0.6, each network stopped once its training error has not fallen for 5 epochs; "
+            "Adam: adaptive steps, often faster",
+        )
+        st.number_input(
+            "Learning rate",
+            *ps.LR_RANGE,
+            format="%.1e",
+            step=1e-4,
+            key="lr",
+            help="The optimiser's step size (the paper's: 3e-4); changing the optimiser resets it",
+        )
+        st.number_input(
+            "Epochs",
+            *ps.EPOCHS_RANGE,
+            step=100,
+            key="epochs",
+            help="Training passes over the data. Music: the paper trains 2000. Words: the most "
+            "allowed; the paper's optimiser usually stops each network earlier",
+        )
+        st.slider(
+            "Seeds",
+            *ps.SEEDS_RANGE,
+            key="seeds",
+            help="Independent initialisations of every model, trained side by side; the charts show a band "
+            "from the best to the worst",
+        )
+        st.number_input(
+            "First seed",
+            *ps.SEED_RANGE,
+            step=1,
+            key="seed",
+            help="Seeds are this and the next ones; the same seed and settings give the same run",
+        )
 
 
 def introduction() -> None:
@@ -273,7 +404,8 @@ def introduction() -> None:
             "are told apart only by their beginnings, so a network must remember far back. The **Clockwork "
             "RNN**'s slow modules update rarely and hold what they heard; the **SRN** and the **LSTM** (and the "
             "optional **GRU**) update every unit every frame. Press **Train** and watch the error on unseen "
-            "speakers fall, where the mistakes land in the confusion matrix, and how each module follows a word.")
+            "speakers fall, where the mistakes land in the confusion matrix, and how each module follows a word."
+        )
     else:
         st.markdown(
             "Recurrent networks with the same number of weights learn to play a 7 ms piece of music from "
@@ -281,7 +413,8 @@ def introduction() -> None:
             "only every *T* steps, so slow modules hold their value and keep time while fast ones add the detail; "
             "the **SRN** and the **LSTM** (and the optional **GRU**) update every unit at every step. Press "
             "**Train** and watch the loss fall, the generated waveform close in on the grey target, and the "
-            "activity timeline, where slow modules show as long flat plateaus.")
+            "activity timeline, where slow modules show as long flat plateaus."
+        )
 
 
 def configuration(speech_problems: list[str], io_sizes: tuple[int, int]):
@@ -329,17 +462,28 @@ def train_controls(cfg, raw, problems: list[str], io_sizes: tuple[int, int]):
     table_col, buttons_col = st.columns([3, 1])
     if cfg is not None and not problems:
         table_col.dataframe(ps.comparison_rows(cfg, *io_sizes), hide_index=True, key="comparison_table")
-        table_col.caption("Hidden sizes matched to the budget. Multiply-adds: recurrent ones per step, averaged over "
-                          "time; the CW-RNN skips modules whose clock does not tick.")
+        table_col.caption(
+            "Hidden sizes matched to the budget. Multiply-adds: recurrent ones per step, averaged over "
+            "time; the CW-RNN skips modules whose clock does not tick."
+        )
     manager = ensure_manager()
-    if buttons_col.button("Train", key="train", type="primary", disabled=bool(problems) or live,
-                          help="Train the CW-RNN and the baselines on these settings in the background"):
+    if buttons_col.button(
+        "Train",
+        key="train",
+        type="primary",
+        disabled=bool(problems) or live,
+        help="Train the CW-RNN and the baselines on these settings in the background",
+    ):
         if raw["folder"]:  # the worker reads the folder itself, wherever it runs from
             raw = {**raw, "folder": str(wv.resolve_folder(raw["folder"], store().home))}
         ss.pg_run = manager.submit(cfg.task, raw, cfg.seed_list)
         st.rerun()  # redraw the buttons (Train off, Stop on) and the link with the new run
-    if buttons_col.button("Stop", key="stop", disabled=not live,
-                          help="Stop the run at the end of the current epoch; what it learnt so far is kept"):
+    if buttons_col.button(
+        "Stop",
+        key="stop",
+        disabled=not live,
+        help="Stop the run at the end of the current epoch; what it learnt so far is kept",
+    ):
         manager.cancel(ss.pg_run)
         st.rerun()
 
@@ -392,8 +536,10 @@ def show_words_run(w: RunWatcher, figures: dict) -> None:
     left, right = st.columns(2)
     left.plotly_chart(figures["accuracy"], key="accuracy_chart")
     right.plotly_chart(figures["loss"], key="loss_chart")
-    st.caption("Error in % of the words each model gets wrong: dashed on the training speakers (heard without "
-               "noise), solid on the held-out test speakers. Chance is 1 - 1/(number of words).")
+    st.caption(
+        "Error in % of the words each model gets wrong: dashed on the training speakers (heard without "
+        "noise), solid on the held-out test speakers. Chance is 1 - 1/(number of words)."
+    )
     left, right = st.columns([3, 2])
     left.plotly_chart(figures["confusion"], key="confusion_chart")
     right.plotly_chart(figures["weights"], key="weights_chart")
@@ -401,8 +547,9 @@ def show_words_run(w: RunWatcher, figures: dict) -> None:
     try:
         data = wv.load_dataset(config.get("dataset", "synthetic"), config.get("folder"), store().home)
     except ConfigError as e:
-        st.warning(plain("This run's recordings can no longer be read, so its words cannot be shown: "
-                         + "; ".join(e.problems)))
+        st.warning(
+            plain("This run's recordings can no longer be read, so its words cannot be shown: " + "; ".join(e.problems))
+        )
         st.plotly_chart(figures["activity"], key="activity_chart")
         return
     show_word(w, data, figures["activity"])
@@ -412,9 +559,14 @@ def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
     """One test word: a player, its MFCCs and, with a run, how the CW-RNN's modules follow it."""
     names = wv.word_names(data)
     st.subheader("One word, up close")
-    index = st.selectbox("Test word", range(len(names)), format_func=names.__getitem__, key="word",
-                         help="A recording by a speaker the networks never heard in training; the first one "
-                              "is the word the live activity chart follows while a run trains")
+    index = st.selectbox(
+        "Test word",
+        range(len(names)),
+        format_func=names.__getitem__,
+        key="word",
+        help="A recording by a speaker the networks never heard in training; the first one "
+        "is the word the live activity chart follows while a run trains",
+    )
     st.audio(wv.word_audio(data, index), format="audio/wav")
     activity = wv.word_activity(store(), w.run, data, index) if w is not None and w.finished else None
     figures = wv.word_figures(data, index, activity)
@@ -427,8 +579,10 @@ def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
         right.caption(f"The trained CW-RNN (first seed) hears this word and answers **{activity.predicted}**.")
     else:
         right.plotly_chart(snapshot_activity, key="activity_chart")
-        right.caption("While training runs this shows the first test word at the latest snapshot; once the run "
-                      "has finished, the activity over any chosen word is shown.")
+        right.caption(
+            "While training runs this shows the first test word at the latest snapshot; once the run "
+            "has finished, the activity over any chosen word is shown."
+        )
 
 
 def main() -> None:
@@ -442,10 +596,12 @@ def main() -> None:
         st.fragment(show_run, run_every=REFRESH_S if live else None)(run["id"], live)
     elif speech is not None and not speech_problems:
         train_speakers, test_speakers = len(set(speech.train.speakers)), len(set(speech.test.speakers))
-        st.info(("" if problems else "Press **Train** to start. ") +  # not beside "cannot be trained"
-                f"{len(speech.labels)} words: {len(speech.train)} recordings by {train_speakers} speakers to learn "
-                f"from, {len(speech.test)} by {test_speakers} other speakers to test on."
-                + (" The speech is synthetic (espeak-ng voices), not recorded." if ss.dataset == "synthetic" else ""))
+        st.info(
+            ("" if problems else "Press **Train** to start. ")  # not beside "cannot be trained"
+            + f"{len(speech.labels)} words: {len(speech.train)} recordings by {train_speakers} speakers to learn "
+            f"from, {len(speech.test)} by {test_speakers} other speakers to test on."
+            + (" The speech is synthetic (espeak-ng voices), not recorded." if ss.dataset == "synthetic" else "")
+        )
         show_word(None, speech)
     elif target is not None:
         st.info("Press **Train** to start. Below is the target the networks will learn to generate.")

@@ -1,4 +1,5 @@
 """Runs: every stored run in a table; open one to see its charts and files, or lay several side by side."""
+
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
@@ -13,10 +14,11 @@ from cwrnn.runs.store import STATUSES, TERMINAL_STATUSES, StoreError
 from pages._common import is_live, status_line, store
 
 DOWNLOAD_KINDS = {"data": "metrics and configuration", "audio": "generated audio", "weights": "weights"}
-DOWNLOAD_HELP = {"data": "metrics: every logged value (arch, seed, epoch, name, value) as CSV; "
-                         "config: the run's settings as JSON",
-                 "audio": "WAV at 44.1 kHz; target and models on one loudness scale, so they compare by ear",
-                 "weights": "trained weights of every seed (a PyTorch state_dict, load with torch.load)"}
+DOWNLOAD_HELP = {
+    "data": "metrics: every logged value (arch, seed, epoch, name, value) as CSV; config: the run's settings as JSON",
+    "audio": "WAV at 44.1 kHz; target and models on one loudness scale, so they compare by ear",
+    "weights": "trained weights of every seed (a PyTorch state_dict, load with torch.load)",
+}
 
 
 def on_select() -> None:
@@ -38,7 +40,7 @@ def draw_run(run_id: int, was_live: bool) -> None:
     else:
         figures = list(run_figures(store(), run_id).items())
         for pair in range(0, len(figures), 2):
-            for column, (name, fig) in zip(st.columns(2), figures[pair:pair + 2]):
+            for column, (name, fig) in zip(st.columns(2), figures[pair : pair + 2]):
                 column.plotly_chart(fig, key=f"run_{name}_chart")
         sounds = run_audio(store(), run_id)
         if sounds:
@@ -53,35 +55,53 @@ def actions(run: dict) -> None:
     """Open in Playground, stop, downloads and delete."""
     run_id, live = run["id"], is_live(run)
     left, right = st.columns(2)
-    if left.button("Open in Playground", key="open_in_playground", disabled=is_grid(run),
-                   help="Show this run in the Playground (for spoken words: any test word up close, with "
-                        "the trained CW-RNN's modules over it), its settings loaded to change and train again"):
+    if left.button(
+        "Open in Playground",
+        key="open_in_playground",
+        disabled=is_grid(run),
+        help="Show this run in the Playground (for spoken words: any test word up close, with "
+        "the trained CW-RNN's modules over it), its settings loaded to change and train again",
+    ):
         try:
             st.switch_page("pages/playground.py", query_params={"run": str(run_id)})
         except StreamlitPageNotFoundError:
             st.warning("The Playground is reached from the whole app: start it with `streamlit run app.py`.")
-    if live and right.button("Stop", key="runs_stop", help="Stop training at the next epoch; what it "
-                             "learned so far is kept"):
+    if live and right.button(
+        "Stop", key="runs_stop", help="Stop training at the next epoch; what it learned so far is kept"
+    ):
         ensure_manager().cancel(run_id)
         st.rerun()
-    files = [("data", f"run-{run_id}-metrics.csv", "text/csv", lambda: rv.metrics_csv(store(), run_id)),
-             ("data", f"run-{run_id}-config.json", "application/json", rv.config_json(run))]
+    files = [
+        ("data", f"run-{run_id}-metrics.csv", "text/csv", lambda: rv.metrics_csv(store(), run_id)),
+        ("data", f"run-{run_id}-config.json", "application/json", rv.config_json(run)),
+    ]
     if not live:  # saved as run-<id>-<name>, so two runs' files never collide in a downloads folder
-        files += [(kind, f"run-{run_id}-{name}", mime, lambda name=name: rv.artifact_bytes(store(), run_id, name))
-                  for kind, name, mime in rv.downloadable_files(store(), run_id)]
+        files += [
+            (kind, f"run-{run_id}-{name}", mime, lambda name=name: rv.artifact_bytes(store(), run_id, name))
+            for kind, name, mime in rv.downloadable_files(store(), run_id)
+        ]
     for kind, label in DOWNLOAD_KINDS.items():
         group = [f for f in files if f[0] == kind]
         if group:
             st.markdown(f"**Download {label}**")
         for column, (_, name, mime, data) in zip(st.columns(max(len(group), 4)), group):
-            column.download_button(name.removeprefix(f"run-{run_id}-"), data, file_name=name, mime=mime,
-                                   key=f"download_{name}", on_click="ignore", help=DOWNLOAD_HELP[kind])
+            column.download_button(
+                name.removeprefix(f"run-{run_id}-"),
+                data,
+                file_name=name,
+                mime=mime,
+                key=f"download_{name}",
+                on_click="ignore",
+                help=DOWNLOAD_HELP[kind],
+            )
     with st.expander("Delete this run"):
-        sure = st.checkbox(f"Delete {rv.run_label(run)} with its metrics, snapshots and files; "
-                           "this cannot be undone", key=f"delete_confirm_{run_id}", disabled=live,
-                           help="Stop a training run before deleting it")
-        if st.button("Delete", key="delete_run", type="primary", disabled=not sure,
-                     help="Tick the box above first"):
+        sure = st.checkbox(
+            f"Delete {rv.run_label(run)} with its metrics, snapshots and files; this cannot be undone",
+            key=f"delete_confirm_{run_id}",
+            disabled=live,
+            help="Stop a training run before deleting it",
+        )
+        if st.button("Delete", key="delete_run", type="primary", disabled=not sure, help="Tick the box above first"):
             try:
                 store().delete_run(run_id)
             except StoreError as e:
@@ -100,8 +120,10 @@ def open_run(run_id: int) -> None:
     if not is_grid(run):
         with st.expander("Settings", expanded=True):
             st.dataframe(rv.settings_table(run, store().home), hide_index=True, key="run_settings_table")
-            st.caption("The values this run was trained with: where the optimiser preset chose the learning "
-                       "rate, momentum or clipping, its choice.")
+            st.caption(
+                "The values this run was trained with: where the optimiser preset chose the learning "
+                "rate, momentum or clipping, its choice."
+            )
     actions(run)
 
 
@@ -113,29 +135,55 @@ def compare_task(task: str, runs: list[dict], colors: dict[str, str], suffix: st
         st.info("These runs have logged nothing to overlay yet.")
         return
     left, right = st.columns(2)
-    chosen = left.multiselect("Models", archs, default=["cwrnn"] if "cwrnn" in archs else archs[:1],
-                              format_func=viz.arch_label, key=f"compare_archs{suffix}",
-                              help="Whose curves and waveforms to overlay: colour is the run, line style "
-                                   "the model (solid CW-RNN, dotted SRN, dashed LSTM, dash-dot GRU)")
+    chosen = left.multiselect(
+        "Models",
+        archs,
+        default=["cwrnn"] if "cwrnn" in archs else archs[:1],
+        format_func=viz.arch_label,
+        key=f"compare_archs{suffix}",
+        help="Whose curves and waveforms to overlay: colour is the run, line style "
+        "the model (solid CW-RNN, dotted SRN, dashed LSTM, dash-dot GRU)",
+    )
     score = rv.SCORE_METRICS.get(task)
-    name = right.selectbox("Metric", names, index=names.index(score) if score in names else 0,
-                           key=f"compare_metric{suffix}", help="nmse: error divided by the target's variance")
+    name = right.selectbox(
+        "Metric",
+        names,
+        index=names.index(score) if score in names else 0,
+        key=f"compare_metric{suffix}",
+        help="nmse: error divided by the target's variance",
+    )
     if not chosen:
         st.info("Choose at least one model.")
         return
     rows, labels = rv.comparison_series(metrics, chosen)
     line_colors, dashes = rv.series_style(labels, colors)
-    st.plotly_chart(viz.loss_figure(rows, name, group_col="series", colors=line_colors, dashes=dashes,
-                                    title=f"{name} per run and model", uirevision="compare"),
-                    key=f"compare_loss_chart{suffix}")
+    st.plotly_chart(
+        viz.loss_figure(
+            rows,
+            name,
+            group_col="series",
+            colors=line_colors,
+            dashes=dashes,
+            title=f"{name} per run and model",
+            uirevision="compare",
+        ),
+        key=f"compare_loss_chart{suffix}",
+    )
     if task != "generation":
         return
     target, outputs, labels, notes = rv.comparison_waveforms(store(), runs, chosen)
     if outputs:
         line_colors, dashes = rv.series_style(labels, colors)
-        st.plotly_chart(viz.waveform_figure(target, outputs, colors=line_colors, dashes=dashes,
-                                            title="Generated waveform per run and model (latest snapshot)"),
-                        key=f"compare_waveform_chart{suffix}")
+        st.plotly_chart(
+            viz.waveform_figure(
+                target,
+                outputs,
+                colors=line_colors,
+                dashes=dashes,
+                title="Generated waveform per run and model (latest snapshot)",
+            ),
+            key=f"compare_waveform_chart{suffix}",
+        )
     for note in notes:
         st.caption(note)
 
@@ -183,33 +231,51 @@ def runs_list(chosen: list[int]) -> None:
     """The table of every run, filtered by task and status, the `chosen` ones ticked; selecting rows opens
     or compares them."""
     st.title("Runs")
-    st.caption("Every training run is kept here. Select one row to open a run (its charts, audio and files), "
-               "or several rows to compare them. The address bar then holds a link to what you see.")
+    st.caption(
+        "Every training run is kept here. Select one row to open a run (its charts, audio and files), "
+        "or several rows to compare them. The address bar then holds a link to what you see."
+    )
     if "runs_deleted" in st.session_state:
         st.success(f"Run {st.session_state.pop('runs_deleted')} was deleted.")
 
     table = rv.runs_table(store().list_runs())
     left, right = st.columns(2)
-    tasks = left.multiselect("Task", sorted(table["task"].unique()), key="runs_tasks", placeholder="all tasks",
-                             help="Show only runs of these tasks (empty: all)")
-    statuses = right.multiselect("Status", STATUSES, key="runs_statuses", placeholder="all statuses",
-                                 help="Show only runs with these statuses (empty: all)")
+    tasks = left.multiselect(
+        "Task",
+        sorted(table["task"].unique()),
+        key="runs_tasks",
+        placeholder="all tasks",
+        help="Show only runs of these tasks (empty: all)",
+    )
+    statuses = right.multiselect(
+        "Status",
+        STATUSES,
+        key="runs_statuses",
+        placeholder="all statuses",
+        help="Show only runs with these statuses (empty: all)",
+    )
     shown = rv.filter_runs(table, tasks or None, statuses or None)
     st.session_state["runs_table_ids"] = shown["id"].tolist()
     if table.empty:
         st.info("No runs yet: train one in the Playground, or run the grid on the Paper page.")
     else:
-        st.dataframe(shown, key="runs_table", on_select=on_select, selection_mode="multi-row", hide_index=True,
-                     selection_default={"selection": {"rows": rv.rows_of(shown["id"].tolist(), chosen)}},
-                     column_config={
-                         "id": st.column_config.NumberColumn("run", help="Run id; links use ?run=ID"),
-                         "budget": st.column_config.NumberColumn(help="Parameter budget every model is matched to"),
-                         "score": st.column_config.TextColumn(help="The metric in the model columns: the final "
-                                                              "value, mean over seeds; lower is better"),
-                         **{viz.arch_label(a): st.column_config.NumberColumn(format="%.4g")
-                            for a in rv.SCORE_ARCHS},
-                         "date": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-                     })
+        st.dataframe(
+            shown,
+            key="runs_table",
+            on_select=on_select,
+            selection_mode="multi-row",
+            hide_index=True,
+            selection_default={"selection": {"rows": rv.rows_of(shown["id"].tolist(), chosen)}},
+            column_config={
+                "id": st.column_config.NumberColumn("run", help="Run id; links use ?run=ID"),
+                "budget": st.column_config.NumberColumn(help="Parameter budget every model is matched to"),
+                "score": st.column_config.TextColumn(
+                    help="The metric in the model columns: the final value, mean over seeds; lower is better"
+                ),
+                **{viz.arch_label(a): st.column_config.NumberColumn(format="%.4g") for a in rv.SCORE_ARCHS},
+                "date": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+            },
+        )
 
 
 def linked_runs(chosen: list[int], error: rv.RunLinkError | None) -> None:

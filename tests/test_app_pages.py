@@ -1,4 +1,5 @@
 """AppTests of the Runs, Clock explorer and Paper pages, each run standalone on a store in a temporary home."""
+
 from __future__ import annotations
 
 import json
@@ -93,11 +94,14 @@ def test_opening_a_run_shows_its_charts_audio_and_files(lab_home):
     assert at.button(key="open_in_playground") and at.button(key="delete_run").disabled
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"run": "abc"}, "?run=abc is not a valid link"),
-    ({"run": "999"}, "there is no run 999"),
-    ({"compare": "1,x"}, "?compare=1,x is not a valid link"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"run": "abc"}, "?run=abc is not a valid link"),
+        ({"run": "999"}, "there is no run 999"),
+        ({"compare": "1,x"}, "?compare=1,x is not a valid link"),
+    ],
+)
 def test_bad_run_links_say_what_is_wrong(lab_home, query, message):
     at = page("runs", **query)
     assert not at.exception
@@ -126,8 +130,11 @@ def line_colours(at: AppTest, key: str) -> dict[str, str]:
     """Trace name -> line colour of the drawn lines of one chart (bands and the target left out)."""
     (chart,) = [c for c in at.get("plotly_chart") if c.key == key]
     spec = json.loads(chart.proto.spec)
-    return {t["name"]: t["line"]["color"] for t in spec["data"]
-            if t.get("line", {}).get("color") and t.get("name") != "target" and t["line"].get("width", 2) > 0}
+    return {
+        t["name"]: t["line"]["color"]
+        for t in spec["data"]
+        if t.get("line", {}).get("color") and t.get("name") != "target" and t["line"].get("width", 2) > 0
+    }
 
 
 def test_a_mixed_selection_compares_each_tasks_runs_as_a_group(lab_home):
@@ -139,8 +146,11 @@ def test_a_mixed_selection_compares_each_tasks_runs_as_a_group(lab_home):
             store.add_metrics(run_id, [("cwrnn", 0, e, "test_error", 0.5 - 0.1 * e - 0.01 * i) for e in range(3)])
         at = page("runs", compare=f"{first},{words[0]},{second},{words[1]}")
         assert not at.exception and not at.error
-        assert {"compare_loss_chart_generation", "compare_waveform_chart_generation",
-                "compare_loss_chart_words"} <= set(charts(at))
+        assert {
+            "compare_loss_chart_generation",
+            "compare_waveform_chart_generation",
+            "compare_loss_chart_words",
+        } <= set(charts(at))
         assert "each task's runs are shown as a group" in texts(at.info)
     finally:
         for run_id in words:
@@ -187,17 +197,22 @@ def test_clock_page_shows_the_papers_design_by_default(store):
     assert [w.key for w in at.selectbox] == ["clock_schedule", "clock_connectivity"]
     assert at.slider(key="clock_modules").value == 9 and at.number_input(key="clock_hidden").value == 40
     metrics = {m.label: (m.value, m.delta) for m in at.metric}
-    assert metrics == {"CW-RNN recurrent weights": ("890", "-44% vs SRN"),  # 890 / 1600
-                       "CW-RNN multiply-adds per step": ("348.7", "-78% vs SRN"),  # 348.6875 / 1600
-                       "Theoretical speed-up over an SRN": ("4.6×", "")}
+    assert metrics == {
+        "CW-RNN recurrent weights": ("890", "-44% vs SRN"),  # 890 / 1600
+        "CW-RNN multiply-adds per step": ("348.7", "-78% vs SRN"),  # 348.6875 / 1600
+        "Theoretical speed-up over an SRN": ("4.6×", ""),
+    }
 
 
-@pytest.mark.parametrize("periods, message", [
-    ("1, 2, x", "whole numbers separated by commas"),
-    ("0, 1, 2", "at least 1"),
-    ("4, 2, 8", "sorted from fastest to slowest"),
-    ("1, 2, 2", "distinct"),
-])
+@pytest.mark.parametrize(
+    "periods, message",
+    [
+        ("1, 2, x", "whole numbers separated by commas"),
+        ("0, 1, 2", "at least 1"),
+        ("4, 2, 8", "sorted from fastest to slowest"),
+        ("1, 2, 2", "distinct"),
+    ],
+)
 def test_clock_page_explains_bad_custom_periods(store, periods, message):
     at = page("clock")
     at.selectbox(key="clock_schedule").set_value("custom").run()
@@ -226,8 +241,9 @@ def test_paper_page_without_sizes_says_what_to_choose(store):
     assert at.dataframe[0].value["hidden units (paper)"].tolist()[:3] == [9, 4, 11]  # Table 1
     at.multiselect(key="paper_sizes").set_value([]).run()
     at.button(key="paper_run").click().run()
-    assert "Cannot run this grid: budgets must be one or more distinct sizes from 100, 250, 500, 1000" in \
-        texts(at.error)
+    assert "Cannot run this grid: budgets must be one or more distinct sizes from 100, 250, 500, 1000" in texts(
+        at.error
+    )
     assert store.list_runs() == []
 
 

@@ -1,4 +1,5 @@
 """The Playground page through Streamlit's AppTest: controls, messages, links, and a real background run."""
+
 import io
 import re
 import time
@@ -10,14 +11,30 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cwrnn.data import audio
 from cwrnn.app import playground_state as ps
+from cwrnn.data import audio
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-CONTROLS = ("source", "clips", "modules", "schedule", "periods_text", "sizes_mode", "connectivity", "budget",
-            "srn", "lstm", "gru", "preset", "lr", "epochs", "seeds", "seed")
+CONTROLS = (
+    "source",
+    "clips",
+    "modules",
+    "schedule",
+    "periods_text",
+    "sizes_mode",
+    "connectivity",
+    "budget",
+    "srn",
+    "lstm",
+    "gru",
+    "preset",
+    "lr",
+    "epochs",
+    "seeds",
+    "seed",
+)
 
 
 @pytest.fixture
@@ -35,8 +52,12 @@ def opened(at: AppTest, **params) -> AppTest:
 
 
 def widget(at: AppTest, key: str):
-    return next(w for kind in ("slider", "selectbox", "multiselect", "radio", "text_input", "number_input",
-                               "checkbox", "button") for w in getattr(at, kind) if w.key == key)
+    return next(
+        w
+        for kind in ("slider", "selectbox", "multiselect", "radio", "text_input", "number_input", "checkbox", "button")
+        for w in getattr(at, kind)
+        if w.key == key
+    )
 
 
 def chart_keys(at: AppTest) -> set[str]:
@@ -111,9 +132,20 @@ def test_the_optimiser_preset_sets_its_learning_rate(app):
 
 
 def test_a_link_sets_every_control_and_changes_update_the_link(app):
-    cfg = replace(ps.DEFAULTS, source="tone", periods=[1, 3, 9, 27], module_sizes=[6, 5, 4, 3],
-                  connectivity="full", budget=500, baselines=["lstm"], preset="adam", lr=0.01, epochs=1234,
-                  seeds=3, seed=7)
+    cfg = replace(
+        ps.DEFAULTS,
+        source="tone",
+        periods=[1, 3, 9, 27],
+        module_sizes=[6, 5, 4, 3],
+        connectivity="full",
+        budget=500,
+        baselines=["lstm"],
+        preset="adam",
+        lr=0.01,
+        epochs=1234,
+        seeds=3,
+        seed=7,
+    )
     at = opened(app, **ps.to_query(cfg))
     assert not at.warning and not at.error
     values = {key: widget(at, key).value for key in (*CONTROLS, "sizes_text") if key != "clips"}
@@ -243,8 +275,14 @@ def test_a_tiny_words_run_trains_and_shows_its_charts(app, store):
     assert run["status"] == "completed" and run["task"] == "words", run["error"]
     at.run()
     assert not at.exception and not at.error
-    assert chart_keys(at) == {"loss_chart", "accuracy_chart", "confusion_chart", "weights_chart", "features_chart",
-                              "activity_chart"}
+    assert chart_keys(at) == {
+        "loss_chart",
+        "accuracy_chart",
+        "confusion_chart",
+        "weights_chart",
+        "features_chart",
+        "activity_chart",
+    }
     accuracy = next(el for el in at.get("plotly_chart") if el.proto.id.endswith("accuracy_chart"))
     assert '"CW-RNN test"' in accuracy.proto.spec and '"SRN train"' in accuracy.proto.spec
     assert "answers **" in "\n".join(c.value for c in at.caption)  # the saved CW-RNN heard the chosen word

@@ -1,4 +1,5 @@
 """Run configurations: every problem reported at once, each saying what is allowed; the CLI."""
+
 import json
 
 import pytest
@@ -78,6 +79,7 @@ def test_explicit_module_sizes_set_the_baselines_budget():
 
 def test_config_errors_survive_pickling():
     import pickle
+
     e = pickle.loads(pickle.dumps(ConfigError(["a is wrong", "b too"])))
     assert e.problems == ["a is wrong", "b too"] and "a is wrong" in str(e)
 
@@ -111,10 +113,12 @@ def test_cli_background_without_wait_only_queues(tmp_path, capsys):
 
 def test_cli_runs_list_shows_a_grids_budgets(tmp_path, capsys):
     from cwrnn.runs.store import RunStore
+
     store = RunStore(tmp_path)
     train = store.create_run("generation", {"budget": 250}, [0])
-    grid = store.create_run("generation-grid", {"grid": "generation", "budgets": [100, 1000], "seeds": 1,
-                                                "epochs": 5}, [0])
+    grid = store.create_run(
+        "generation-grid", {"grid": "generation", "budgets": [100, 1000], "seeds": 1, "epochs": 5}, [0]
+    )
     main(["runs", "list", "--home", str(tmp_path)])
     lines = {int(line.split()[0]): line for line in capsys.readouterr().out.splitlines()}
     assert "budget 250 " in lines[train] and "budget 100,1000 " in lines[grid] and "?" not in lines[grid]
@@ -128,6 +132,7 @@ def test_cli_rejects_bad_arguments(capsys):
 
 def test_cli_reproduce_trains_the_chosen_architectures(monkeypatch, capsys):
     from cwrnn.grid import Cell
+
     calls = {}
 
     def fake_grid(base, budgets, archs, **kwargs):

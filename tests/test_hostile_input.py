@@ -2,6 +2,7 @@
 Playground and the Runs page. Each row must end in a message, never a traceback (an exception element),
 write nothing outside the data home, and never show the server's own paths or what a folder outside the
 allowed roots holds."""
+
 from __future__ import annotations
 
 import io
@@ -50,8 +51,11 @@ def files_under(folder: Path) -> set[Path]:
 
 
 def shown_text(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in ("error", "warning", "info", "caption", "markdown", "success")
-                     for e in getattr(at, kind))
+    return "\n".join(
+        str(e.value)
+        for kind in ("error", "warning", "info", "caption", "markdown", "success")
+        for e in getattr(at, kind)
+    )
 
 
 def check(at: AppTest, lab, before: set[Path]) -> str:
@@ -65,16 +69,31 @@ def check(at: AppTest, lab, before: set[Path]) -> str:
 
 
 PLAYGROUND_LINKS = [
-    {"run": HUGE}, {"run": "-1"}, {"run": "1e3"}, {"run": "1,2"}, {"run": "0"}, {"run": "9223372036854775808"},
+    {"run": HUGE},
+    {"run": "-1"},
+    {"run": "1e3"},
+    {"run": "1,2"},
+    {"run": "0"},
+    {"run": "9223372036854775808"},
     {"task": "words", "dataset": "folder", "folder": "/etc"},
     {"task": "words", "dataset": "folder", "folder": "../outside"},
     {"task": "words", "dataset": "folder", "folder": "/"},
     {"task": "words", "dataset": "folder", "folder": "x" * 5000},
     {"task": "words", "dataset": "folder", "folder": "uploads/../../outside"},
-    {"source": "wav", "wav_path": "/etc/passwd"}, {"source": "wav", "wav_path": "../outside/a.wav"},
-    {"periods": "1," * 300}, {"periods": "9" * 40}, {"budget": HUGE}, {"seed": HUGE}, {"lr": "nan"},
-    {"lr": "1e999"}, {"epochs": "-5"}, {"clips": "0,0,9"}, {"task": "<script>"}, {"module_sizes": "1,x"},
-    {"baselines": "rnn,rnn"}, {"unknown": "[x](javascript:alert(1))"},
+    {"source": "wav", "wav_path": "/etc/passwd"},
+    {"source": "wav", "wav_path": "../outside/a.wav"},
+    {"periods": "1," * 300},
+    {"periods": "9" * 40},
+    {"budget": HUGE},
+    {"seed": HUGE},
+    {"lr": "nan"},
+    {"lr": "1e999"},
+    {"epochs": "-5"},
+    {"clips": "0,0,9"},
+    {"task": "<script>"},
+    {"module_sizes": "1,x"},
+    {"baselines": "rnn,rnn"},
+    {"unknown": "[x](javascript:alert(1))"},
 ]
 
 
@@ -88,9 +107,18 @@ def test_a_hostile_playground_link_gets_a_message(lab, query):
     assert at.warning or at.error, f"{query} was taken without a word:\n{text}"
 
 
-@pytest.mark.parametrize("query", [{"run": HUGE}, {"compare": f"1,{HUGE}"}, {"run": "abc"}, {"compare": ","},
-                                   {"run": "1" * 5000}, {"compare": "-1,-2"}],
-                         ids=lambda q: "&".join(f"{k}={v[:20]}" for k, v in q.items()))
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"run": HUGE},
+        {"compare": f"1,{HUGE}"},
+        {"run": "abc"},
+        {"compare": ","},
+        {"run": "1" * 5000},
+        {"compare": "-1,-2"},
+    ],
+    ids=lambda q: "&".join(f"{k}={v[:20]}" for k, v in q.items()),
+)
 def test_a_hostile_runs_link_gets_a_message(lab, query):
     before = files_under(lab[0].parent)
     at = AppTest.from_file(str(ROOT / "pages" / "runs.py"), default_timeout=60)
@@ -105,10 +133,18 @@ UPLOADS = {
     "empty wav": ("wav", "x.wav", b"", "empty"),
     "zip escaping with ..": ("zip", "w.zip", zipped({"a_b_0.wav": TONE, "../../x_b_0.wav": TONE}), "points outside"),
     "zip with an absolute member": ("zip", "w.zip", zipped({"/tmp/x_b_0.wav": TONE}), "points outside"),
-    "zip with a symbolic link": ("zip", "w.zip", zipped({"a_b_0.wav": TONE}, {"p_b_0.wav": "/etc/passwd"}),
-                                 "is a symbolic link"),
-    "zip of one speaker": ("zip", "w.zip", zipped({"a_b_0.wav": TONE, "a_b_1.wav": TONE, "c_b_0.wav": TONE,
-                                                   "c_b_1.wav": TONE}), "one speaker"),
+    "zip with a symbolic link": (
+        "zip",
+        "w.zip",
+        zipped({"a_b_0.wav": TONE}, {"p_b_0.wav": "/etc/passwd"}),
+        "is a symbolic link",
+    ),
+    "zip of one speaker": (
+        "zip",
+        "w.zip",
+        zipped({"a_b_0.wav": TONE, "a_b_1.wav": TONE, "c_b_0.wav": TONE, "c_b_1.wav": TONE}),
+        "one speaker",
+    ),
     "zip of no wavs": ("zip", "w.zip", zipped({"notes.txt": b"x"}), "no .wav files"),
     "not a zip": ("zip", "w.zip", b"PK\x03\x04 not really", "not a readable zip archive"),
 }

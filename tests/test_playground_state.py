@@ -1,4 +1,5 @@
 """The Playground's URL, widget and table logic (pure functions, no Streamlit)."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -9,9 +10,20 @@ from cwrnn.app import runs_view
 from cwrnn.config import validate
 from cwrnn.paper import GENERATION_BUDGETS, GENERATION_HIDDEN
 
-CUSTOM = replace(ps.DEFAULTS, source="tone", periods=[1, 3, 9, 27], module_sizes=[6, 5, 4, 3],
-                 connectivity="full", budget=500, baselines=["lstm"], preset="adam", lr=0.01, epochs=1234,
-                 seeds=3, seed=7)
+CUSTOM = replace(
+    ps.DEFAULTS,
+    source="tone",
+    periods=[1, 3, 9, 27],
+    module_sizes=[6, 5, 4, 3],
+    connectivity="full",
+    budget=500,
+    baselines=["lstm"],
+    preset="adam",
+    lr=0.01,
+    epochs=1234,
+    seeds=3,
+    seed=7,
+)
 
 
 def test_an_empty_link_gives_the_defaults_without_notes():
@@ -45,13 +57,34 @@ def test_a_repeated_parameter_counts_as_its_last_value():
     assert (cfg.budget, cfg.seed, notes) == (400, 5, [])
 
 
-@pytest.mark.parametrize("key, text", [
-    ("budget", "abc"), ("budget", "5"), ("budget", "2.5e2"), ("epochs", "0"), ("seeds", "11"), ("seed", "-1"),
-    ("lr", "nan"), ("lr", "2"), ("lr", "fast"), ("clips", "0,7"), ("clips", "1,1"), ("clips", ""),
-    ("periods", "1, 0, x"), ("periods", "4,2"), ("periods", "1,1"), ("periods", "1,1024"),
-    ("periods", ",".join(str(2**i) for i in range(11))), ("source", "mp3"), ("connectivity", "sideways"),
-    ("preset", "paper-words"), ("baselines", "srn,tcn"), ("wav_start", "-1"), ("module_sizes", "a,b"),
-])
+@pytest.mark.parametrize(
+    "key, text",
+    [
+        ("budget", "abc"),
+        ("budget", "5"),
+        ("budget", "2.5e2"),
+        ("epochs", "0"),
+        ("seeds", "11"),
+        ("seed", "-1"),
+        ("lr", "nan"),
+        ("lr", "2"),
+        ("lr", "fast"),
+        ("clips", "0,7"),
+        ("clips", "1,1"),
+        ("clips", ""),
+        ("periods", "1, 0, x"),
+        ("periods", "4,2"),
+        ("periods", "1,1"),
+        ("periods", "1,1024"),
+        ("periods", ",".join(str(2**i) for i in range(11))),
+        ("source", "mp3"),
+        ("connectivity", "sideways"),
+        ("preset", "paper-words"),
+        ("baselines", "srn,tcn"),
+        ("wav_start", "-1"),
+        ("module_sizes", "a,b"),
+    ],
+)
 def test_a_bad_value_falls_back_to_its_default_with_a_note(key, text):
     good = "seeds" if key == "seed" else "seed"
     cfg, notes = ps.from_query({key: text, good: "3"})
@@ -69,13 +102,24 @@ def test_notes_say_what_is_allowed():
 def test_module_sizes_must_match_the_periods():
     cfg, notes = ps.from_query({"periods": "1,2,4", "module_sizes": "5,5"})
     assert cfg.periods == [1, 2, 4] and cfg.module_sizes is None
-    assert notes == ["module_sizes in the link cannot be used (give one size per module: 3 modules, got 2 sizes); "
-                     "using equal module sizes"]
+    assert notes == [
+        "module_sizes in the link cannot be used (give one size per module: 3 modules, got 2 sizes); "
+        "using equal module sizes"
+    ]
 
 
 def test_unknown_and_foreign_parameters_are_ignored_and_named():
-    cfg, notes = ps.from_query({"foo": "1", "steps": "320", "dataset": "synthetic",
-                                "momentum": "0.9", "snapshot_every": "3", "embed": "true", "run": "4"})
+    cfg, notes = ps.from_query(
+        {
+            "foo": "1",
+            "steps": "320",
+            "dataset": "synthetic",
+            "momentum": "0.9",
+            "snapshot_every": "3",
+            "embed": "true",
+            "run": "4",
+        }
+    )
     assert cfg == ps.DEFAULTS
     assert len(notes) == 2
     assert "foo='1'" in notes[0] and "unknown name" in notes[0]
@@ -98,10 +142,18 @@ def test_a_wav_path_must_be_an_upload_of_this_lab(tmp_path):
         assert notes[1] == "source=wav needs a WAV file uploaded to this lab; using the shipped clips instead"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("1, 0, x", "whole numbers"), ("1, 0", "at least 1"), ("4, 2", "sorted"), ("1, 2, 2", "distinct"),
-    ("", "at least one period"), ("1, 1024", "at most 512"), (", ".join(map(str, range(1, 12))), "at most 10 modules"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1, 0, x", "whole numbers"),
+        ("1, 0", "at least 1"),
+        ("4, 2", "sorted"),
+        ("1, 2, 2", "distinct"),
+        ("", "at least one period"),
+        ("1, 1024", "at most 512"),
+        (", ".join(map(str, range(1, 12))), "at most 10 modules"),
+    ],
+)
 def test_typed_periods_are_checked(text, message):
     with pytest.raises(ps.PlaygroundInputError, match=message):
         ps.parse_periods(text)
@@ -111,8 +163,15 @@ def test_typed_periods_accept_commas_and_spaces():
     assert ps.parse_periods(" 1, 3  9,27 ") == [1, 3, 9, 27]
 
 
-@pytest.mark.parametrize("text, message", [("5, 5", "one size per module"), ("5, 0, 4", "at least 1 unit"),
-                                           ("5, x, 4", "whole numbers"), ("1000, 20, 20", "at most 1024")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("5, 5", "one size per module"),
+        ("5, 0, 4", "at least 1 unit"),
+        ("5, x, 4", "whole numbers"),
+        ("1000, 20, 20", "at most 1024"),
+    ],
+)
 def test_typed_module_sizes_are_checked(text, message):
     with pytest.raises(ps.PlaygroundInputError, match=message):
         ps.parse_module_sizes(text, 3)
@@ -121,8 +180,11 @@ def test_typed_module_sizes_are_checked(text, message):
 def test_schedules_are_named_back_and_resized():
     assert ps.schedule_periods("exponential", 4) == [1, 2, 4, 8]
     assert ps.schedule_periods("fibonacci", 5) == [1, 2, 3, 5, 8]
-    assert [ps.schedule_of(ps.schedule_periods(n, 6)) for n in ("exponential", "linear", "fibonacci")] == \
-        ["exponential", "linear", "fibonacci"]
+    assert [ps.schedule_of(ps.schedule_periods(n, 6)) for n in ("exponential", "linear", "fibonacci")] == [
+        "exponential",
+        "linear",
+        "fibonacci",
+    ]
     assert ps.schedule_of([1, 3, 9]) == "custom"
     assert ps.schedule_of([1]) == "exponential"  # one module: every schedule agrees
     assert ps.resize_periods([1, 3, 9], 2) == [1, 3]
@@ -185,8 +247,13 @@ def test_the_cwrnn_multiply_adds_are_those_of_a_simulated_clock():
 
 
 def test_status_text_names_state_device_epoch_and_time_left():
-    run = {"id": 3, "status": "running", "config": {"epochs": 400}, "device": None,
-           "progress": {"epoch": 100, "total_epochs": 400, "eta_s": 12.2, "device": "cpu"}}
+    run = {
+        "id": 3,
+        "status": "running",
+        "config": {"epochs": 400},
+        "device": None,
+        "progress": {"epoch": 100, "total_epochs": 400, "eta_s": 12.2, "device": "cpu"},
+    }
     assert ps.status_text(run) == ("Run 3: **running**, on cpu, epoch 100 of 400, about 13 s left", 0.25)
     queued = {"id": 4, "status": "queued", "config": {"epochs": 50}, "progress": None}
     assert ps.status_text(queued) == ("Run 4: **queued**, epoch 0 of 50", 0.0)
@@ -200,14 +267,28 @@ def test_equal_module_sizes_give_leftovers_to_the_fast_modules():
 
 # ---- Experiment 2 ---------------------------------------------------------------------------------
 
-WORDS_CUSTOM = replace(ps.WORDS_DEFAULTS, dataset="folder", folder="/data/my words", readout="mean", budget=1000,
-                       preset="adam", epochs=30, seeds=1, seed=4)
+WORDS_CUSTOM = replace(
+    ps.WORDS_DEFAULTS,
+    dataset="folder",
+    folder="/data/my words",
+    readout="mean",
+    budget=1000,
+    preset="adam",
+    epochs=30,
+    seeds=1,
+    seed=4,
+)
 
 
 def test_the_words_defaults_are_the_papers_design_on_the_synthetic_speech():
     d = ps.WORDS_DEFAULTS
     assert (d.task, d.dataset, d.readout, d.periods, d.preset) == (
-        "words", "synthetic", "last", [1, 2, 4, 8, 16, 32, 64], "paper-words")
+        "words",
+        "synthetic",
+        "last",
+        [1, 2, 4, 8, 16, 32, 64],
+        "paper-words",
+    )
     assert validate(d.to_dict()) == d
 
 
@@ -221,8 +302,9 @@ def test_a_words_link_reproduces_its_configuration(cfg):
 
 
 def test_a_words_link_falls_back_to_the_words_defaults():
-    cfg, notes = ps.from_query({"task": "words", "preset": "paper-generation", "readout": "middle",
-                                "dataset": "mp3s", "budget": "x"})
+    cfg, notes = ps.from_query(
+        {"task": "words", "preset": "paper-generation", "readout": "middle", "dataset": "mp3s", "budget": "x"}
+    )
     assert (cfg.preset, cfg.readout, cfg.dataset, cfg.budget) == ("paper-words", "last", "synthetic", 2500)
     assert [n.split("=")[0] for n in notes] == ["preset", "readout", "dataset", "budget"]
     assert "paper-words or adam for the words task" in notes[0] and "using paper-words instead" in notes[0]
@@ -231,8 +313,9 @@ def test_a_words_link_falls_back_to_the_words_defaults():
 
 def test_a_bad_task_or_a_folder_dataset_without_a_folder_fall_back_with_notes():
     cfg, notes = ps.from_query({"task": "speech"})
-    assert cfg == ps.DEFAULTS and notes == ["task='speech' in the link is not allowed (generation or words); "
-                                            "using generation instead"]
+    assert cfg == ps.DEFAULTS and notes == [
+        "task='speech' in the link is not allowed (generation or words); using generation instead"
+    ]
     cfg, notes = ps.from_query({"task": "words", "dataset": "folder"})
     assert cfg.dataset == "synthetic" and "dataset=folder needs folder=PATH" in notes[0]
 
@@ -261,7 +344,8 @@ def test_the_words_comparison_table_matches_the_papers_sizes():
     n = rows["SRN"]["hidden units"]
     assert rows["SRN"]["parameters"] == n * n + 13 * n + n + 25 * (n + 1)
     assert ps.check_config({**ps.WORDS_DEFAULTS.to_dict(), "budget": 100}, 13, 25)[1][0].startswith(
-        "a budget of 100 parameters is too small")
+        "a budget of 100 parameters is too small"
+    )
 
 
 def test_the_gru_baseline_goes_through_the_link_and_the_widgets():

@@ -1,4 +1,5 @@
 """The data behind the Runs, Clock explorer and Paper pages, checked on a real store and hand-computed values."""
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,9 @@ def finished(store: RunStore, task: str, config: dict, status: str = "completed"
 
 
 def final(**means) -> dict:
-    return {arch: {metric: {"mean": value, "std": 0.0} for metric, value in named.items()}
-            for arch, named in means.items()}
+    return {
+        arch: {metric: {"mean": value, "std": 0.0} for metric, value in named.items()} for arch, named in means.items()
+    }
 
 
 # ---- the runs table ---------------------------------------------------------------------------
@@ -37,16 +39,33 @@ def final(**means) -> dict:
 
 @pytest.fixture
 def four_runs(store):
-    gen = finished(store, "generation", {**RunConfig().to_dict(), "budget": 250, "baselines": ["srn"]},
-                   summary={"final": final(cwrnn={"mse": 0.1, "nmse": 0.02}, srn={"mse": 2.0, "nmse": 0.5})})
-    words = finished(store, "words", {"task": "words", "budget": 500}, status="running",
-                     progress={"epoch": 7, "total_epochs": 20,
-                               "latest": {"cwrnn": {"loss": 1.0, "test_error": 0.3},
-                                          "lstm": {"loss": 2.0, "test_error": 0.6}}})
-    cells = [{"arch": a, "budget": b, "mean": m} for a, b, m in
-             [("cwrnn", 100, 0.04), ("srn", 100, 0.5), ("cwrnn", 1000, 0.007), ("lstm", 1000, 0.04)]]
-    grid = finished(store, paper_job.GRID_TASK, {"grid": "generation", "budgets": [100, 1000], "seeds": 1,
-                                                 "epochs": 5}, summary={"cells": cells})
+    gen = finished(
+        store,
+        "generation",
+        {**RunConfig().to_dict(), "budget": 250, "baselines": ["srn"]},
+        summary={"final": final(cwrnn={"mse": 0.1, "nmse": 0.02}, srn={"mse": 2.0, "nmse": 0.5})},
+    )
+    words = finished(
+        store,
+        "words",
+        {"task": "words", "budget": 500},
+        status="running",
+        progress={
+            "epoch": 7,
+            "total_epochs": 20,
+            "latest": {"cwrnn": {"loss": 1.0, "test_error": 0.3}, "lstm": {"loss": 2.0, "test_error": 0.6}},
+        },
+    )
+    cells = [
+        {"arch": a, "budget": b, "mean": m}
+        for a, b, m in [("cwrnn", 100, 0.04), ("srn", 100, 0.5), ("cwrnn", 1000, 0.007), ("lstm", 1000, 0.04)]
+    ]
+    grid = finished(
+        store,
+        paper_job.GRID_TASK,
+        {"grid": "generation", "budgets": [100, 1000], "seeds": 1, "epochs": 5},
+        summary={"cells": cells},
+    )
     queued = store.create_run("generation", RunConfig().to_dict(), [0])
     return gen, words, grid, queued
 
@@ -57,12 +76,24 @@ def test_runs_table_has_one_row_per_run_with_its_final_scores(store, four_runs):
     assert list(table.columns) == list(rv.RUNS_COLUMNS)
     assert table["id"].tolist() == [queued, grid, words, gen]  # newest first, as the store lists them
     rows = table.set_index("id")
-    assert rows.loc[gen, ["task", "architectures", "budget", "status", "score", "CW-RNN", "SRN"]].tolist() == \
-        ["generation", "SRN, CW-RNN", 250, "completed", "nmse", 0.02, 0.5]
+    assert rows.loc[gen, ["task", "architectures", "budget", "status", "score", "CW-RNN", "SRN"]].tolist() == [
+        "generation",
+        "SRN, CW-RNN",
+        250,
+        "completed",
+        "nmse",
+        0.02,
+        0.5,
+    ]
     assert np.isnan(rows.loc[gen, "LSTM"])
     # a running run shows its latest scores and how far it got
-    assert rows.loc[words, ["status", "score", "CW-RNN", "LSTM", "epochs"]].tolist() == \
-        ["running", "test_error", 0.3, 0.6, 7]
+    assert rows.loc[words, ["status", "score", "CW-RNN", "LSTM", "epochs"]].tolist() == [
+        "running",
+        "test_error",
+        0.3,
+        0.6,
+        7,
+    ]
     # a grid shows its largest budget, and the scores at that budget only
     assert rows.loc[grid, ["budget", "CW-RNN", "LSTM", "epochs"]].tolist() == [1000, 0.007, 0.04, 5]
     assert rows.loc[grid, "architectures"] == "SRN, LSTM, CW-RNN"  # the paper's three: a grid trains no GRU
@@ -145,10 +176,16 @@ def test_downloads_hold_the_stored_metrics_config_audio_and_weights(store):
     back = pd.read_csv(io.BytesIO(rv.metrics_csv(store, run_id)))
     pd.testing.assert_frame_equal(back, store.metrics(run_id), check_dtype=False)
     # the settings the preset chose are written out, so the file says what was used and trains the same run
-    assert json.loads(rv.config_json(store.get_run(run_id))) == {**config, "lr": 3e-4, "momentum": 0.95,
-                                                                 "clip_norm": 100.0}
-    assert rv.downloadable_files(store, run_id) == [("weights", "cwrnn.pt", "application/octet-stream"),
-                                                    ("audio", "target.wav", "audio/wav")]
+    assert json.loads(rv.config_json(store.get_run(run_id))) == {
+        **config,
+        "lr": 3e-4,
+        "momentum": 0.95,
+        "clip_norm": 100.0,
+    }
+    assert rv.downloadable_files(store, run_id) == [
+        ("weights", "cwrnn.pt", "application/octet-stream"),
+        ("audio", "target.wav", "audio/wav"),
+    ]
     assert rv.artifact_bytes(store, run_id, "target.wav") == b"RIFF-target"
     with pytest.raises(FileNotFoundError, match="has no file '../runs.db'"):
         rv.artifact_bytes(store, run_id, "../runs.db")
@@ -166,18 +203,31 @@ def test_config_diff_lists_only_the_settings_that_differ(store):
     diff = rv.config_diff(runs)
     assert list(diff.columns) == [f"run {a}", f"run {b}", f"run {c}"]
     assert diff.index.tolist() == ["periods", "budget", "lr"]  # in RunConfig's order
-    assert diff.loc["periods"].tolist() == ["1, 2, 4, 8, 16, 32, 64, 128, 256", "1, 3, 9",
-                                            "1, 2, 4, 8, 16, 32, 64, 128, 256"]
+    assert diff.loc["periods"].tolist() == [
+        "1, 2, 4, 8, 16, 32, 64, 128, 256",
+        "1, 3, 9",
+        "1, 2, 4, 8, 16, 32, 64, 128, 256",
+    ]
     assert diff.loc["lr"].tolist() == ["automatic", "automatic", "0.01"]
     assert rv.config_diff(runs[:1]).empty
 
 
 def test_the_settings_table_shows_a_words_runs_values_as_trained(store):
     folder = store.home / "uploads" / "recordings-abc"
-    config = {**RunConfig(task="words", dataset="folder", folder=str(folder), preset="adam", budget=500,
-                          periods=[1, 2, 4]).to_dict()}
-    run_id = finished(store, "words", config, summary={"epochs": 7, "models": [
-        {"arch": "cwrnn", "hidden_size": 12, "parameters": 498}, {"arch": "srn", "hidden_size": 10}]})
+    config = {
+        **RunConfig(
+            task="words", dataset="folder", folder=str(folder), preset="adam", budget=500, periods=[1, 2, 4]
+        ).to_dict()
+    }
+    run_id = finished(
+        store,
+        "words",
+        config,
+        summary={
+            "epochs": 7,
+            "models": [{"arch": "cwrnn", "hidden_size": 12, "parameters": 498}, {"arch": "srn", "hidden_size": 10}],
+        },
+    )
     table = rv.settings_table(store.get_run(run_id), store.home).set_index("setting")["value"]
     assert table["folder"] == "uploads/recordings-abc" and table["recordings"] == "folder"
     assert table["learning rate"] == "0.003" and table["momentum"] == "0"
@@ -203,8 +253,9 @@ def test_comparison_overlays_what_every_run_shares(store):
     runs = [finished(store, "generation", RunConfig().to_dict()) for _ in range(4)]
     for i, run_id in enumerate(runs):
         archs = ["cwrnn", "srn"] + (["lstm"] if i == 0 else [])
-        store.add_metrics(run_id, [(a, 0, e, n, 1.0 / (e + i + 1)) for a in archs for e in range(3)
-                                   for n in ("mse", "nmse")])
+        store.add_metrics(
+            run_id, [(a, 0, e, n, 1.0 / (e + i + 1)) for a in archs for e in range(3) for n in ("mse", "nmse")]
+        )
     store.add_metrics(runs[1], [("cwrnn", 0, 0, "extra", 1.0)])
     target = np.sin(np.arange(16.0))
     snapshot(store, runs[0], target, {"cwrnn": target * 0.5, "srn": target * 0})
@@ -223,13 +274,16 @@ def test_comparison_overlays_what_every_run_shares(store):
     assert list(outputs) == [f"{a} · SRN", f"{a} · CW-RNN", f"{b} · CW-RNN"]  # run 1 has no SRN output
     assert labels[f"{a} · SRN"] == (a, "srn")
     np.testing.assert_allclose(outputs[f"{b} · CW-RNN"], target * 0.9)
-    assert notes == [f"run {runs[2]} learned a different target sequence, so it is not overlaid",
-                     f"run {runs[3]} has no snapshot yet"]
+    assert notes == [
+        f"run {runs[2]} learned a different target sequence, so it is not overlaid",
+        f"run {runs[3]} has no snapshot yet",
+    ]
     assert rv.comparison_waveforms(store, chosen[1:2], ["srn"])[1] == {}
 
     rows, labels = rv.comparison_series(metrics, ["cwrnn", "lstm"])
     assert set(rows["arch"]) == {"cwrnn", "lstm"} and set(labels) == {f"run {r} · CW-RNN" for r in runs} | {
-        f"{a} · LSTM"}
+        f"{a} · LSTM"
+    }
     colors = rv.run_colors(chosen)
     line_colors, dashes = rv.series_style(labels, colors)
     assert line_colors[f"{a} · LSTM"] == line_colors[f"{a} · CW-RNN"] == colors[a] != colors[b]
@@ -240,7 +294,9 @@ def test_runs_group_by_task_and_keep_one_colour_each(store, four_runs):
     gen, words, grid, queued = four_runs
     runs = [store.get_run(i) for i in (gen, words, queued)]
     assert {task: [r["id"] for r in group] for task, group in rv.by_task(runs).items()} == {
-        "generation": [gen, queued], "words": [words]}
+        "generation": [gen, queued],
+        "words": [words],
+    }
     colors = rv.run_colors(runs)
     assert list(colors) == [f"run {gen}", f"run {words}", f"run {queued}"] and len(set(colors.values())) == 3
     assert rv.rows_of([queued, grid, words, gen], [gen, words]) == [2, 3]
@@ -254,17 +310,20 @@ def test_parse_periods_reads_a_typed_list():
     assert rv.parse_periods(" 1 3  9,27 ") == [1, 3, 9, 27]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "type at least one period"),
-    ("1, two, 4", "whole numbers separated by commas.*'two'"),
-    ("1, 2.5", "whole numbers.*'2.5'"),
-    ("0, 1, 2", "at least 1"),
-    ("-2, 4", "at least 1"),
-    ("4, 2, 8", "sorted from fastest to slowest"),
-    ("1, 2, 2", "distinct"),
-    (", ".join(str(2**i) for i in range(17)), "at most 16 modules"),
-    ("1, 8192", "at most 4096"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "type at least one period"),
+        ("1, two, 4", "whole numbers separated by commas.*'two'"),
+        ("1, 2.5", "whole numbers.*'2.5'"),
+        ("0, 1, 2", "at least 1"),
+        ("-2, 4", "at least 1"),
+        ("4, 2, 8", "sorted from fastest to slowest"),
+        ("1, 2, 2", "distinct"),
+        (", ".join(str(2**i) for i in range(17)), "at most 16 modules"),
+        ("1, 8192", "at most 4096"),
+    ],
+)
 def test_parse_periods_explains_bad_lists(text, message):
     with pytest.raises(rv.PeriodsError, match=message):
         rv.parse_periods(text)
@@ -309,14 +368,17 @@ def test_clock_numbers_full_connectivity_and_too_few_units():
 # ---- the paper grid -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"budgets": [100], "seeds": 1, "epochs": 5}, '"grid" \\("generation" or "words"\\)'),
-    ({"grid": "words", "budgets": [100], "seeds": 1, "epochs": 5}, "sizes from 500, 1000, 2500, 5000, 10000"),
-    ({"grid": "generation", "budgets": [], "seeds": 1, "epochs": 5}, "one or more distinct sizes from 100, 250"),
-    ({"grid": "generation", "budgets": [300], "seeds": 1, "epochs": 5}, "got \\[300\\]"),
-    ({"grid": "generation", "budgets": [100, 100], "seeds": 1, "epochs": 5}, "distinct"),
-    ({"grid": "generation", "budgets": [100], "seeds": 0, "epochs": True}, "seeds must be.*; epochs must be"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"budgets": [100], "seeds": 1, "epochs": 5}, '"grid" \\("generation" or "words"\\)'),
+        ({"grid": "words", "budgets": [100], "seeds": 1, "epochs": 5}, "sizes from 500, 1000, 2500, 5000, 10000"),
+        ({"grid": "generation", "budgets": [], "seeds": 1, "epochs": 5}, "one or more distinct sizes from 100, 250"),
+        ({"grid": "generation", "budgets": [300], "seeds": 1, "epochs": 5}, "got \\[300\\]"),
+        ({"grid": "generation", "budgets": [100, 100], "seeds": 1, "epochs": 5}, "distinct"),
+        ({"grid": "generation", "budgets": [100], "seeds": 0, "epochs": True}, "seeds must be.*; epochs must be"),
+    ],
+)
 def test_check_grid_explains_bad_configs(raw, message):
     with pytest.raises(paper_job.GridConfigError, match=message):
         paper_job.check_grid(raw)
@@ -325,14 +387,22 @@ def test_check_grid_explains_bad_configs(raw, message):
 def test_grid_cells_configs_and_tables():
     grid = paper_job.check_grid({"grid": "generation", "budgets": [1000, 100], "seeds": 2, "epochs": 7})
     assert grid.config() == {"grid": "generation", "budgets": [100, 1000], "seeds": 2, "epochs": 7}
-    assert grid.cells() == [(100, "cwrnn"), (100, "lstm"), (100, "srn"), (1000, "cwrnn"), (1000, "lstm"),
-                            (1000, "srn")]
-    metrics = pd.DataFrame({"arch": ["cwrnn"] * 3 + ["srn", "cwrnn"], "seed": [0, 1, 2, 0, 0],
-                            "epoch": [100, 100, 100, 100, 100], "name": ["final_nmse"] * 4 + ["other"],
-                            "value": [0.1, 0.2, np.nan, 0.5, 9.0]})
+    assert grid.cells() == [(100, "cwrnn"), (100, "lstm"), (100, "srn"), (1000, "cwrnn"), (1000, "lstm"), (1000, "srn")]
+    metrics = pd.DataFrame(
+        {
+            "arch": ["cwrnn"] * 3 + ["srn", "cwrnn"],
+            "seed": [0, 1, 2, 0, 0],
+            "epoch": [100, 100, 100, 100, 100],
+            "name": ["final_nmse"] * 4 + ["other"],
+            "value": [0.1, 0.2, np.nan, 0.5, 9.0],
+        }
+    )
     results = paper_results.grid_results(metrics)
-    assert results.to_dict("list") == {"arch": ["cwrnn", "cwrnn", "srn"], "budget": [100, 100, 100],
-                                       "value": [0.1, 0.2, 0.5]}
+    assert results.to_dict("list") == {
+        "arch": ["cwrnn", "cwrnn", "srn"],
+        "budget": [100, 100, 100],
+        "value": [0.1, 0.2, 0.5],
+    }
     table = paper_results.grid_table(results, grid.budgets).set_index(["parameters", "architecture"])
     assert table.loc[(100, "CW-RNN"), "networks"] == 2
     assert table.loc[(100, "CW-RNN"), "NMSE (ours)"] == pytest.approx(0.15)
@@ -349,8 +419,9 @@ def test_hidden_size_table_sets_ours_beside_the_papers_table_1():
     table = paper_results.hidden_size_table().set_index(["parameters", "architecture"])
     assert len(table) == 12
     for arch, label in (("srn", "SRN"), ("lstm", "LSTM"), ("cwrnn", "CW-RNN")):
-        assert [table.loc[(b, label), "hidden units (paper)"] for b in paper.GENERATION_BUDGETS] == \
-            list(paper.GENERATION_HIDDEN[arch])
+        assert [table.loc[(b, label), "hidden units (paper)"] for b in paper.GENERATION_BUDGETS] == list(
+            paper.GENERATION_HIDDEN[arch]
+        )
     assert table.loc[(1000, "CW-RNN"), ["hidden units (ours)", "parameters (ours)"]].tolist() == [40, 980]
 
 
@@ -363,8 +434,9 @@ def test_execute_grid_trains_every_cell_and_stores_each_networks_score(store):
     assert run["status"] == "completed" and run["progress"]["epoch"] == run["progress"]["total_epochs"] == 3
     metrics = store.metrics(run_id)
     assert set(metrics["name"]) == {"final_nmse"} and set(metrics["epoch"]) == {100}
-    assert metrics.groupby("arch")["seed"].apply(list).to_dict() == {a: list(range(paper_job.CLIPS))
-                                                                     for a in ("cwrnn", "lstm", "srn")}
+    assert metrics.groupby("arch")["seed"].apply(list).to_dict() == {
+        a: list(range(paper_job.CLIPS)) for a in ("cwrnn", "lstm", "srn")
+    }
     cells = {c["arch"]: c for c in run["summary"]["cells"]}
     assert {a: c["hidden_size"] for a, c in cells.items()} == {"cwrnn": 11, "lstm": 4, "srn": 9}
     assert cells["srn"]["mean"] == pytest.approx(metrics[metrics["arch"] == "srn"]["value"].mean())
@@ -386,13 +458,27 @@ def test_a_words_grid_reports_test_error_in_percent_beside_the_papers():
     assert grid.config() == {"grid": "words", "budgets": [500, 10000], "seeds": 1, "epochs": 9}
     cell = validate(grid.cell_config(500))
     assert (cell.task, cell.dataset, cell.periods, cell.preset, cell.epochs) == (
-        "words", "synthetic", [1, 2, 4, 8, 16, 32, 64], "paper-words", 9)
-    metrics = pd.DataFrame({"arch": ["cwrnn", "cwrnn", "srn", "lstm"], "seed": [0, 1, 0, 0],
-                            "epoch": [500, 500, 10000, 10000], "name": ["final_test_error"] * 3 + ["final_nmse"],
-                            "value": [0.5, 0.7, 0.9, 0.1]})
+        "words",
+        "synthetic",
+        [1, 2, 4, 8, 16, 32, 64],
+        "paper-words",
+        9,
+    )
+    metrics = pd.DataFrame(
+        {
+            "arch": ["cwrnn", "cwrnn", "srn", "lstm"],
+            "seed": [0, 1, 0, 0],
+            "epoch": [500, 500, 10000, 10000],
+            "name": ["final_test_error"] * 3 + ["final_nmse"],
+            "value": [0.5, 0.7, 0.9, 0.1],
+        }
+    )
     results = paper_results.grid_results(metrics, "words")
-    assert results.to_dict("list") == {"arch": ["cwrnn", "cwrnn", "srn"], "budget": [500, 500, 10000],
-                                       "value": [50.0, 70.0, 90.0]}
+    assert results.to_dict("list") == {
+        "arch": ["cwrnn", "cwrnn", "srn"],
+        "budget": [500, 500, 10000],
+        "value": [50.0, 70.0, 90.0],
+    }
     table = paper_results.grid_table(results, grid.budgets, "words").set_index(["parameters", "architecture"])
     assert table.loc[(500, "CW-RNN"), "test error % (ours)"] == pytest.approx(60.0)
     assert table.loc[(500, "CW-RNN"), "test error % (paper)"] == 62
@@ -400,7 +486,11 @@ def test_a_words_grid_reports_test_error_in_percent_beside_the_papers():
     assert table.loc[(10000, "SRN"), "test error % (paper)"] == 66.8
     reference = paper_results.paper_reference(grid.budgets, "words")
     assert sorted(map(tuple, reference[["arch", "budget"]].values.tolist())) == [
-        ("cwrnn", 500), ("cwrnn", 10000), ("lstm", 10000), ("srn", 10000)]
+        ("cwrnn", 500),
+        ("cwrnn", 10000),
+        ("lstm", 10000),
+        ("srn", 10000),
+    ]
     fig = paper_results.grid_figure(results, grid.budgets, "words")
     assert "test error %" in fig.layout.yaxis.title.text and "Experiment 2" in fig.layout.title.text
 

@@ -180,6 +180,7 @@ def test_corrupt_wav_names_the_file(tmp_path):
 
 def test_stereo_wav_is_read_as_the_mean_of_its_channels_as_experiment_1_reads_it(tmp_path):
     from cwrnn.data import audio
+
     left, right = np.full(800, 8192, dtype=np.int16), np.full(800, -4096, dtype=np.int16)
     wavfile.write(tmp_path / "a_bob_0.wav", 8000, np.column_stack([left, right]))
     signal, rate = speech_data.read_wav(tmp_path / "a_bob_0.wav")

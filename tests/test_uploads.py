@@ -1,15 +1,16 @@
 """Uploads: a WAV or a zip of recordings is checked before it is kept, stays within a quota, and is named by
 its content, never by a server path."""
+
 import io
 import stat
 import zipfile
 
 import pytest
 
-from cwrnn.data import audio
 from cwrnn.app import playground_state as ps
 from cwrnn.app import uploads as up
 from cwrnn.config import ConfigError
+from cwrnn.data import audio
 
 TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
 
@@ -67,8 +68,14 @@ def test_uploads_stop_at_the_quota_with_a_message_saying_so(tmp_path, monkeypatc
 
 
 def test_a_zip_of_recordings_is_unpacked_flat_into_one_content_named_folder(tmp_path):
-    data = zipped({"rec/yes_ann_0.wav": TONE, "rec/no_bob_1.wav": TONE, "rec/README.txt": b"hi",
-                   "__MACOSX/rec/._yes_ann_0.wav": b"junk"})
+    data = zipped(
+        {
+            "rec/yes_ann_0.wav": TONE,
+            "rec/no_bob_1.wav": TONE,
+            "rec/README.txt": b"hi",
+            "__MACOSX/rec/._yes_ann_0.wav": b"junk",
+        }
+    )
     folder = up.extract_recordings(data, tmp_path)
     assert folder.parent == tmp_path and sorted(p.name for p in folder.iterdir()) == ["no_bob_1.wav", "yes_ann_0.wav"]
     assert (folder / "yes_ann_0.wav").read_bytes() == TONE
@@ -76,8 +83,9 @@ def test_a_zip_of_recordings_is_unpacked_flat_into_one_content_named_folder(tmp_
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging folder left behind
 
 
-@pytest.mark.parametrize("name", ["../evil_x_0.wav", "/tmp/evil_x_0.wav", "a/../../evil_x_0.wav",
-                                  "..\\evil_x_0.wav", "C:/evil_x_0.wav"])
+@pytest.mark.parametrize(
+    "name", ["../evil_x_0.wav", "/tmp/evil_x_0.wav", "a/../../evil_x_0.wav", "..\\evil_x_0.wav", "C:/evil_x_0.wav"]
+)
 def test_a_zip_member_that_escapes_its_folder_refuses_the_whole_archive(tmp_path, name):
     uploads = tmp_path / "uploads"
     with pytest.raises(up.UploadError, match="points outside the archive's folder"):
@@ -113,6 +121,7 @@ def test_a_zip_whose_recordings_cannot_be_used_is_deleted_again(tmp_path):
 
     def one_speaker(folder):
         raise ConfigError([f"{folder.name} has one speaker (b); a speaker split needs at least 2"])
+
     with pytest.raises(up.UploadError, match="has one speaker"):
         up.extract_recordings(zipped({"a_b_0.wav": TONE, "c_b_0.wav": TONE}), uploads, check=one_speaker)
     assert list(uploads.iterdir()) == []

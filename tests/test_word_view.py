@@ -1,5 +1,6 @@
 """Experiment 2 in the app: datasets, the folders they are read from, and a finished run's CW-RNN replayed over
 one word."""
+
 import io
 import os
 
@@ -8,14 +9,14 @@ import pytest
 import torch
 from scipy.io import wavfile
 
-from cwrnn.data import audio
 from cwrnn.app import word_view as wv
+from cwrnn.app.run_figures import run_figures
 from cwrnn.config import ConfigError
+from cwrnn.data import audio
+from cwrnn.data.speech_data import WORD_GROUPS
 from cwrnn.models import SequenceModel, matched_specs
 from cwrnn.models.reference import naive_cwrnn
 from cwrnn.paper import WORDS_PERIODS
-from cwrnn.app.run_figures import run_figures
-from cwrnn.data.speech_data import WORD_GROUPS
 
 TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
 
@@ -93,8 +94,9 @@ def test_a_word_through_the_saved_cwrnn_matches_a_naive_clockwork_rnn(store):
     activity = wv.word_activity(store, run, data, index)
     x = torch.from_numpy(data.test.features[index]).double()[None]
     w = model.core.dense_weights()
-    expected = naive_cwrnn(w["W_H"][0].double(), w["W_I"][0].double(), w["b"][0].double(), WORDS_PERIODS,
-                           model.spec.module_sizes, x=x)[0].numpy()
+    expected = naive_cwrnn(
+        w["W_H"][0].double(), w["W_I"][0].double(), w["b"][0].double(), WORDS_PERIODS, model.spec.module_sizes, x=x
+    )[0].numpy()
     np.testing.assert_allclose(activity.hidden, expected, atol=1e-5)
     T = len(data.test.features[index])
     assert activity.active.shape == (7, T) and activity.active[:, 0].all() and activity.active[6, 1:64].sum() == 0

@@ -10,6 +10,7 @@ from the URL before the page can look at the value and drops what it cannot pars
 here every rejected value must fall back with a visible note, and a value Streamlit would accept (an
 unsorted list of periods) may still be one the Playground rejects.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,14 +56,31 @@ LIVE_SNAPSHOTS = 40
 #: Experiment 1 at a small budget: one clip, the paper's 9 modules, 2 seeds for a band. On a 2-core CPU it
 #: trains in well under a minute (about 40 s on a busy one), and the CW-RNN ends far below the SRN and the
 #: LSTM (NMSE about 0.05 against 1.0 and 0.7).
-DEFAULTS = RunConfig(task="generation", source="clips", clips=[0], periods=list(GENERATION_PERIODS),
-                     budget=250, preset="paper-generation", epochs=400, seeds=2, seed=0)
+DEFAULTS = RunConfig(
+    task="generation",
+    source="clips",
+    clips=[0],
+    periods=list(GENERATION_PERIODS),
+    budget=250,
+    preset="paper-generation",
+    epochs=400,
+    seeds=2,
+    seed=0,
+)
 #: Experiment 2 on the shipped synthetic speech at 2.5k parameters with the paper's recipe, which stops
 #: each network once its training error has not fallen for 5 epochs. Measured on a busy 2-core CPU (seeds
 #: 0 and 1): it stopped after 89 epochs in 50 s, at 60 % test error for the CW-RNN, 65 % for the LSTM and
 #: 90 % for the SRN, against 96 % for guessing among 25 words.
-WORDS_DEFAULTS = replace(DEFAULTS, task="words", dataset="synthetic", readout="last", periods=list(WORDS_PERIODS),
-                         budget=2500, preset="paper-words", epochs=150)
+WORDS_DEFAULTS = replace(
+    DEFAULTS,
+    task="words",
+    dataset="synthetic",
+    readout="last",
+    periods=list(WORDS_PERIODS),
+    budget=2500,
+    preset="paper-words",
+    epochs=150,
+)
 TASK_DEFAULTS = {"generation": DEFAULTS, "words": WORDS_DEFAULTS}
 #: Folder paths longer than this in a link are refused (no real path is this long).
 MAX_FOLDER_CHARS = 1000
@@ -130,8 +148,9 @@ def parse_module_sizes(text: str, modules: int) -> list[int]:
     return sizes
 
 
-def equal_module_sizes(budget: int, modules: int, connectivity: str = "slow_to_fast", input_size: int = 0,
-                       output_size: int = 1) -> list[int]:
+def equal_module_sizes(
+    budget: int, modules: int, connectivity: str = "slow_to_fast", input_size: int = 0, output_size: int = 1
+) -> list[int]:
     """The module sizes of the budget-matched CW-RNN with equal modules (leftovers to the fast ones)."""
     n = match_hidden_size("cwrnn", budget, input_size, output_size, num_modules=modules, connectivity=connectivity)
     return clock.split_units(n, modules)
@@ -166,8 +185,13 @@ def to_query(cfg: RunConfig) -> dict[str, str]:
     query["periods"] = ",".join(map(str, cfg.periods))
     if cfg.module_sizes is not None:
         query["module_sizes"] = ",".join(map(str, cfg.module_sizes))
-    query.update(connectivity=cfg.connectivity, budget=str(cfg.budget), baselines=",".join(cfg.baselines),
-                 preset=cfg.preset, epochs=str(cfg.epochs))
+    query.update(
+        connectivity=cfg.connectivity,
+        budget=str(cfg.budget),
+        baselines=",".join(cfg.baselines),
+        preset=cfg.preset,
+        epochs=str(cfg.epochs),
+    )
     if cfg.lr is not None:
         query["lr"] = repr(float(cfg.lr))
     query.update(seeds=str(cfg.seeds), seed=str(cfg.seed))
@@ -226,16 +250,19 @@ def _wav_in(uploads: Path | None) -> Callable[[str], str]:
         if path.resolve().parent != uploads.resolve() or not path.is_file():
             raise ValueError("not an uploaded file")
         return str(path.resolve())
+
     return parse
 
 
 def _folder_in(uploads: Path | None) -> Callable[[str], str]:
     """A folder as the Playground holds it: relative to the data home (the uploads folder's parent) when
     inside it, so a run's stored absolute path never reaches the page or its link."""
+
     def parse(text: str) -> str:
         if not text.strip() or len(text) > MAX_FOLDER_CHARS:
             raise ValueError("not a folder path")
         return word_view.shown_path(text, uploads.parent) if uploads is not None else text
+
     return parse
 
 
@@ -245,8 +272,10 @@ def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[
     datasets = DATASETS if word_view.fsdd_folder() else tuple(d for d in DATASETS if d != "fsdd")
     return {
         "task": (lambda t: _parse_choice(t, TASKS), " or ".join(TASKS)),
-        "dataset": (lambda t: _parse_choice(t, datasets), ", ".join(datasets)
-                    + ("" if "fsdd" in datasets else " (FSDD is not installed here)")),
+        "dataset": (
+            lambda t: _parse_choice(t, datasets),
+            ", ".join(datasets) + ("" if "fsdd" in datasets else " (FSDD is not installed here)"),
+        ),
         "folder": (_folder_in(uploads), f"the path of a folder of {word_view.FILE_PATTERN} files"),
         "readout": (lambda t: _parse_choice(t, READOUTS), " or ".join(READOUTS)),
         "source": (lambda t: _parse_choice(t, SOURCES), ", ".join(SOURCES)),
@@ -256,21 +285,23 @@ def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[
         "periods": (parse_periods, f"1 to {MAX_MODULES} distinct periods from 1 to {MAX_PERIOD}, ascending"),
         "module_sizes": (_module_sizes, "whole numbers >= 1, comma-separated"),
         "connectivity": (lambda t: _parse_choice(t, clock.CONNECTIVITY), ", ".join(clock.CONNECTIVITY)),
-        "budget": (lambda t: _parse_int(t, *BUDGET_RANGE), f"a whole number from {BUDGET_RANGE[0]} to "
-                                                            f"{BUDGET_RANGE[1]}"),
+        "budget": (
+            lambda t: _parse_int(t, *BUDGET_RANGE),
+            f"a whole number from {BUDGET_RANGE[0]} to {BUDGET_RANGE[1]}",
+        ),
         "baselines": (_parse_baselines, "any of srn, lstm, gru, comma-separated (srn,lstm), or none (empty)"),
         "preset": (lambda t: _parse_choice(t, presets), f"{' or '.join(presets)} for the {task} task"),
-        "epochs": (lambda t: _parse_int(t, *EPOCHS_RANGE), f"a whole number from {EPOCHS_RANGE[0]} to "
-                                                           f"{EPOCHS_RANGE[1]}"),
+        "epochs": (
+            lambda t: _parse_int(t, *EPOCHS_RANGE),
+            f"a whole number from {EPOCHS_RANGE[0]} to {EPOCHS_RANGE[1]}",
+        ),
         "lr": (lambda t: _parse_float(t, *LR_RANGE), f"a number from {LR_RANGE[0]:g} to {LR_RANGE[1]:g}"),
-        "seeds": (lambda t: _parse_int(t, *SEEDS_RANGE), f"a whole number from {SEEDS_RANGE[0]} to "
-                                                         f"{SEEDS_RANGE[1]}"),
+        "seeds": (lambda t: _parse_int(t, *SEEDS_RANGE), f"a whole number from {SEEDS_RANGE[0]} to {SEEDS_RANGE[1]}"),
         "seed": (lambda t: _parse_int(t, *SEED_RANGE), f"a whole number from 0 to {SEED_RANGE[1]}"),
     }
 
 
-def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None = None
-               ) -> tuple[RunConfig, list[str]]:
+def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None = None) -> tuple[RunConfig, list[str]]:
     """The configuration a Playground URL describes, and a note for every value that was not used.
 
     The task comes first, as its defaults are the fallbacks (Experiment 2 has its own periods, budget
@@ -298,8 +329,10 @@ def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None =
             try:
                 values[key] = parse(text)
             except ValueError:
-                notes.append(f"{key}={text!r} in the link is not allowed ({allowed}); "
-                             f"using {shown(getattr(base, key), ',')} instead")
+                notes.append(
+                    f"{key}={text!r} in the link is not allowed ({allowed}); "
+                    f"using {shown(getattr(base, key), ',')} instead"
+                )
         elif key in _NOT_PLAYGROUND:
             if text != shown(getattr(RunConfig(), key), ","):
                 notes.append(f"{key}={text!r} in the link is not a Playground setting and was ignored")
@@ -334,14 +367,25 @@ def widget_state(cfg: RunConfig) -> dict:
     """The value of every Playground widget, by key, for a configuration."""
     g = len(cfg.periods)
     state = {
-        "task": cfg.task, "dataset": cfg.dataset, "folder": cfg.folder or "", "readout": cfg.readout,
-        "source": cfg.source, "clips": list(cfg.clips), "wav_start": float(cfg.wav_start),
-        "modules": g, "schedule": schedule_of(cfg.periods), "periods_text": format_ints(cfg.periods),
+        "task": cfg.task,
+        "dataset": cfg.dataset,
+        "folder": cfg.folder or "",
+        "readout": cfg.readout,
+        "source": cfg.source,
+        "clips": list(cfg.clips),
+        "wav_start": float(cfg.wav_start),
+        "modules": g,
+        "schedule": schedule_of(cfg.periods),
+        "periods_text": format_ints(cfg.periods),
         "sizes_mode": "equal" if cfg.module_sizes is None else "custom",
-        "connectivity": cfg.connectivity, "budget": cfg.budget,
+        "connectivity": cfg.connectivity,
+        "budget": cfg.budget,
         **{b: b in cfg.baselines for b in BASELINES},
-        "preset": cfg.preset, "lr": float(cfg.lr if cfg.lr is not None else preset_lr(cfg.preset)),
-        "epochs": cfg.epochs, "seeds": cfg.seeds, "seed": cfg.seed,
+        "preset": cfg.preset,
+        "lr": float(cfg.lr if cfg.lr is not None else preset_lr(cfg.preset)),
+        "epochs": cfg.epochs,
+        "seeds": cfg.seeds,
+        "seed": cfg.seed,
     }
     state.update({period_key(i): p for i, p in enumerate(cfg.periods)})
     if cfg.module_sizes is not None:
@@ -357,15 +401,28 @@ def config_from_widgets(values: Mapping, wav_path: str | None = None) -> dict:
     sizes = parse_module_sizes(values["sizes_text"], g) if values["sizes_mode"] == "custom" else None
     lr = float(values["lr"])
     task = values["task"]
-    return {**TASK_DEFAULTS[task].to_dict(), "task": task, "dataset": values["dataset"],
-            "folder": (values["folder"].strip() or None) if values["dataset"] == "folder" else None,
-            "readout": values["readout"], "source": values["source"], "clips": sorted(values["clips"]), "wav_path": wav_path,
-            "wav_start": float(values["wav_start"]), "periods": periods, "module_sizes": sizes,
-            "connectivity": values["connectivity"], "budget": int(values["budget"]),
-            "baselines": [b for b in BASELINES if values[b]], "preset": values["preset"],
-            "lr": None if math.isclose(lr, preset_lr(values["preset"])) else lr,
-            "epochs": int(values["epochs"]), "seeds": int(values["seeds"]), "seed": int(values["seed"]),
-            "snapshot_every": live_snapshot_every(int(values["epochs"]))}
+    return {
+        **TASK_DEFAULTS[task].to_dict(),
+        "task": task,
+        "dataset": values["dataset"],
+        "folder": (values["folder"].strip() or None) if values["dataset"] == "folder" else None,
+        "readout": values["readout"],
+        "source": values["source"],
+        "clips": sorted(values["clips"]),
+        "wav_path": wav_path,
+        "wav_start": float(values["wav_start"]),
+        "periods": periods,
+        "module_sizes": sizes,
+        "connectivity": values["connectivity"],
+        "budget": int(values["budget"]),
+        "baselines": [b for b in BASELINES if values[b]],
+        "preset": values["preset"],
+        "lr": None if math.isclose(lr, preset_lr(values["preset"])) else lr,
+        "epochs": int(values["epochs"]),
+        "seeds": int(values["seeds"]),
+        "seed": int(values["seed"]),
+        "snapshot_every": live_snapshot_every(int(values["epochs"])),
+    }
 
 
 def live_snapshot_every(epochs: int) -> int:
@@ -376,8 +433,7 @@ def live_snapshot_every(epochs: int) -> int:
 def task_switch_state(task: str) -> dict:
     """The widget values that change when the Playground switches to `task`: the design, budget and
     training settings of that task's defaults (its data choices, the seeds and the links stay)."""
-    keep = ("source", "clips", "wav_start", "dataset", "folder", "readout", "connectivity", *BASELINES,
-            "seeds", "seed")
+    keep = ("source", "clips", "wav_start", "dataset", "folder", "readout", "connectivity", *BASELINES, "seeds", "seed")
     return {k: v for k, v in widget_state(TASK_DEFAULTS[task]).items() if k not in keep}
 
 
@@ -401,5 +457,12 @@ def comparison_rows(cfg: RunConfig, input_size: int = 0, output_size: int = 1) -
     """One row per model of the configuration: its hidden units, parameters and recurrent multiply-adds
     per step (averaged over time; the CW-RNN skips the modules whose clock does not tick)."""
     specs = build_specs(cfg, input_size, output_size)
-    return [dict(zip(TABLE_COLUMNS, (arch_label(s.arch), s.hidden_size, s.parameters(input_size, output_size),
-                                     round(s.macs(), 1)))) for s in specs]
+    return [
+        dict(
+            zip(
+                TABLE_COLUMNS,
+                (arch_label(s.arch), s.hidden_size, s.parameters(input_size, output_size), round(s.macs(), 1)),
+            )
+        )
+        for s in specs
+    ]

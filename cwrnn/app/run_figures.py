@@ -4,6 +4,7 @@ The Playground and the Runs page show a run the same way through these functions
 keeps what it has read, so a live page that redraws every second reads only the new epochs and
 rebuilds its figures only when something changed.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,10 @@ from .viz.viz_style import empty_figure, sort_archs
 
 #: The metric each task's loss chart shows: NMSE compares clips of any loudness; words log their loss.
 LOSS_METRIC = {"generation": "nmse", "words": "loss"}
-LOSS_TITLE = {"generation": "Loss: normalised MSE (1 = as bad as a flat line at the mean)",
-              "words": "Loss: cross-entropy"}
+LOSS_TITLE = {
+    "generation": "Loss: normalised MSE (1 = as bad as a flat line at the mean)",
+    "words": "Loss: cross-entropy",
+}
 #: A 320-sample clip lasts 7 ms at 44.1 kHz, a click; looped for this long it becomes a tone whose
 #: timbre is the clip's shape, which the ear can compare.
 LISTEN_SECONDS = 1.0
@@ -38,16 +41,23 @@ def _waiting(what: str, title: str) -> go.Figure:
 def metric_figures(task: str, metrics: pd.DataFrame) -> dict[str, go.Figure]:
     """The curves over epochs: "loss", and "accuracy" for words runs."""
     metric, title = LOSS_METRIC.get(task, "loss"), LOSS_TITLE.get(task, "Loss")
-    figures = {"loss": viz.loss_figure(metrics, metric, title=title, max_points=MAX_POINTS)
-               if not metrics.empty else _waiting("epoch", title)}
+    figures = {
+        "loss": viz.loss_figure(metrics, metric, title=title, max_points=MAX_POINTS)
+        if not metrics.empty
+        else _waiting("epoch", title)
+    }
     if task == "words":
-        figures["accuracy"] = (viz.accuracy_figure(metrics, max_points=MAX_POINTS) if not metrics.empty
-                               else _waiting("epoch", "Classification error"))
+        figures["accuracy"] = (
+            viz.accuracy_figure(metrics, max_points=MAX_POINTS)
+            if not metrics.empty
+            else _waiting("epoch", "Classification error")
+        )
     return figures
 
 
-def snapshot_figures(task: str, snapshot: tuple[int, dict, dict] | None,
-                     classes: tuple[list[str], list[list[str]] | None] | None = None) -> dict[str, go.Figure]:
+def snapshot_figures(
+    task: str, snapshot: tuple[int, dict, dict] | None, classes: tuple[list[str], list[list[str]] | None] | None = None
+) -> dict[str, go.Figure]:
     """The pictures of one snapshot: "waveform" (generation), "activity", "weights", "confusion" (words).
 
     `classes` (words runs) are the class labels in class-number order and the groups to order the
@@ -59,19 +69,35 @@ def snapshot_figures(task: str, snapshot: tuple[int, dict, dict] | None,
     if task == "generation":
         title = f"Target (grey) and what each model generates{at}"
         outputs = {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith("output/")}
-        figures["waveform"] = (viz.waveform_figure(arrays["target"], outputs, title=title)
-                               if "target" in arrays else _waiting("snapshot", title))
-    title = (f"CW-RNN hidden units by module over time{at}" if task == "generation" else
-             f"CW-RNN hidden units by module over the first test word{at}")
+        figures["waveform"] = (
+            viz.waveform_figure(arrays["target"], outputs, title=title)
+            if "target" in arrays
+            else _waiting("snapshot", title)
+        )
+    title = (
+        f"CW-RNN hidden units by module over time{at}"
+        if task == "generation"
+        else f"CW-RNN hidden units by module over the first test word{at}"
+    )
     # Hover shows 3 decimals; sending no more digits than that makes the heatmap's JSON, sent at every
     # live redraw, a third of the size.
-    figures["activity"] = (viz.activity_figure(np.round(arrays["hidden/cwrnn"], 3), meta["module_sizes"],
-                                               meta["periods"], arrays.get("active"), title=title)
-                           if "hidden/cwrnn" in arrays else _waiting("snapshot", title))
+    figures["activity"] = (
+        viz.activity_figure(
+            np.round(arrays["hidden/cwrnn"], 3),
+            meta["module_sizes"],
+            meta["periods"],
+            arrays.get("active"),
+            title=title,
+        )
+        if "hidden/cwrnn" in arrays
+        else _waiting("snapshot", title)
+    )
     title = f"CW-RNN recurrent weights{at} (grey: none)"
-    figures["weights"] = (viz.weights_figure(arrays["weights/cwrnn"], meta["module_sizes"],
-                                             periods=meta["periods"], title=title)
-                          if "weights/cwrnn" in arrays else _waiting("snapshot", title))
+    figures["weights"] = (
+        viz.weights_figure(arrays["weights/cwrnn"], meta["module_sizes"], periods=meta["periods"], title=title)
+        if "weights/cwrnn" in arrays
+        else _waiting("snapshot", title)
+    )
     if task == "words":
         title = f"CW-RNN confusion on the test words{at}"
         matrix = arrays.get("confusion/cwrnn")
@@ -80,8 +106,11 @@ def snapshot_figures(task: str, snapshot: tuple[int, dict, dict] | None,
         else:
             labels, groups = classes if classes and len(classes[0]) == len(matrix) else (None, None)
             figures["confusion"] = viz.confusion_figure(
-                matrix, labels or [str(i) for i in range(len(matrix))], groups,
-                title=title + (" (lines separate the suffix groups)" if groups else ""))
+                matrix,
+                labels or [str(i) for i in range(len(matrix))],
+                groups,
+                title=title + (" (lines separate the suffix groups)" if groups else ""),
+            )
     return figures
 
 
@@ -149,8 +178,9 @@ class RunWatcher:
         if self._classes is None:
             config = self.run["config"]
             try:
-                labels = word_view.load_dataset(config.get("dataset", "synthetic"), config.get("folder"),
-                                                self.store.home).labels
+                labels = word_view.load_dataset(
+                    config.get("dataset", "synthetic"), config.get("folder"), self.store.home
+                ).labels
             except ConfigError:
                 return None
             self._classes = (labels, word_view.class_groups(labels))
@@ -159,8 +189,10 @@ class RunWatcher:
     def audio(self) -> dict[str, bytes]:
         """WAV bytes of the target and each model's output, looped to be heard, on one loudness scale."""
         if self._audio is None:
-            self._audio = {name: audio.wav_bytes(np.clip(looped(signal), -1, 1), audio.SHIPPED_RATE)
-                           for name, signal in self._signals().items()}
+            self._audio = {
+                name: audio.wav_bytes(np.clip(looped(signal), -1, 1), audio.SHIPPED_RATE)
+                for name, signal in self._signals().items()
+            }
         return self._audio
 
     def _signals(self) -> dict[str, np.ndarray]:

@@ -2,6 +2,7 @@
 
 Pages only lay these out, so every number, table and URL rule here is unit-tested without a browser.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,18 @@ from .viz.viz_style import ARCH_DASHES, GROUP_PALETTE
 #: The final score each task is judged by (lower is better for both).
 SCORE_METRICS = {"generation": "nmse", "words": "test_error", **{e.task: e.stored for e in EXPERIMENTS.values()}}
 SCORE_ARCHS = ("cwrnn", "srn", "lstm", "gru")
-RUNS_COLUMNS = ("id", "name", "task", "architectures", "budget", "status", "score",
-                *(arch_label(a) for a in SCORE_ARCHS), "epochs", "date")
+RUNS_COLUMNS = (
+    "id",
+    "name",
+    "task",
+    "architectures",
+    "budget",
+    "status",
+    "score",
+    *(arch_label(a) for a in SCORE_ARCHS),
+    "epochs",
+    "date",
+)
 
 
 class RunLinkError(ValueError):
@@ -73,21 +84,28 @@ def runs_table(runs: Sequence[dict]) -> pd.DataFrame:
     rows = []
     for run in runs:
         scores, progress = _final_scores(run), run.get("progress") or {}
-        rows.append({
-            "id": run["id"], "name": run.get("name") or "", "task": run["task"],
-            "architectures": ", ".join(arch_label(a) for a in sort_archs(_architectures(run))),
-            "budget": _budget(run), "status": run["status"], "score": SCORE_METRICS.get(run["task"], ""),
-            **{arch_label(a): scores.get(a, np.nan) for a in SCORE_ARCHS},
-            # a grid's progress counts cells; its networks each train the configured epochs
-            "epochs": run["config"]["epochs"] if is_grid(run) else progress.get("epoch"),
-            "date": datetime.fromtimestamp(run["created_at"]),
-        })
+        rows.append(
+            {
+                "id": run["id"],
+                "name": run.get("name") or "",
+                "task": run["task"],
+                "architectures": ", ".join(arch_label(a) for a in sort_archs(_architectures(run))),
+                "budget": _budget(run),
+                "status": run["status"],
+                "score": SCORE_METRICS.get(run["task"], ""),
+                **{arch_label(a): scores.get(a, np.nan) for a in SCORE_ARCHS},
+                # a grid's progress counts cells; its networks each train the configured epochs
+                "epochs": run["config"]["epochs"] if is_grid(run) else progress.get("epoch"),
+                "date": datetime.fromtimestamp(run["created_at"]),
+            }
+        )
     table = pd.DataFrame(rows, columns=list(RUNS_COLUMNS))
     return table.astype({"id": int, "epochs": "Int64", "budget": "Int64"})
 
 
-def filter_runs(table: pd.DataFrame, tasks: Sequence[str] | None = None,
-                statuses: Sequence[str] | None = None) -> pd.DataFrame:
+def filter_runs(
+    table: pd.DataFrame, tasks: Sequence[str] | None = None, statuses: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Rows whose task and status are among those given (None keeps every value)."""
     keep = np.ones(len(table), dtype=bool)
     if tasks is not None:
@@ -124,12 +142,15 @@ def parse_run_ids(text: str, store: RunStore, *, param: str = "run") -> list[int
     parts = [p.strip() for p in str(text).split(",")]
     bad = [p for p in parts if not re.fullmatch(r"[0-9]+", p)]
     if bad:
-        raise RunLinkError(f"?{param}={_clipped(text)} is not a valid link: run ids are whole numbers, as in "
-                           f"?run=3 or ?compare=3,5; got {', '.join(repr(_clipped(b)) for b in bad)}")
+        raise RunLinkError(
+            f"?{param}={_clipped(text)} is not a valid link: run ids are whole numbers, as in "
+            f"?run=3 or ?compare=3,5; got {', '.join(repr(_clipped(b)) for b in bad)}"
+        )
     digits = list(dict.fromkeys(p.lstrip("0") or "0" for p in parts))
     if param == "run" and len(digits) > 1:
-        raise RunLinkError(f"?run={_clipped(text)} names several runs; ?run takes one id, ?compare=3,5 compares "
-                           "several")
+        raise RunLinkError(
+            f"?run={_clipped(text)} names several runs; ?run takes one id, ?compare=3,5 compares several"
+        )
     missing = []
     for number in digits:
         try:
@@ -190,15 +211,33 @@ def config_json(run: Mapping) -> bytes:
 
 #: The settings table's rows: RunConfig field -> what the row is called; only the fields of the run's task.
 SETTING_NAMES = {
-    "task": "task", "source": "target", "clips": "clips", "wav_path": "WAV file", "wav_start": "WAV start (s)",
-    "steps": "steps", "dataset": "recordings", "folder": "folder", "readout": "prediction read at",
-    "periods": "periods", "module_sizes": "units per module", "connectivity": "connectivity",
-    "budget": "parameter budget", "baselines": "baselines", "preset": "optimiser", "lr": "learning rate",
-    "momentum": "momentum", "clip_norm": "gradient norm clipped at", "epochs": "epochs (most)",
-    "seeds": "seeds", "seed": "first seed", "device": "device",
+    "task": "task",
+    "source": "target",
+    "clips": "clips",
+    "wav_path": "WAV file",
+    "wav_start": "WAV start (s)",
+    "steps": "steps",
+    "dataset": "recordings",
+    "folder": "folder",
+    "readout": "prediction read at",
+    "periods": "periods",
+    "module_sizes": "units per module",
+    "connectivity": "connectivity",
+    "budget": "parameter budget",
+    "baselines": "baselines",
+    "preset": "optimiser",
+    "lr": "learning rate",
+    "momentum": "momentum",
+    "clip_norm": "gradient norm clipped at",
+    "epochs": "epochs (most)",
+    "seeds": "seeds",
+    "seed": "first seed",
+    "device": "device",
 }
-_TASK_FIELDS = {"generation": ("dataset", "folder", "readout"), "words": ("source", "clips", "wav_path",
-                                                                          "wav_start", "steps")}
+_TASK_FIELDS = {
+    "generation": ("dataset", "folder", "readout"),
+    "words": ("source", "clips", "wav_path", "wav_start", "steps"),
+}
 
 
 def settings_table(run: Mapping, home: Path | None = None) -> pd.DataFrame:
@@ -219,8 +258,13 @@ def settings_table(run: Mapping, home: Path | None = None) -> pd.DataFrame:
             value = f"{value:g} (" + ", ".join(f"{arch_label(a)} x {s:g}" for a, s in scales.items()) + ")"
         rows.append((label, shown(value)))
     for model in summary.get("models") or (run.get("progress") or {}).get("models") or []:
-        rows.append((f"{arch_label(model['arch'])} size", f"{model['hidden_size']} hidden units"
-                     + (f", {model['parameters']} parameters" if "parameters" in model else "")))
+        rows.append(
+            (
+                f"{arch_label(model['arch'])} size",
+                f"{model['hidden_size']} hidden units"
+                + (f", {model['parameters']} parameters" if "parameters" in model else ""),
+            )
+        )
     if summary.get("epochs") is not None:
         rows.append(("epochs trained", shown(summary["epochs"])))
     if run.get("device"):
@@ -255,8 +299,11 @@ def run_label(run: Mapping) -> str:
 def comparison_metrics(store: RunStore, runs: Sequence[Mapping]) -> pd.DataFrame:
     """All metric rows of the runs, with a `run` column holding each run's label (for group_col="run")."""
     frames = [store.metrics(run["id"]).assign(run=run_label(run)) for run in runs]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["arch", "seed", "epoch", "name", "value", "run"])
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["arch", "seed", "epoch", "name", "value", "run"])
+    )
 
 
 def by_task(runs: Sequence[Mapping]) -> dict[str, list[Mapping]]:
@@ -277,18 +324,22 @@ def series_label(run: str, arch: str) -> str:
     return f"{run} · {arch_label(arch)}"
 
 
-def series_style(labels: Mapping[str, tuple[str, str]], colors: Mapping[str, str]
-                 ) -> tuple[dict[str, str], dict[str, str]]:
+def series_style(
+    labels: Mapping[str, tuple[str, str]], colors: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
     """(colour, dash) of each series label -> (run label, arch): its run's colour, its model's dash."""
-    return ({s: colors[run] for s, (run, _) in labels.items()},
-            {s: ARCH_DASHES.get(arch, "solid") for s, (_, arch) in labels.items()})
+    return (
+        {s: colors[run] for s, (run, _) in labels.items()},
+        {s: ARCH_DASHES.get(arch, "solid") for s, (_, arch) in labels.items()},
+    )
 
 
 def metric_choices(metrics: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(architectures logged by any run, metric names logged by every run) of comparison_metrics."""
     runs = metrics["run"].unique()
-    names = sorted(n for n in metrics["name"].unique()
-                   if all((metrics["run"][metrics["name"] == n] == r).any() for r in runs))
+    names = sorted(
+        n for n in metrics["name"].unique() if all((metrics["run"][metrics["name"] == n] == r).any() for r in runs)
+    )
     return sort_archs(metrics["arch"].unique()), names
 
 
@@ -301,8 +352,9 @@ def comparison_series(metrics: pd.DataFrame, archs: Sequence[str]) -> tuple[pd.D
     return rows.assign(series=series), labels
 
 
-def comparison_waveforms(store: RunStore, runs: Sequence[Mapping], archs: Sequence[str]
-                         ) -> tuple[np.ndarray | None, dict[str, np.ndarray], dict[str, tuple], list[str]]:
+def comparison_waveforms(
+    store: RunStore, runs: Sequence[Mapping], archs: Sequence[str]
+) -> tuple[np.ndarray | None, dict[str, np.ndarray], dict[str, tuple], list[str]]:
     """(target, {series label: output}, {series label: (run label, arch)}, notes) from the runs' latest
     snapshots, for each chosen model.
 
@@ -352,8 +404,10 @@ def config_diff(runs: Sequence[Mapping]) -> pd.DataFrame:
     None shows as "automatic" (the setting's default rule); a key a run's config lacks, as "not set".
     """
     keys = list(dict.fromkeys(["task", *(k for run in runs for k in run["config"])]))
-    values = {run_label(run): [shown(run["task"] if k == "task" else run["config"].get(k, _UNSET)) for k in keys]
-              for run in runs}
+    values = {
+        run_label(run): [shown(run["task"] if k == "task" else run["config"].get(k, _UNSET)) for k in keys]
+        for run in runs
+    }
     table = pd.DataFrame(values, index=pd.Index(keys, name="setting"))
     return table[table.nunique(axis=1) > 1]
 
@@ -372,6 +426,7 @@ def parse_periods(text: str) -> list[int]:
 @dataclass
 class ClockNumbers:
     """Size and cost of a CW-RNN design against an SRN and an LSTM with the same number of units."""
+
     module_sizes: list[int]
     table: pd.DataFrame  # one row per architecture
     speedup: float  # SRN recurrent multiply-adds over the CW-RNN's
@@ -385,8 +440,14 @@ class ClockNumbers:
         return self.cwrnn(column) / float(self.table.set_index("architecture").loc["SRN", column]) - 1
 
 
-def clock_numbers(periods: Sequence[int], hidden_size: int, connectivity: str = "slow_to_fast", *,
-                  input_size: int = 0, output_size: int = 1) -> ClockNumbers:
+def clock_numbers(
+    periods: Sequence[int],
+    hidden_size: int,
+    connectivity: str = "slow_to_fast",
+    *,
+    input_size: int = 0,
+    output_size: int = 1,
+) -> ClockNumbers:
     """Parameters and recurrent multiply-adds per step of a CW-RNN with `hidden_size` units in
     len(periods) equal modules, and of an SRN, an LSTM and a GRU with the same units.
 
@@ -395,19 +456,30 @@ def clock_numbers(periods: Sequence[int], hidden_size: int, connectivity: str = 
     periods = clock.check_periods(periods)
     sizes = clock.split_units(hidden_size, len(periods))
     n = hidden_size
-    recurrent = {"cwrnn": int(clock.unit_mask(sizes, connectivity).sum()), "srn": n * n, "lstm": 4 * n * n,
-                 "gru": 3 * n * n}
+    recurrent = {
+        "cwrnn": int(clock.unit_mask(sizes, connectivity).sum()),
+        "srn": n * n,
+        "lstm": 4 * n * n,
+        "gru": 3 * n * n,
+    }
     rows = []
     for arch in SCORE_ARCHS:
-        rows.append({
-            "architecture": arch_label(arch), "hidden units": n, "recurrent weights": recurrent[arch],
-            "parameters": count_parameters(arch, n, input_size, output_size, module_sizes=sizes,
-                                           connectivity=connectivity),
-            "multiply-adds per step": recurrent_macs(arch, n, module_sizes=sizes, periods=periods,
-                                                     connectivity=connectivity),
-        })
-    return ClockNumbers(sizes, pd.DataFrame(rows), clock.theoretical_speedup(sizes, periods, connectivity),
-                        len(periods) / 4)
+        rows.append(
+            {
+                "architecture": arch_label(arch),
+                "hidden units": n,
+                "recurrent weights": recurrent[arch],
+                "parameters": count_parameters(
+                    arch, n, input_size, output_size, module_sizes=sizes, connectivity=connectivity
+                ),
+                "multiply-adds per step": recurrent_macs(
+                    arch, n, module_sizes=sizes, periods=periods, connectivity=connectivity
+                ),
+            }
+        )
+    return ClockNumbers(
+        sizes, pd.DataFrame(rows), clock.theoretical_speedup(sizes, periods, connectivity), len(periods) / 4
+    )
 
 
 # ---- a run's status line ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Streamlit renders errors, warnings and captions as Markdown, where the underscor
 A message that names a file, a path or a value the user typed goes through `plain` first. (`:` and
 `{}` are left alone: with `[` escaped, `:red[...]` is no directive.)
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ is kept once), so a link names an upload by that name, never by a server path. A
 before it is kept: one that fails is not left behind. The folder has a quota, so one user cannot fill the
 machine's disk.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,9 +46,11 @@ def used_bytes(uploads: Path) -> int:
 def _check_room(uploads: Path, incoming: int) -> None:
     used = used_bytes(uploads)
     if used + incoming > QUOTA_BYTES:
-        raise UploadError(f"the lab's uploads folder is full: it holds {used / 2**20:.0f} MiB of its "
-                          f"{QUOTA_BYTES / 2**20:.0f} MiB, and this upload needs {incoming / 2**20:.1f} MiB more; "
-                          "use a file already uploaded, or ask the lab's operator to clear old uploads")
+        raise UploadError(
+            f"the lab's uploads folder is full: it holds {used / 2**20:.0f} MiB of its "
+            f"{QUOTA_BYTES / 2**20:.0f} MiB, and this upload needs {incoming / 2**20:.1f} MiB more; "
+            "use a file already uploaded, or ask the lab's operator to clear old uploads"
+        )
 
 
 def save_wav(data: bytes, uploads: Path) -> Path:
@@ -74,25 +77,34 @@ def _wav_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     for info in infos:
         path = PurePosixPath(info.filename.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-            raise UploadError(f"the zip member {info.filename!r} points outside the archive's folder "
-                              "(an absolute path or '..'); such archives are refused")
+            raise UploadError(
+                f"the zip member {info.filename!r} points outside the archive's folder "
+                "(an absolute path or '..'); such archives are refused"
+            )
         if stat.S_ISLNK(info.external_attr >> 16):  # unpacked as a file, it would hold the link's target path
-            raise UploadError(f"the zip member {info.filename!r} is a symbolic link; archives with links are "
-                              "refused, zip the recordings themselves")
+            raise UploadError(
+                f"the zip member {info.filename!r} is a symbolic link; archives with links are "
+                "refused, zip the recordings themselves"
+            )
         if info.is_dir() or path.suffix.lower() != ".wav" or "__MACOSX" in path.parts or path.name.startswith("."):
             continue
         if path.name in names:
-            raise UploadError(f"the zip holds two files named {path.name!r}; recordings are read from one "
-                              f"folder, so every {FILE_PATTERN} name must be unique")
+            raise UploadError(
+                f"the zip holds two files named {path.name!r}; recordings are read from one "
+                f"folder, so every {FILE_PATTERN} name must be unique"
+            )
         names.add(path.name)
         wavs.append(info)
     if not wavs:
-        raise UploadError(f"the zip holds no .wav files; it should hold {FILE_PATTERN} recordings "
-                          "(at the top or in one folder)")
+        raise UploadError(
+            f"the zip holds no .wav files; it should hold {FILE_PATTERN} recordings (at the top or in one folder)"
+        )
     unpacked = sum(info.file_size for info in wavs)
     if unpacked > MAX_UNPACKED_BYTES:
-        raise UploadError(f"the zip's WAV files unpack to {unpacked / 2**20:.0f} MiB; at most "
-                          f"{MAX_UNPACKED_BYTES // 2**20} MiB are accepted")
+        raise UploadError(
+            f"the zip's WAV files unpack to {unpacked / 2**20:.0f} MiB; at most "
+            f"{MAX_UNPACKED_BYTES // 2**20} MiB are accepted"
+        )
     return wavs
 
 
@@ -107,8 +119,7 @@ def extract_recordings(data: bytes, uploads: Path, check: Callable[[Path], objec
     the folder is deleted again and UploadError gives its problems.
     """
     if len(data) > MAX_ZIP_BYTES:
-        raise UploadError(f"the zip is {len(data) / 2**20:.0f} MiB; at most {MAX_ZIP_BYTES // 2**20} MiB "
-                          "are accepted")
+        raise UploadError(f"the zip is {len(data) / 2**20:.0f} MiB; at most {MAX_ZIP_BYTES // 2**20} MiB are accepted")
     target = uploads / f"recordings-{hashlib.sha256(data).hexdigest()[:16]}"
     if target.is_dir():
         return target

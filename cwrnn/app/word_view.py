@@ -5,6 +5,7 @@ The app never trains or computes here on its own: it rebuilds a run's dataset th
 built it (`tasks.words.words_task`, so the split is the same), and replays a finished run's saved CW-RNN
 weights over one test word to show each module's activity while the network hears it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -73,12 +74,20 @@ def resolve_folder(text: str, home: Path) -> Path:
     path = Path(text.strip())
     real = (path if path.is_absolute() else Path(home) / path).resolve()
     if not any(real.is_relative_to(root) for root in data_roots(home)):
-        raise ConfigError([f"the folder {text.strip()!r} is outside the folders this lab reads recordings from: "
-                           f"its data folder (uploads/... for a zip uploaded here) and those the lab's operator "
-                           f"lists in ${DATA_ROOTS_VAR}"])
+        raise ConfigError(
+            [
+                f"the folder {text.strip()!r} is outside the folders this lab reads recordings from: "
+                f"its data folder (uploads/... for a zip uploaded here) and those the lab's operator "
+                f"lists in ${DATA_ROOTS_VAR}"
+            ]
+        )
     if not real.is_dir():
-        raise ConfigError([f"there is no folder {text.strip()!r} here; give a folder of {FILE_PATTERN} files, "
-                           "or upload them as a zip"])
+        raise ConfigError(
+            [
+                f"there is no folder {text.strip()!r} here; give a folder of {FILE_PATTERN} files, "
+                "or upload them as a zip"
+            ]
+        )
     return real
 
 
@@ -119,8 +128,10 @@ def class_groups(labels: list[str]) -> list[list[str]] | None:
 
 def word_names(data: SpeechDataset) -> list[str]:
     """A name for each test recording, in the split's order: its word, its speaker and its take."""
-    return [f"{data.labels[t]} ({speaker}, {Path(p).stem.rsplit('_', 1)[-1]})"
-            for t, speaker, p in zip(data.test.targets, data.test.speakers, data.test.paths)]
+    return [
+        f"{data.labels[t]} ({speaker}, {Path(p).stem.rsplit('_', 1)[-1]})"
+        for t, speaker, p in zip(data.test.targets, data.test.speakers, data.test.paths)
+    ]
 
 
 def word_audio(data: SpeechDataset, index: int) -> bytes:
@@ -160,6 +171,7 @@ def word_activity(store: RunStore, run: Mapping, data: SpeechDataset, index: int
 
     from ..models import SequenceModel
     from ..tasks.words import read_out
+
     spec = _spec(run, "cwrnn")
     if spec is None or "cwrnn.pt" not in store.list_artifacts(run["id"]):
         return None
@@ -169,19 +181,27 @@ def word_activity(store: RunStore, run: Mapping, data: SpeechDataset, index: int
     with torch.no_grad():
         y, hidden = model(features[None])
         logits = read_out(y, torch.tensor([features.shape[0]]), run["config"].get("readout", "last"))
-    return WordActivity(hidden=hidden[0, 0].numpy(), active=model.core.activity(features.shape[0]),
-                        probabilities=torch.softmax(y[0, 0], dim=-1).numpy(),
-                        predicted=data.labels[int(logits[0, 0].argmax())],
-                        module_sizes=list(spec.module_sizes), periods=list(spec.periods))
+    return WordActivity(
+        hidden=hidden[0, 0].numpy(),
+        active=model.core.activity(features.shape[0]),
+        probabilities=torch.softmax(y[0, 0], dim=-1).numpy(),
+        predicted=data.labels[int(logits[0, 0].argmax())],
+        module_sizes=list(spec.module_sizes),
+        periods=list(spec.periods),
+    )
 
 
 def word_figures(data: SpeechDataset, index: int, activity: WordActivity | None) -> dict[str, go.Figure]:
-    """"features": the word's MFCCs; "activity" (when given): the CW-RNN's modules over it."""
+    """ "features": the word's MFCCs; "activity" (when given): the CW-RNN's modules over it."""
     name = word_names(data)[index]
-    figures = {"features": viz.features_figure(data.test.features[index], FRAME_RATE,
-                                               title=f"Input: MFCCs of {name}, standardised")}
+    figures = {
+        "features": viz.features_figure(
+            data.test.features[index], FRAME_RATE, title=f"Input: MFCCs of {name}, standardised"
+        )
+    }
     if activity is not None:
         title = f"CW-RNN hidden units by module while it hears {name}"
-        figures["activity"] = viz.activity_figure(np.round(activity.hidden, 3), activity.module_sizes,
-                                                  activity.periods, activity.active, title=title)
+        figures["activity"] = viz.activity_figure(
+            np.round(activity.hidden, 3), activity.module_sizes, activity.periods, activity.active, title=title
+        )
     return figures

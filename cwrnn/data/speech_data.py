@@ -182,7 +182,9 @@ def _choose_test_speakers(
         if unknown:
             raise DatasetError(f"test speakers {unknown} are not in the folder; its speakers are {speakers}")
         if not chosen or chosen == set(speakers):
-            raise DatasetError(f"test_speakers must name at least one speaker and leave one for training; got {sorted(chosen)}")
+            raise DatasetError(
+                f"test_speakers must name at least one speaker and leave one for training; got {sorted(chosen)}"
+            )
         return chosen
     if not 1 <= n_test_speakers < len(speakers):
         raise DatasetError(
@@ -228,7 +230,9 @@ def load_folder(
             paths=[r.path for r, _ in chosen],
         )
 
-    return SpeechDataset(labels=labels, train=split(False), test=split(True), standardizer=standardizer, sample_rate=rate)
+    return SpeechDataset(
+        labels=labels, train=split(False), test=split(True), standardizer=standardizer, sample_rate=rate
+    )
 
 
 def shipped_words(*, cache_dir: str | os.PathLike | None = None) -> SpeechDataset:
@@ -238,7 +242,9 @@ def shipped_words(*, cache_dir: str | os.PathLike | None = None) -> SpeechDatase
         split = json.loads(split_file.read_text())
         test_voices = split["test"]
     except (OSError, ValueError, KeyError) as exc:
-        raise DatasetError(f"cannot read the voice split {split_file} ({exc}); regenerate with scripts/make_words.py") from exc
+        raise DatasetError(
+            f"cannot read the voice split {split_file} ({exc}); regenerate with scripts/make_words.py"
+        ) from exc
     dataset = load_folder(SHIPPED_WORDS_DIR, test_speakers=test_voices, cache_dir=cache_dir)
     expected = sorted(w for group in WORD_GROUPS for w in group)
     if dataset.labels != expected:
@@ -260,7 +266,9 @@ def fsdd(
         raise DatasetError(
             f"FSDD recordings not found at {folder}; pass path= or set CWRNN_FSDD to the folder of 0_george_0.wav ..."
         )
-    return load_folder(folder, test_speakers=test_speakers, n_test_speakers=n_test_speakers, seed=seed, cache_dir=cache_dir)
+    return load_folder(
+        folder, test_speakers=test_speakers, n_test_speakers=n_test_speakers, seed=seed, cache_dir=cache_dir
+    )
 
 
 def pad_batch(seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -269,7 +277,9 @@ def pad_batch(seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("pad_batch needs at least one sequence; got none")
     shapes = [np.shape(s) for s in seqs]
     if any(len(s) != 2 for s in shapes) or len({s[1] for s in shapes}) != 1:
-        raise ValueError(f"pad_batch needs 2-D (frames, channels) arrays with one channel count; got shapes {shapes[:5]}")
+        raise ValueError(
+            f"pad_batch needs 2-D (frames, channels) arrays with one channel count; got shapes {shapes[:5]}"
+        )
     lengths = np.array([s[0] for s in shapes], dtype=np.int64)
     padded = np.zeros((len(seqs), int(lengths.max()), shapes[0][1]), dtype=np.float32)
     for i, s in enumerate(seqs):

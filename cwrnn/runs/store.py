@@ -146,8 +146,7 @@ class RunStore:
         """
         if max_snapshots < 1 or max_snapshot_bytes < 1:
             raise ValueError(
-                f"max_snapshots and max_snapshot_bytes must be at least 1, "
-                f"got {max_snapshots} and {max_snapshot_bytes}"
+                f"max_snapshots and max_snapshot_bytes must be at least 1, got {max_snapshots} and {max_snapshot_bytes}"
             )
         if timeout <= 0 or retries < 0:
             raise ValueError(f"timeout must be > 0 and retries >= 0, got {timeout} and {retries}")
@@ -297,9 +296,7 @@ class RunStore:
 
     # ---- runs ------------------------------------------------------------------------------
 
-    def create_run(
-        self, task: str, config: Mapping[str, Any], seeds: Sequence[int], name: str | None = None
-    ) -> int:
+    def create_run(self, task: str, config: Mapping[str, Any], seeds: Sequence[int], name: str | None = None) -> int:
         """Queue a new run; returns its id."""
         if not isinstance(task, str) or not task.strip():
             raise ValueError(f"task must be a non-empty string naming the task, got {task!r}")
@@ -311,8 +308,7 @@ class RunStore:
 
         def insert(conn: sqlite3.Connection) -> int:
             cursor = conn.execute(
-                "INSERT INTO runs (name, task, config, seeds, status, created_at) "
-                "VALUES (?, ?, ?, ?, 'queued', ?)",
+                "INSERT INTO runs (name, task, config, seeds, status, created_at) VALUES (?, ?, ?, ?, 'queued', ?)",
                 (*values, time.time()),
             )
             return int(cursor.lastrowid)
@@ -450,8 +446,7 @@ class RunStore:
         def delete(conn: sqlite3.Connection) -> None:
             if self._require_run(conn, run_id)["status"] == "running":
                 raise StoreError(
-                    f"run {run_id} is still running; cancel it and wait until it has stopped "
-                    f"before deleting it"
+                    f"run {run_id} is still running; cancel it and wait until it has stopped before deleting it"
                 )
             conn.execute("DELETE FROM runs WHERE id = ?", (_run_id(run_id),))  # cascades
 
@@ -506,9 +501,7 @@ class RunStore:
 
     # ---- snapshots -------------------------------------------------------------------------
 
-    def add_snapshot(
-        self, run_id: int, epoch: int, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
-    ) -> None:
+    def add_snapshot(self, run_id: int, epoch: int, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
         """Store the arrays and meta of one epoch (replacing any of that epoch), then thin the run's
         snapshots to at most `max_snapshots` and `max_snapshot_bytes`."""
         epoch = _non_negative_int(epoch, "epoch")
@@ -602,9 +595,7 @@ class RunStore:
         _check_filename(name, "weights name")
         if not isinstance(state_dict, Mapping):
             raise ValueError(f"state_dict must be a dict of tensors, got {type(state_dict).__name__}")
-        return _write_atomically(
-            self.artifact_dir(run_id) / f"{name}.pt", lambda file: torch.save(state_dict, file)
-        )
+        return _write_atomically(self.artifact_dir(run_id) / f"{name}.pt", lambda file: torch.save(state_dict, file))
 
     def load_weights(self, run_id: int, name: str) -> dict[str, Any]:
         """Load `<name>.pt` saved by save_weights, onto the CPU. Only tensors and plain containers
@@ -665,9 +656,7 @@ class RunStore:
         return out
 
 
-def snapshots_to_keep(
-    epochs: Sequence[int], sizes: Sequence[int], max_count: int, max_bytes: int
-) -> list[int]:
+def snapshots_to_keep(epochs: Sequence[int], sizes: Sequence[int], max_count: int, max_bytes: int) -> list[int]:
     """Which snapshots of a run to keep, given their sorted epochs and sizes in bytes.
 
     While over `max_count` or `max_bytes`, drop the snapshot whose neighbours are closest

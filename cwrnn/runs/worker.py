@@ -4,6 +4,7 @@ The manager calls `execute(run_id, home)` in a spawned process. Progress and met
 at least every FLUSH_SECONDS, so a killed worker loses at most that much; cancellation is checked at
 the same rhythm and honoured at the next epoch boundary.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,17 @@ class StoreCallback:
 
     def on_start(self, info: dict) -> None:
         self.total = info["epochs"]
-        self.store.update_progress(self.run_id, {"epoch": 0, "total_epochs": self.total, "elapsed_s": 0.0,
-                                                 "eta_s": None, "device": info["device"], "models": info["models"]})
+        self.store.update_progress(
+            self.run_id,
+            {
+                "epoch": 0,
+                "total_epochs": self.total,
+                "elapsed_s": 0.0,
+                "eta_s": None,
+                "device": info["device"],
+                "models": info["models"],
+            },
+        )
         self.info = info
 
     def on_epoch(self, epoch: int, metrics: dict, elapsed: float) -> None:
@@ -52,9 +62,18 @@ class StoreCallback:
             self.store.add_metrics(self.run_id, self.rows)
             self.rows = []
         eta = elapsed / self.epoch * (self.total - self.epoch) if self.epoch else None
-        self.store.update_progress(self.run_id, {
-            "epoch": self.epoch, "total_epochs": self.total, "elapsed_s": elapsed, "eta_s": eta,
-            "latest": self.latest, "device": self.info["device"], "models": self.info["models"]})
+        self.store.update_progress(
+            self.run_id,
+            {
+                "epoch": self.epoch,
+                "total_epochs": self.total,
+                "elapsed_s": elapsed,
+                "eta_s": eta,
+                "latest": self.latest,
+                "device": self.info["device"],
+                "models": self.info["models"],
+            },
+        )
         self.cancel = self.store.cancel_requested(self.run_id)
         self.last_flush = time.monotonic()
 
@@ -81,19 +100,27 @@ def execute(run_id: int, home: str) -> None:
     callback = StoreCallback(store, run_id)
     result = train(task, specs, run["seeds"], train_config(cfg), [callback])
     seeds = run["seeds"]
-    summary = {"final": {a: {k: summarize(v) for k, v in m.items()} for a, m in result.final.items()},
-               "epochs": result.epochs, "elapsed_s": result.elapsed,
-               # the metrics' "seed" column is this member index
-               "members": [{"member": r, "seed": seeds[r % len(seeds)], "target": r // len(seeds)}
-                           for r in range(len(seeds) * task.replicas())],
-               "models": [{**s.to_dict(), "parameters": s.parameters(task.input_size, task.output_size)}
-                          for s in specs]}
+    summary = {
+        "final": {a: {k: summarize(v) for k, v in m.items()} for a, m in result.final.items()},
+        "epochs": result.epochs,
+        "elapsed_s": result.elapsed,
+        # the metrics' "seed" column is this member index
+        "members": [
+            {"member": r, "seed": seeds[r % len(seeds)], "target": r // len(seeds)}
+            for r in range(len(seeds) * task.replicas())
+        ],
+        "models": [{**s.to_dict(), "parameters": s.parameters(task.input_size, task.output_size)} for s in specs],
+    }
     # Artifacts are saved one by one: a failure in one loses neither the others nor the run's status.
-    savers = {f"{arch} weights": (lambda m=model, a=arch: store.save_weights(
-                  run_id, a, {k: v.cpu() for k, v in m.state_dict().items()}))
-              for arch, model in result.models.items()}
-    savers["config"] = lambda: store.save_artifact_bytes(run_id, "config.json",
-                                                         json.dumps(as_trained(cfg), indent=2).encode())
+    savers = {
+        f"{arch} weights": (
+            lambda m=model, a=arch: store.save_weights(run_id, a, {k: v.cpu() for k, v in m.state_dict().items()})
+        )
+        for arch, model in result.models.items()
+    }
+    savers["config"] = lambda: store.save_artifact_bytes(
+        run_id, "config.json", json.dumps(as_trained(cfg), indent=2).encode()
+    )
     if cfg.task == "generation":
         savers["audio"] = lambda: _save_audio(store, run_id, task, result.models)
     problems = []

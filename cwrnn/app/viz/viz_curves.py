@@ -1,4 +1,5 @@
 """Line and box figures: training curves across seeds, generated waveforms, the paper's box plots."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -7,8 +8,18 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .viz_style import (GROUP_PALETTE, VizInputError, arch_color, arch_label, empty_figure, finish,
-                             require_columns, sort_archs, to_array, with_alpha)
+from .viz_style import (
+    GROUP_PALETTE,
+    VizInputError,
+    arch_color,
+    arch_label,
+    empty_figure,
+    finish,
+    require_columns,
+    sort_archs,
+    to_array,
+    with_alpha,
+)
 
 BANDS = ("minmax", "std", None)
 METRIC_COLUMNS = ("seed", "epoch", "name", "value")
@@ -28,8 +39,9 @@ def downsample_epochs(df: pd.DataFrame, max_points: int = 1500) -> pd.DataFrame:
     if pd.unique(epochs).size <= max_points:
         return df
     keys = [c for c in df.columns if c not in ("seed", "epoch", "value")]
-    series = (df.groupby(keys, sort=False, dropna=False, observed=True).indices.values() if keys
-              else [np.arange(len(df))])
+    series = (
+        df.groupby(keys, sort=False, dropna=False, observed=True).indices.values() if keys else [np.arange(len(df))]
+    )
     keep = np.zeros(len(df), dtype=bool)
     for rows in series:
         distinct = np.unique(epochs[rows])
@@ -43,15 +55,28 @@ def _series_stats(df: pd.DataFrame, group_col: str, max_points: int) -> pd.DataF
     """Per (group, epoch): median, mean, std, min, max and number of seeds."""
     df = downsample_epochs(df, max_points)
     if df.duplicated([group_col, "seed", "epoch"]).any():
-        raise VizInputError(f"several rows share one ({group_col}, seed, epoch); each {group_col!r} value must "
-                            f"be a single series per seed (filter the rows or put more in the label)")
+        raise VizInputError(
+            f"several rows share one ({group_col}, seed, epoch); each {group_col!r} value must "
+            f"be a single series per seed (filter the rows or put more in the label)"
+        )
     return df.groupby([group_col, "epoch"])["value"].agg(["median", "mean", "std", "min", "max", "count"])
 
 
-def _add_metric_traces(fig: go.Figure, df: pd.DataFrame, name: str, *, group_col: str, band: str | None,
-                       max_points: int, log_y: bool, scale: float = 1.0, dash: str = "solid",
-                       suffix: str = "", colors: Mapping[str, str] | None = None,
-                       dashes: Mapping[str, str] | None = None) -> None:
+def _add_metric_traces(
+    fig: go.Figure,
+    df: pd.DataFrame,
+    name: str,
+    *,
+    group_col: str,
+    band: str | None,
+    max_points: int,
+    log_y: bool,
+    scale: float = 1.0,
+    dash: str = "solid",
+    suffix: str = "",
+    colors: Mapping[str, str] | None = None,
+    dashes: Mapping[str, str] | None = None,
+) -> None:
     """One centre line per group for metric `name`, under it a band across seeds when there are several.
     `colors` and `dashes` fix a group's colour and line style (a comparison keeps a run's colour in every
     chart); other groups get the architecture's colour or the palette's next one."""
@@ -66,8 +91,9 @@ def _add_metric_traces(fig: go.Figure, df: pd.DataFrame, name: str, *, group_col
     groups = sort_archs(groups) if group_col == "arch" else groups
     for i, key in enumerate(groups):
         s = stats.loc[key]
-        color = ((colors or {}).get(key) or
-                 (arch_color(key) if group_col == "arch" else GROUP_PALETTE[i % len(GROUP_PALETTE)]))
+        color = (colors or {}).get(key) or (
+            arch_color(key) if group_col == "arch" else GROUP_PALETTE[i % len(GROUP_PALETTE)]
+        )
         label = (arch_label(key) if group_col == "arch" else str(key)) + suffix
         centre = s["mean"] if band == "std" else s["median"]
         lower, upper = (s["mean"] - s["std"], s["mean"] + s["std"]) if band == "std" else (s["min"], s["max"])
@@ -75,22 +101,60 @@ def _add_metric_traces(fig: go.Figure, df: pd.DataFrame, name: str, *, group_col
             lower = lower.where(lower > 0, s["min"])
         many = band is not None and s["count"].max() > 1
         if many:
-            fig.add_trace(go.Scatter(x=s.index, y=upper, mode="lines", line={"width": 0}, legendgroup=label,
-                                     showlegend=False, hoverinfo="skip", name=f"{label} upper"))
-            fig.add_trace(go.Scatter(x=s.index, y=lower, mode="lines", line={"width": 0}, fill="tonexty",
-                                     fillcolor=with_alpha(color, 0.2), legendgroup=label, showlegend=False,
-                                     hoverinfo="skip", name=f"{label} lower"))
-        spread = (" (%{customdata[0]:.3g} to %{customdata[1]:.3g}, %{customdata[2]} seeds)" if many else "")
-        fig.add_trace(go.Scatter(x=s.index, y=centre, mode="lines", name=label, legendgroup=label,
-                                 line={"color": color, "dash": (dashes or {}).get(key, dash), "width": 2},
-                                 customdata=np.column_stack([lower, upper, s["count"]]),
-                                 hovertemplate=f"%{{y:.4g}}{spread}<extra>{label}</extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=s.index,
+                    y=upper,
+                    mode="lines",
+                    line={"width": 0},
+                    legendgroup=label,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    name=f"{label} upper",
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=s.index,
+                    y=lower,
+                    mode="lines",
+                    line={"width": 0},
+                    fill="tonexty",
+                    fillcolor=with_alpha(color, 0.2),
+                    legendgroup=label,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    name=f"{label} lower",
+                )
+            )
+        spread = " (%{customdata[0]:.3g} to %{customdata[1]:.3g}, %{customdata[2]} seeds)" if many else ""
+        fig.add_trace(
+            go.Scatter(
+                x=s.index,
+                y=centre,
+                mode="lines",
+                name=label,
+                legendgroup=label,
+                line={"color": color, "dash": (dashes or {}).get(key, dash), "width": 2},
+                customdata=np.column_stack([lower, upper, s["count"]]),
+                hovertemplate=f"%{{y:.4g}}{spread}<extra>{label}</extra>",
+            )
+        )
 
 
-def loss_figure(metrics_df: pd.DataFrame, name: str = "loss", *, log_y: bool = True,
-                band: str | None = "minmax", max_points: int = 1500, uirevision: str | None = "loss",
-                title: str | None = None, group_col: str = "arch", colors: Mapping[str, str] | None = None,
-                dashes: Mapping[str, str] | None = None) -> go.Figure:
+def loss_figure(
+    metrics_df: pd.DataFrame,
+    name: str = "loss",
+    *,
+    log_y: bool = True,
+    band: str | None = "minmax",
+    max_points: int = 1500,
+    uirevision: str | None = "loss",
+    title: str | None = None,
+    group_col: str = "arch",
+    colors: Mapping[str, str] | None = None,
+    dashes: Mapping[str, str] | None = None,
+) -> go.Figure:
     """Metric `name` over epochs: one line per `group_col` value, with a shaded band across seeds.
 
     band="minmax": median line, band from the best to the worst seed; "std": mean line, mean ± std band;
@@ -99,8 +163,17 @@ def loss_figure(metrics_df: pd.DataFrame, name: str = "loss", *, log_y: bool = T
     """
     require_columns(metrics_df, [group_col, *METRIC_COLUMNS], "metrics")
     fig = go.Figure()
-    _add_metric_traces(fig, metrics_df, name, group_col=group_col, band=band, max_points=max_points,
-                       log_y=log_y, colors=colors, dashes=dashes)
+    _add_metric_traces(
+        fig,
+        metrics_df,
+        name,
+        group_col=group_col,
+        band=band,
+        max_points=max_points,
+        log_y=log_y,
+        colors=colors,
+        dashes=dashes,
+    )
     if not fig.data:
         return empty_figure(title=title, uirevision=uirevision)
     fig.update_layout(hovermode="x unified")
@@ -108,10 +181,18 @@ def loss_figure(metrics_df: pd.DataFrame, name: str = "loss", *, log_y: bool = T
     return finish(fig, title=title or name, uirevision=uirevision, x_title="epoch", y_title=name)
 
 
-def accuracy_figure(metrics_df: pd.DataFrame, names: Sequence[str] = ("train_error", "test_error"), *,
-                    dashes: Sequence[str] = ("dash", "solid"), scale: float = 100.0,
-                    band: str | None = "minmax", max_points: int = 1500, uirevision: str | None = "accuracy",
-                    title: str | None = "Classification error", group_col: str = "arch") -> go.Figure:
+def accuracy_figure(
+    metrics_df: pd.DataFrame,
+    names: Sequence[str] = ("train_error", "test_error"),
+    *,
+    dashes: Sequence[str] = ("dash", "solid"),
+    scale: float = 100.0,
+    band: str | None = "minmax",
+    max_points: int = 1500,
+    uirevision: str | None = "accuracy",
+    title: str | None = "Classification error",
+    group_col: str = "arch",
+) -> go.Figure:
     """Error in % over epochs, one line per group and metric: `names[i]` drawn with `dashes[i]`.
 
     Errors are stored as fractions; `scale` = 100 shows them in percent.
@@ -121,17 +202,34 @@ def accuracy_figure(metrics_df: pd.DataFrame, names: Sequence[str] = ("train_err
         raise VizInputError(f"need one dash style per metric: got {len(dashes)} for names {list(names)}")
     fig = go.Figure()
     for name, dash in zip(names, dashes):
-        _add_metric_traces(fig, metrics_df, name, group_col=group_col, band=band, max_points=max_points,
-                           log_y=False, scale=scale, dash=dash, suffix=f" {name.removesuffix('_error')}")
+        _add_metric_traces(
+            fig,
+            metrics_df,
+            name,
+            group_col=group_col,
+            band=band,
+            max_points=max_points,
+            log_y=False,
+            scale=scale,
+            dash=dash,
+            suffix=f" {name.removesuffix('_error')}",
+        )
     if not fig.data:
         return empty_figure(title=title, uirevision=uirevision)
     fig.update_layout(hovermode="x unified")
     return finish(fig, title=title, uirevision=uirevision, x_title="epoch", y_title="error (%)")
 
 
-def waveform_figure(target, outputs: Mapping[str, np.ndarray], *, rate: float | None = None,
-                    uirevision: str | None = "wave", title: str | None = None,
-                    colors: Mapping[str, str] | None = None, dashes: Mapping[str, str] | None = None) -> go.Figure:
+def waveform_figure(
+    target,
+    outputs: Mapping[str, np.ndarray],
+    *,
+    rate: float | None = None,
+    uirevision: str | None = "wave",
+    title: str | None = None,
+    colors: Mapping[str, str] | None = None,
+    dashes: Mapping[str, str] | None = None,
+) -> go.Figure:
     """The target sequence (thick grey) with each model's generated sequence over it in the model's colour
     (or its colour and dash in `colors` and `dashes`, keyed as `outputs`).
 
@@ -143,19 +241,33 @@ def waveform_figure(target, outputs: Mapping[str, np.ndarray], *, rate: float | 
     if rate is not None and rate <= 0:
         raise VizInputError(f"rate must be a positive sampling rate in Hz, got {rate}")
     x = np.arange(target.size) if rate is None else np.arange(target.size) * 1000.0 / rate
-    fig = go.Figure(go.Scatter(x=x, y=target, mode="lines", name="target",
-                               line={"color": "rgba(0,0,0,0.35)", "width": 5}))
+    fig = go.Figure(
+        go.Scatter(x=x, y=target, mode="lines", name="target", line={"color": "rgba(0,0,0,0.35)", "width": 5})
+    )
     for arch in sort_archs(outputs):
         output = to_array(outputs[arch], f"outputs[{arch!r}]", ndim=1)
         if output.shape != target.shape:
-            raise VizInputError(f"outputs[{arch!r}] has {output.size} steps but target has {target.size}; "
-                                f"every output must be as long as the target")
-        fig.add_trace(go.Scatter(x=x, y=output, mode="lines", name=arch_label(arch),
-                                 line={"color": (colors or {}).get(arch) or arch_color(arch),
-                                       "dash": (dashes or {}).get(arch, "solid"), "width": 1.5}))
+            raise VizInputError(
+                f"outputs[{arch!r}] has {output.size} steps but target has {target.size}; "
+                f"every output must be as long as the target"
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=output,
+                mode="lines",
+                name=arch_label(arch),
+                line={
+                    "color": (colors or {}).get(arch) or arch_color(arch),
+                    "dash": (dashes or {}).get(arch, "solid"),
+                    "width": 1.5,
+                },
+            )
+        )
     fig.update_layout(hovermode="x unified")
-    return finish(fig, title=title, uirevision=uirevision, x_title="step" if rate is None else "time (ms)",
-                  y_title="amplitude")
+    return finish(
+        fig, title=title, uirevision=uirevision, x_title="step" if rate is None else "time (ms)", y_title="amplitude"
+    )
 
 
 def _budget_label(budget: float) -> str:
@@ -163,9 +275,15 @@ def _budget_label(budget: float) -> str:
     return f"{budget / 1000:g}k" if budget >= 1000 else f"{budget:g}"
 
 
-def paper_box_figure(results_df: pd.DataFrame, paper_df: pd.DataFrame, *, metric_label: str = "NMSE",
-                     log_y: bool = True, title: str | None = None,
-                     uirevision: str | None = "paper") -> go.Figure:
+def paper_box_figure(
+    results_df: pd.DataFrame,
+    paper_df: pd.DataFrame,
+    *,
+    metric_label: str = "NMSE",
+    log_y: bool = True,
+    title: str | None = None,
+    uirevision: str | None = "paper",
+) -> go.Figure:
     """Our runs as one box per arch per parameter budget, the paper's reported means as black diamonds.
 
     Both frames have columns [arch, budget, value]: results one row per seed or run, paper one per cell.
@@ -188,16 +306,36 @@ def paper_box_figure(results_df: pd.DataFrame, paper_df: pd.DataFrame, *, metric
     for arch in archs:
         rows = results_df[results_df["arch"] == arch]
         if not rows.empty:
-            fig.add_trace(go.Box(x=positions(rows), y=rows["value"], width=0.85 * width, name=arch_label(arch),
-                                 marker_color=arch_color(arch), boxpoints="outliers"))
+            fig.add_trace(
+                go.Box(
+                    x=positions(rows),
+                    y=rows["value"],
+                    width=0.85 * width,
+                    name=arch_label(arch),
+                    marker_color=arch_color(arch),
+                    boxpoints="outliers",
+                )
+            )
     if not paper_df.empty:
-        cells = [f"{arch_label(a)}, {_budget_label(b)} parameters" for a, b in zip(paper_df["arch"],
-                                                                                     paper_df["budget"])]
-        fig.add_trace(go.Scatter(x=positions(paper_df), y=paper_df["value"], mode="markers", name="paper",
-                                 marker={"symbol": "diamond", "color": "black", "size": 10,
-                                         "line": {"color": "white", "width": 1}},
-                                 customdata=cells, hovertemplate="paper: %{y:.3g}<br>%{customdata}<extra></extra>"))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(len(budgets))),
-                     ticktext=[_budget_label(b) for b in budgets], range=[-0.5, len(budgets) - 0.5])
+        cells = [
+            f"{arch_label(a)}, {_budget_label(b)} parameters" for a, b in zip(paper_df["arch"], paper_df["budget"])
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=positions(paper_df),
+                y=paper_df["value"],
+                mode="markers",
+                name="paper",
+                marker={"symbol": "diamond", "color": "black", "size": 10, "line": {"color": "white", "width": 1}},
+                customdata=cells,
+                hovertemplate="paper: %{y:.3g}<br>%{customdata}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(
+        tickmode="array",
+        tickvals=list(range(len(budgets))),
+        ticktext=[_budget_label(b) for b in budgets],
+        range=[-0.5, len(budgets) - 0.5],
+    )
     fig.update_yaxes(type="log" if log_y else "linear")
     return finish(fig, title=title, uirevision=uirevision, x_title="parameters", y_title=metric_label)

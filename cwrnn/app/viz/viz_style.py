@@ -1,4 +1,5 @@
 """What every Clockwork Lab figure shares: architecture colours and labels, input checks, module axes."""
+
 from __future__ import annotations
 
 import zlib
@@ -38,23 +39,26 @@ def with_alpha(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def empty_figure(message: str = "No data yet", *, title: str | None = None,
-                 uirevision: str | None = None) -> go.Figure:
+def empty_figure(message: str = "No data yet", *, title: str | None = None, uirevision: str | None = None) -> go.Figure:
     """A blank figure that says why it is blank, so a page never shows empty axes without explanation."""
     fig = go.Figure()
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font={"size": 16, "color": "grey"})
+    fig.add_annotation(
+        text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 16, "color": "grey"}
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(title=title, uirevision=uirevision, template=TEMPLATE)
     return fig
 
 
-def finish(fig: go.Figure, *, title: str | None, uirevision: str | None, x_title: str,
-           y_title: str) -> go.Figure:
+def finish(fig: go.Figure, *, title: str | None, uirevision: str | None, x_title: str, y_title: str) -> go.Figure:
     """Layout every builder ends with; `uirevision` keeps the user's zoom when the page redraws."""
-    fig.update_layout(title=title, uirevision=uirevision, template=TEMPLATE,
-                      margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 50})
+    fig.update_layout(
+        title=title,
+        uirevision=uirevision,
+        template=TEMPLATE,
+        margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 50},
+    )
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title)
     return fig
@@ -64,8 +68,7 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None
     """Raise if `df` lacks any of `columns`."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise VizInputError(f"{what} lacks column(s) {missing}; it needs {list(columns)}, "
-                            f"has {list(df.columns)}")
+        raise VizInputError(f"{what} lacks column(s) {missing}; it needs {list(columns)}, has {list(df.columns)}")
 
 
 def to_array(values, what: str, *, ndim: int, dtype=float) -> np.ndarray:
@@ -90,7 +93,7 @@ def module_edges(module_sizes: Sequence[int]) -> np.ndarray:
 
 
 def module_labels(count: int, periods: Sequence[int] | None = None) -> list[str]:
-    """"M1", "M2", ... (1-based like the paper), with " · T=<period>" when periods are known."""
+    """ "M1", "M2", ... (1-based like the paper), with " · T=<period>" when periods are known."""
     if periods is None:
         return [f"M{i + 1}" for i in range(count)]
     return [f"M{i + 1} · T={p}" for i, p in enumerate(periods)]
@@ -106,24 +109,45 @@ def add_separators(fig: go.Figure, positions: Iterable[float], *, axis: str, nam
     """Thin lines across the plot at data coordinate `positions` on `axis` ("x" or "y")."""
     for pos in positions:
         if axis == "y":
-            fig.add_shape(type="line", name=name, xref="x domain", x0=0, x1=1, yref="y", y0=pos, y1=pos,
-                          line={"color": "black", "width": 1})
+            fig.add_shape(
+                type="line",
+                name=name,
+                xref="x domain",
+                x0=0,
+                x1=1,
+                yref="y",
+                y0=pos,
+                y1=pos,
+                line={"color": "black", "width": 1},
+            )
         else:
-            fig.add_shape(type="line", name=name, yref="y domain", y0=0, y1=1, xref="x", x0=pos, x1=pos,
-                          line={"color": "black", "width": 1})
+            fig.add_shape(
+                type="line",
+                name=name,
+                yref="y domain",
+                y0=0,
+                y1=1,
+                xref="x",
+                x0=pos,
+                x1=pos,
+                line={"color": "black", "width": 1},
+            )
 
 
-def label_axis(fig: go.Figure, *, axis: str, positions: Sequence[float], labels: Sequence[str],
-               size: int, reverse: bool = False) -> None:
+def label_axis(
+    fig: go.Figure, *, axis: str, positions: Sequence[float], labels: Sequence[str], size: int, reverse: bool = False
+) -> None:
     """Ticks at `positions` with `labels` on an index axis of `size` cells; `reverse` puts 0 on top."""
     span = [size - 0.5, -0.5] if reverse else [-0.5, size - 0.5]
     update = fig.update_yaxes if axis == "y" else fig.update_xaxes
-    update(tickmode="array", tickvals=list(positions), ticktext=list(labels), range=span,
-           showgrid=False, zeroline=False)
+    update(
+        tickmode="array", tickvals=list(positions), ticktext=list(labels), range=span, showgrid=False, zeroline=False
+    )
 
 
-def add_module_axis(fig: go.Figure, edges: np.ndarray, labels: Sequence[str], *, axis: str,
-                    reverse: bool = False) -> None:
+def add_module_axis(
+    fig: go.Figure, edges: np.ndarray, labels: Sequence[str], *, axis: str, reverse: bool = False
+) -> None:
     """One tick per module at its centre and a separator line between neighbouring modules."""
     centres = (edges[:-1] + edges[1:] - 1) / 2
     label_axis(fig, axis=axis, positions=centres, labels=labels, size=int(edges[-1]), reverse=reverse)
