@@ -6,6 +6,7 @@ building with 20,000 epochs of history. Prints a markdown table.
 The browser parts start `streamlit run app.py` on a fresh run store and drive Debian's chromium with
 Playwright, as tests/test_browser.py does.
 """
+
 import argparse
 import datetime
 import os
@@ -63,8 +64,8 @@ def watch_store(home: Path, stamps: dict, stop: threading.Event) -> None:
 
 
 def browser_rows(repeats: int, window: float) -> list[tuple[str, str]]:
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
     from playwright.sync_api import sync_playwright
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app
 
     home = Path(tempfile.mkdtemp(prefix="cwrnn-bench-"))
     server, url = start_app(home, home / "streamlit.log")
@@ -112,18 +113,30 @@ def browser_rows(repeats: int, window: float) -> list[tuple[str, str]]:
         stop.set()
         stop_app(server)
     runs = sorted(stamps)[-repeats:]
-    phase = {name: [stamps[r][name] - (stamps[r]["created"] if name != "created" else c)
-                    for r, c in zip(runs, clicks) if name in stamps[r]]
-             for name in ("created", "claimed", "first metrics")}
-    rows.append(("Train → first loss point on screen (warm app), median [min–max] of "
-                 f"{repeats}", f"{statistics.median(latencies):.2f} s [{min(latencies):.2f}–{max(latencies):.2f}]"))
+    phase = {
+        name: [
+            stamps[r][name] - (stamps[r]["created"] if name != "created" else c)
+            for r, c in zip(runs, clicks)
+            if name in stamps[r]
+        ]
+        for name in ("created", "claimed", "first metrics")
+    }
+    rows.append(
+        (
+            f"Train → first loss point on screen (warm app), median [min–max] of {repeats}",
+            f"{statistics.median(latencies):.2f} s [{min(latencies):.2f}–{max(latencies):.2f}]",
+        )
+    )
     rows.append(("  of which: click → run queued (page rerun)", _median(phase["created"])))
     rows.append(("  queued → claimed by a worker", _median(phase["claimed"])))
-    rows.append(("  queued → first epoch in the store (worker start, data, epoch 1)",
-                 _median(phase["first metrics"])))
+    rows.append(("  queued → first epoch in the store (worker start, data, epoch 1)", _median(phase["first metrics"])))
     updates = elapsed / 1.0  # the live fragment reruns once a second
-    rows.append((f"Server CPU per live update (1 s timer, {window:.0f} s window)",
-                 f"{1000 * used / updates:.0f} ms ({100 * used / elapsed:.0f}% of one core)"))
+    rows.append(
+        (
+            f"Server CPU per live update (1 s timer, {window:.0f} s window)",
+            f"{1000 * used / updates:.0f} ms ({100 * used / elapsed:.0f}% of one core)",
+        )
+    )
     return rows
 
 
@@ -137,17 +150,28 @@ def history_rows() -> list[tuple[str, str]]:
     store = RunStore(home)
     run_id = store.create_run("generation", {"baselines": ["srn", "lstm"]}, [0, 1])
     rng = np.random.default_rng(0)
-    rows = [(arch, seed, epoch, name, float(v)) for epoch in range(1, HISTORY_EPOCHS + 1)
-            for arch in ("cwrnn", "srn", "lstm") for seed in (0, 1)
-            for name, v in (("mse", rng.uniform()), ("nmse", rng.uniform(0.01, 1) / epoch ** 0.3))]
+    rows = [
+        (arch, seed, epoch, name, float(v))
+        for epoch in range(1, HISTORY_EPOCHS + 1)
+        for arch in ("cwrnn", "srn", "lstm")
+        for seed in (0, 1)
+        for name, v in (("mse", rng.uniform()), ("nmse", rng.uniform(0.01, 1) / epoch**0.3))
+    ]
     store.add_metrics(run_id, rows)
     steps, sizes, periods = 320, [3, 2, 2, 2, 2, 2, 2, 2, 2], [2**i for i in range(9)]
     t = np.arange(steps)
-    store.add_snapshot(run_id, HISTORY_EPOCHS, {
-        "target": np.sin(t / 5), "hidden/cwrnn": rng.uniform(-1, 1, (steps, 19)),
-        "weights/cwrnn": rng.normal(size=(19, 19)), "active": t[None, :] % np.array(periods)[:, None] == 0,
-        **{f"output/{a}": np.sin(t / 5) * 0.5 for a in ("cwrnn", "srn", "lstm")}},
-        {"epoch": HISTORY_EPOCHS, "archs": ["cwrnn", "srn", "lstm"], "periods": periods, "module_sizes": sizes})
+    store.add_snapshot(
+        run_id,
+        HISTORY_EPOCHS,
+        {
+            "target": np.sin(t / 5),
+            "hidden/cwrnn": rng.uniform(-1, 1, (steps, 19)),
+            "weights/cwrnn": rng.normal(size=(19, 19)),
+            "active": t[None, :] % np.array(periods)[:, None] == 0,
+            **{f"output/{a}": np.sin(t / 5) * 0.5 for a in ("cwrnn", "srn", "lstm")},
+        },
+        {"epoch": HISTORY_EPOCHS, "archs": ["cwrnn", "srn", "lstm"], "periods": periods, "module_sizes": sizes},
+    )
 
     def timed(fn, repeats=3):
         times = []
@@ -178,8 +202,10 @@ def history_rows() -> list[tuple[str, str]]:
     points = max(len(tr.x) for tr in figures["loss"].data)
     return [
         (f"Charts from the store, {HISTORY_EPOCHS:,} epochs × 3 models × 2 seeds (read + build)", f"{cold:.2f} s"),
-        ("  live redraw after one new epoch (read the new rows, rebuild the loss chart)",
-         f"{1000 * incremental:.0f} ms"),
+        (
+            "  live redraw after one new epoch (read the new rows, rebuild the loss chart)",
+            f"{1000 * incremental:.0f} ms",
+        ),
         ("  live redraw with nothing new (figures reused)", f"{1000 * idle:.0f} ms"),
         ("  loss chart: points per line after downsampling / JSON sent", f"{points} / {loss_json / 1e3:.0f} kB"),
         ("  all four charts: JSON sent per redraw", f"{all_json / 1e3:.0f} kB"),

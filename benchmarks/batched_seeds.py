@@ -3,12 +3,12 @@
 Experiment 1 setting (no input, 320 steps, 1000 parameters), 20 epochs each.
     python benchmarks/batched_seeds.py [--device cuda] [--seeds 1 10 100]
 """
+
 import argparse
 import datetime
 
-import numpy as np
-
 from common import machine, timed
+
 from cwrnn import matched_specs, paper
 from cwrnn.data.audio import shipped_clips
 from cwrnn.tasks.generation import GenerationTask
@@ -29,8 +29,11 @@ def main():
     for spec in matched_specs(1000, 0, 1, periods=paper.GENERATION_PERIODS):
         one = timed(lambda: train(GenerationTask(clip, num_seeds=1), [spec], [0], cfg), repeats=3, device=a.device)
         for R in a.seeds:
-            batched = timed(lambda: train(GenerationTask(clip, num_seeds=R), [spec], list(range(R)), cfg),
-                            repeats=1, device=a.device)
+            batched = timed(
+                lambda: train(GenerationTask(clip, num_seeds=R), [spec], list(range(R)), cfg),
+                repeats=1,
+                device=a.device,
+            )
             print(f"| {spec.arch} | {R} | {batched / R:.4f} | {one:.4f} | {one * R / batched:.1f}x |", flush=True)
 
 

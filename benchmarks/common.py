@@ -1,4 +1,5 @@
 """Timing helpers shared by the benchmarks."""
+
 import platform
 import statistics
 import time

@@ -6,11 +6,13 @@ per-epoch time is the difference between a run of 2 + E epochs and one of 2, so 
 and the first epochs' one-off costs are not multiplied by 2000.
     python benchmarks/experiment1_grid.py [--runs 100] [--epochs 20] [--workers 2]
 """
+
 import argparse
 import datetime
 import time
 
 from common import machine
+
 from cwrnn import matched_specs, paper
 from cwrnn.data.audio import shipped_clips
 from cwrnn.tasks.generation import GenerationTask
@@ -32,8 +34,10 @@ def main():
         train(task, [spec], list(range(a.runs)), cfg)
         return time.perf_counter() - start
 
-    print(f"Experiment 1 grid projection, {a.runs} seeds x 5 clips per cell, timed over {a.epochs} epochs; "
-          f"{machine(a.device)}; {datetime.date.today()}\n")
+    print(
+        f"Experiment 1 grid projection, {a.runs} seeds x 5 clips per cell, timed over {a.epochs} epochs; "
+        f"{machine(a.device)}; {datetime.date.today()}\n"
+    )
     print("| budget | arch | networks | s per epoch | projected s for 2000 epochs |")
     print("|---|---|---|---|---|")
     cells = []
@@ -47,8 +51,10 @@ def main():
     loads = [0.0] * a.workers
     for c in sorted(cells, reverse=True):
         loads[loads.index(min(loads))] += c
-    print(f"\nProjected wall time with {a.workers} worker processes: {max(loads) / 60:.1f} min "
-          f"(total {sum(cells) / 60:.1f} CPU-min)")
+    print(
+        f"\nProjected wall time with {a.workers} worker processes: {max(loads) / 60:.1f} min "
+        f"(total {sum(cells) / 60:.1f} CPU-min)"
+    )
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ models take turns, and each time is the minimum over the repeats: on a shared ma
 is the one least disturbed by other work (the ratio of medians is shown too).
     python benchmarks/forward_backward.py [--device cuda] [--sizes 64 256 1024]
 """
+
 import argparse
 import datetime
 import statistics
 
 import torch
-
 from common import interleaved, machine
+
 from cwrnn import SRN, ClockworkRNN
 from cwrnn.clock import split_units, theoretical_speedup
 
@@ -27,10 +28,14 @@ def main():
     a = p.parse_args()
     dev, g = a.device, 8
     periods = [2**i for i in range(g)]
-    print(f"Forward + backward, batch {a.batch}, {a.steps} steps, input 1, {g} modules; {machine(dev)}; "
-          f"{datetime.date.today()}\n")
-    print("| n | CW-RNN (ms) | SRN same path (ms) | torch.nn.RNN (ms) | SRN / CW-RNN measured | (medians) | theory "
-          "| nn.RNN / CW-RNN |")
+    print(
+        f"Forward + backward, batch {a.batch}, {a.steps} steps, input 1, {g} modules; {machine(dev)}; "
+        f"{datetime.date.today()}\n"
+    )
+    print(
+        "| n | CW-RNN (ms) | SRN same path (ms) | torch.nn.RNN (ms) | SRN / CW-RNN measured | (medians) | theory "
+        "| nn.RNN / CW-RNN |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for n in a.sizes:
         x = torch.randn(a.batch, a.steps, 1, device=dev)
@@ -40,12 +45,16 @@ def main():
 
         def step(model):
             return lambda: model(x)[0].sum().backward()
+
         times = interleaved({"cw": step(cw), "srn": step(srn), "ref": step(ref)}, repeats=a.repeats, device=dev)
         t_cw, t_srn, t_ref = (min(times[k]) for k in ("cw", "srn", "ref"))
         medians = statistics.median(times["srn"]) / statistics.median(times["cw"])
         theory = theoretical_speedup(split_units(n, g), periods)
-        print(f"| {n} | {t_cw * 1e3:.1f} | {t_srn * 1e3:.1f} | {t_ref * 1e3:.1f} | {t_srn / t_cw:.2f}x | "
-              f"{medians:.2f}x | {theory:.2f}x | {t_ref / t_cw:.2f}x |", flush=True)
+        print(
+            f"| {n} | {t_cw * 1e3:.1f} | {t_srn * 1e3:.1f} | {t_ref * 1e3:.1f} | {t_srn / t_cw:.2f}x | "
+            f"{medians:.2f}x | {theory:.2f}x | {t_ref / t_cw:.2f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

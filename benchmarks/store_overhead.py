@@ -2,6 +2,7 @@
 the latency from a metric being produced to it being readable by another connection.
     python benchmarks/store_overhead.py [--epochs 300]
 """
+
 import argparse
 import datetime
 import statistics
@@ -10,6 +11,7 @@ import threading
 import time
 
 from common import machine
+
 from cwrnn.config import validate
 from cwrnn.experiment import build_specs, build_task, train_config
 from cwrnn.runs.store import RunStore
@@ -38,6 +40,7 @@ def main():
     task = build_task(cfg)
     specs = build_specs(cfg, task.input_size, task.output_size)
     bare, streamed, latencies = [], [], []
+
     def timed_training(streaming: bool) -> float:
         callbacks = []
         if streaming:
@@ -74,12 +77,16 @@ def main():
         latencies += [seen[e] - callback.produced[e] for e in seen if e in callback.produced]
     b, s = statistics.median(bare), statistics.median(streamed)
     lat = sorted(latencies)
-    print(f"Store overhead, {a.epochs} epochs x 3 models x 4 seeds, snapshots every 25 epochs; {machine('cpu')}; "
-          f"{datetime.date.today()}\n")
+    print(
+        f"Store overhead, {a.epochs} epochs x 3 models x 4 seeds, snapshots every 25 epochs; {machine('cpu')}; "
+        f"{datetime.date.today()}\n"
+    )
     print("| bare loop (s) | with store (s) | overhead | metric -> readable: median | 95th percentile | max |")
     print("|---|---|---|---|---|---|")
-    print(f"| {b:.2f} | {s:.2f} | {100 * (s / b - 1):+.1f}% | {1e3 * statistics.median(lat):.0f} ms | "
-          f"{1e3 * lat[int(0.95 * (len(lat) - 1))]:.0f} ms | {1e3 * lat[-1]:.0f} ms |")
+    print(
+        f"| {b:.2f} | {s:.2f} | {100 * (s / b - 1):+.1f}% | {1e3 * statistics.median(lat):.0f} ms | "
+        f"{1e3 * lat[int(0.95 * (len(lat) - 1))]:.0f} ms | {1e3 * lat[-1]:.0f} ms |"
+    )
 
 
 if __name__ == "__main__":

@@ -3,11 +3,23 @@
 The models are imported on first use, so that processes that only touch the run store (the app's
 pages, spawned workers before they train) do not pay for importing torch.
 """
+
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["ARCHS", "ArchSpec", "ClockworkRNN", "GRU", "LSTM", "SRN", "SequenceModel", "count_parameters",
-           "match_hidden_size", "matched_specs", "recurrent_macs"]
+__all__ = [
+    "ARCHS",
+    "ArchSpec",
+    "ClockworkRNN",
+    "GRU",
+    "LSTM",
+    "SRN",
+    "SequenceModel",
+    "count_parameters",
+    "match_hidden_size",
+    "matched_specs",
+    "recurrent_macs",
+]
 
 
 def __getattr__(name):

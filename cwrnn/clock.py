@@ -3,6 +3,7 @@
 Everything here is plain Python/numpy so that the Clock explorer page can answer instantly,
 without torch.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,7 @@ def split_units(hidden_size: int, num_modules: int) -> list[int]:
         raise ValueError(f"num_modules must be at least 1, got {num_modules}")
     if hidden_size < num_modules:
         raise ValueError(
-            f"hidden_size {hidden_size} is smaller than num_modules {num_modules}: "
-            "every module needs at least one unit"
+            f"hidden_size {hidden_size} is smaller than num_modules {num_modules}: every module needs at least one unit"
         )
     k, extra = divmod(hidden_size, num_modules)
     return [k + 1 if i < extra else k for i in range(num_modules)]
@@ -140,8 +140,9 @@ def unit_mask(module_sizes: Sequence[int], connectivity: str = "slow_to_fast") -
     return block_mask(len(module_sizes), connectivity)[idx[:, None], idx[None, :]]
 
 
-def recurrent_macs_per_step(module_sizes: Sequence[int], periods: Sequence[int],
-                            connectivity: str = "slow_to_fast") -> float:
+def recurrent_macs_per_step(
+    module_sizes: Sequence[int], periods: Sequence[int], connectivity: str = "slow_to_fast"
+) -> float:
     """Recurrent multiply-adds per step, averaged over time (exact for any schedule, by the lcm)."""
     conn = block_mask(len(module_sizes), connectivity)
     sizes = np.asarray(module_sizes)
@@ -149,8 +150,9 @@ def recurrent_macs_per_step(module_sizes: Sequence[int], periods: Sequence[int],
     return float(sum(k * f / T for k, f, T in zip(sizes, fan_in, periods)))
 
 
-def theoretical_speedup(module_sizes: Sequence[int], periods: Sequence[int],
-                        connectivity: str = "slow_to_fast") -> float:
+def theoretical_speedup(
+    module_sizes: Sequence[int], periods: Sequence[int], connectivity: str = "slow_to_fast"
+) -> float:
     """SRN recurrent multiply-adds (n^2) over the CW-RNN's, same number of units."""
     n = int(sum(module_sizes))
     return n * n / recurrent_macs_per_step(module_sizes, periods, connectivity)

@@ -25,8 +25,8 @@ import numpy as np
 from . import paper
 from .config import LIMITS, RunConfig, validate
 from .experiment import build_specs, build_task, train_config
-from .runs.store import RunStore
 from .runs.jobs import versions
+from .runs.store import RunStore
 
 # ---- one summary over seeds ------------------------------------------------------------------------
 
@@ -84,8 +84,15 @@ def run_cell(spec: CellSpec) -> CellResult:
     model = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == spec.arch)
     result = train(task, [model], cfg.seed_list, train_config(cfg))
     values = result.final.get(spec.arch, {}).get(spec.metric, np.array([]))
-    return CellResult(spec.arch, cfg.budget, model.hidden_size, model.parameters(task.input_size, task.output_size),
-                      [float(v) for v in values], result.outcome, result.elapsed)
+    return CellResult(
+        spec.arch,
+        cfg.budget,
+        model.hidden_size,
+        model.parameters(task.input_size, task.output_size),
+        [float(v) for v in values],
+        result.outcome,
+        result.elapsed,
+    )
 
 
 Backend = Callable[[Sequence[CellSpec], int], Iterator[tuple[CellSpec, CellResult]]]
@@ -107,8 +114,9 @@ def local_processes(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[C
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def run_cells(cells: Sequence[CellSpec], workers: int | None = None, backend: Backend = local_processes
-              ) -> Iterator[tuple[CellSpec, CellResult]]:
+def run_cells(
+    cells: Sequence[CellSpec], workers: int | None = None, backend: Backend = local_processes
+) -> Iterator[tuple[CellSpec, CellResult]]:
     """Run independent cells, longest first, streaming (cell, result) pairs back as they finish."""
     workers = workers or max(1, min(os.cpu_count() or 1, len(cells)))
     # Longest first, so that no long cell starts last while the other workers sit idle: cost grows
@@ -162,20 +170,38 @@ def grid_cells(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], me
     return cells
 
 
-def run_grid(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], *, metric: str, paper_table: dict,
-             paper_budgets: tuple, workers: int | None = None,
-             progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> list[Cell]:
+def run_grid(
+    base: RunConfig,
+    budgets: Sequence[int],
+    archs: Sequence[str],
+    *,
+    metric: str,
+    paper_table: dict,
+    paper_budgets: tuple,
+    workers: int | None = None,
+    progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+) -> list[Cell]:
     """Train every (budget, arch) cell of a grid; `progress` hears of each cell as it finishes."""
     specs = grid_cells(base, budgets, archs, metric)
     start, cells = time.perf_counter(), []
     for done, (_, r) in enumerate(run_cells(specs, workers), 1):
-        cell = Cell(r.arch, r.budget, r.hidden_size, r.parameters, r.values,
-                    paper.paper_value(paper_table, paper_budgets, r.arch, r.budget), r.outcome, r.seconds)
+        cell = Cell(
+            r.arch,
+            r.budget,
+            r.hidden_size,
+            r.parameters,
+            r.values,
+            paper.paper_value(paper_table, paper_budgets, r.arch, r.budget),
+            r.outcome,
+            r.seconds,
+        )
         cells.append(cell)
         elapsed = time.perf_counter() - start
         eta = elapsed / done * (len(specs) - done)
-        progress(f"[{done}/{len(specs)}] {r.arch} @ {r.budget} params: {cell.mean:.4g} ± {cell.std:.2g} "
-                 f"({cell.outcome}, {cell.seconds:.0f} s); elapsed {elapsed:.0f} s, ETA {eta:.0f} s")
+        progress(
+            f"[{done}/{len(specs)}] {r.arch} @ {r.budget} params: {cell.mean:.4g} ± {cell.std:.2g} "
+            f"({cell.outcome}, {cell.seconds:.0f} s); elapsed {elapsed:.0f} s, ETA {eta:.0f} s"
+        )
     order = {a: i for i, a in enumerate(archs)}
     return sorted(cells, key=lambda c: (c.budget, order[c.arch]))
 
@@ -215,14 +241,30 @@ class Experiment:
 
 
 EXPERIMENTS = {
-    "generation": Experiment("generation-grid", "nmse", "final_nmse", paper.GENERATION_BUDGETS,
-                             paper.GENERATION_NMSE, 1.0, "normalised MSE", 5, {},
-                             "Experiment 1: error after training (lower is better)"),
-    "words": Experiment("words-grid", "test_error", "final_test_error", paper.WORDS_BUDGETS, paper.WORDS_ERROR,
-                        100.0, "test error %", 1,
-                        {"task": "words", "dataset": "synthetic", "periods": list(paper.WORDS_PERIODS),
-                         "preset": "paper-words"},
-                        "Experiment 2: test error on unseen voices (lower is better)"),
+    "generation": Experiment(
+        "generation-grid",
+        "nmse",
+        "final_nmse",
+        paper.GENERATION_BUDGETS,
+        paper.GENERATION_NMSE,
+        1.0,
+        "normalised MSE",
+        5,
+        {},
+        "Experiment 1: error after training (lower is better)",
+    ),
+    "words": Experiment(
+        "words-grid",
+        "test_error",
+        "final_test_error",
+        paper.WORDS_BUDGETS,
+        paper.WORDS_ERROR,
+        100.0,
+        "test error %",
+        1,
+        {"task": "words", "dataset": "synthetic", "periods": list(paper.WORDS_PERIODS), "preset": "paper-words"},
+        "Experiment 2: test error on unseen voices (lower is better)",
+    ),
 }
 GRID_TASKS = {kind: e.task for kind, e in EXPERIMENTS.items()}
 GRID_TASK = GRID_TASKS["generation"]
@@ -256,20 +298,30 @@ class Grid:
     def cell_config(self, budget: int) -> dict:
         """The RunConfig of one budget: the paper's settings, no snapshots (a cell keeps only final scores).
         A words grid's epochs are a cap: the paper's optimiser stops each network earlier."""
-        return {**self.experiment.cell_settings, "budget": budget, "seeds": self.seeds, "epochs": self.epochs,
-                "snapshot_every": LIMITS["snapshot_every"]}
+        return {
+            **self.experiment.cell_settings,
+            "budget": budget,
+            "seeds": self.seeds,
+            "epochs": self.epochs,
+            "snapshot_every": LIMITS["snapshot_every"],
+        }
 
 
 def check_grid(raw: dict) -> Grid:
     """The Grid of a stored or requested config; GridConfigError lists what is wrong and what is allowed."""
     problems = []
     if not isinstance(raw, dict) or raw.get("grid") not in EXPERIMENTS:
-        raise GridConfigError('a grid config is a dict with "grid" ("generation" or "words"), "budgets", "seeds" '
-                              'and "epochs"')
+        raise GridConfigError(
+            'a grid config is a dict with "grid" ("generation" or "words"), "budgets", "seeds" and "epochs"'
+        )
     budgets, paper_budgets = raw.get("budgets"), EXPERIMENTS[raw["grid"]].budgets
     allowed = ", ".join(map(str, paper_budgets))
-    if (not isinstance(budgets, list) or not budgets or len(set(budgets)) != len(budgets)
-            or any(b not in paper_budgets or isinstance(b, bool) for b in budgets)):
+    if (
+        not isinstance(budgets, list)
+        or not budgets
+        or len(set(budgets)) != len(budgets)
+        or any(b not in paper_budgets or isinstance(b, bool) for b in budgets)
+    ):
         problems.append(f"budgets must be one or more distinct sizes from {allowed}, got {budgets!r}")
     for name, hi in (("seeds", LIMITS["seeds"]), ("epochs", LIMITS["epochs"])):
         value = raw.get(name)
@@ -299,8 +351,13 @@ def execute_grid(run_id: int, home: str) -> None:
 
     def report(index: int) -> None:
         elapsed = time.perf_counter() - start
-        progress = {"epoch": index, "total_epochs": len(cells), "elapsed_s": elapsed, "device": device,
-                    "eta_s": elapsed / index * (len(cells) - index) if index else None}
+        progress = {
+            "epoch": index,
+            "total_epochs": len(cells),
+            "elapsed_s": elapsed,
+            "device": device,
+            "eta_s": elapsed / index * (len(cells) - index) if index else None,
+        }
         if index < len(cells):
             progress["cell"] = f"{paper.arch_label(cells[index].arch)} at {cells[index].budget} parameters"
         store.update_progress(run_id, progress)
@@ -310,24 +367,41 @@ def execute_grid(run_id: int, home: str) -> None:
         outcome = "cancelled"
     else:
         for spec, cell in local_processes(cells, workers=1):
-            store.add_metrics(run_id, [(spec.arch, member, spec.budget, grid.experiment.stored, value)
-                                       for member, value in enumerate(cell.values)])
+            store.add_metrics(
+                run_id,
+                [
+                    (spec.arch, member, spec.budget, grid.experiment.stored, value)
+                    for member, value in enumerate(cell.values)
+                ],
+            )
             stats = summarize(cell.values)
-            done.append({"arch": spec.arch, "budget": spec.budget, "hidden_size": cell.hidden_size,
-                         "parameters": cell.parameters, "outcome": cell.outcome, "seconds": cell.seconds,
-                         "networks": len(cell.values), "mean": stats["mean"], "std": stats["std"]})
+            done.append(
+                {
+                    "arch": spec.arch,
+                    "budget": spec.budget,
+                    "hidden_size": cell.hidden_size,
+                    "parameters": cell.parameters,
+                    "outcome": cell.outcome,
+                    "seconds": cell.seconds,
+                    "networks": len(cell.values),
+                    "mean": stats["mean"],
+                    "std": stats["std"],
+                }
+            )
             report(len(done))
             if len(done) < len(cells) and store.cancel_requested(run_id):
                 outcome = "cancelled"
                 break
     elapsed = time.perf_counter() - start
-    store.update_progress(run_id, {"epoch": len(done), "total_epochs": len(cells), "elapsed_s": elapsed,
-                                   "eta_s": 0.0, "device": device})
+    store.update_progress(
+        run_id, {"epoch": len(done), "total_epochs": len(cells), "elapsed_s": elapsed, "eta_s": 0.0, "device": device}
+    )
     diverged = [f"{paper.arch_label(c['arch'])} at {c['budget']}" for c in done if c["outcome"] == "diverged"]
     error = None
     if outcome == "cancelled":
         error = f"stopped by request after {len(done)} of {len(cells)} cells"
     elif diverged:
         outcome, error = "diverged", f"some networks diverged in: {', '.join(diverged)}"
-    store.set_status(run_id, outcome, error=error, device=device,
-                     summary={"grid": grid.kind, "cells": done, "elapsed_s": elapsed})
+    store.set_status(
+        run_id, outcome, error=error, device=device, summary={"grid": grid.kind, "cells": done, "elapsed_s": elapsed}
+    )

@@ -22,8 +22,11 @@ GENERATION_NMSE_STD_1000 = {"srn": 0.08, "lstm": 0.01, "cwrnn": 0.004}
 WORDS_BUDGETS = (500, 1000, 2500, 5000, 10000)
 WORDS_HIDDEN = {"srn": (10, 18, 34, 54, 84), "lstm": (5, 8, 17, 26, 41), "cwrnn": (10, 19, 40, 65, 102)}
 #: Test error %, only 10k is stated in the text for all three; CW-RNN's others are read off the box plot.
-WORDS_ERROR = {"cwrnn": (62, 42, 28, 18, 16.8), "lstm": (None, None, None, None, 34.2),
-               "srn": (None, None, None, None, 66.8)}
+WORDS_ERROR = {
+    "cwrnn": (62, 42, 28, 18, 16.8),
+    "lstm": (None, None, None, None, 34.2),
+    "srn": (None, None, None, None, 66.8),
+}
 
 GENERATION_PERIODS = [2**i for i in range(9)]  # 9 modules, 1..256
 WORDS_PERIODS = [2**i for i in range(7)]  # 7 modules, 1..64

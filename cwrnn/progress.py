@@ -27,5 +27,6 @@ class Progress(Callback):
             self.last = time.monotonic()
             vals = "  ".join(f"{a} {np.mean(m[self.metric]):.4g}" for a, m in metrics.items() if self.metric in m)
             eta = elapsed / epoch * (self.total - epoch)
-            print(f"epoch {epoch}/{self.total}  {vals}  ({elapsed:.0f} s, ETA {eta:.0f} s)", file=sys.stderr,
-                  flush=True)
+            print(
+                f"epoch {epoch}/{self.total}  {vals}  ({elapsed:.0f} s, ETA {eta:.0f} s)", file=sys.stderr, flush=True
+            )

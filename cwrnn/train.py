@@ -4,6 +4,7 @@ All architectures of a comparison train in lockstep, one epoch each in turn, so 
 them side by side. Each architecture is a SequenceModel holding every seed (and, for Experiment 1,
 every target sequence) as one stacked network.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,6 +22,7 @@ from .models import ArchSpec, SequenceModel
 from .tasks.base import Task
 
 OPTIMIZERS = ("sgd", "adam")
+
 
 @dataclass
 class TrainConfig:
@@ -103,8 +105,10 @@ def member_seeds(seeds: Sequence[int], replicas: int) -> list[int]:
     Replica 0 of seed s is exactly a seed-s network; replica j > 0 draws from a stream derived from
     (s, j), so one network per target sequence still starts from independent weights.
     """
+
     def derived(s: int, j: int) -> int:
         return int(np.random.SeedSequence([s, j]).generate_state(1)[0])
+
     return [derived(s, j) if j else s for j in range(replicas) for s in seeds]
 
 
@@ -182,8 +186,9 @@ def _threads_for(specs: Sequence[ArchSpec], device: torch.device):
             torch.set_num_threads(before)
 
 
-def train(task: Task, specs: Sequence[ArchSpec], seeds: Sequence[int], cfg: TrainConfig,
-          callbacks: Sequence[Callback] = ()) -> TrainResult:
+def train(
+    task: Task, specs: Sequence[ArchSpec], seeds: Sequence[int], cfg: TrainConfig, callbacks: Sequence[Callback] = ()
+) -> TrainResult:
     """Train every architecture in `specs` on `task`, every seed at once, with `cfg`."""
     if not specs:
         raise ValueError("nothing to train: give at least one architecture")
@@ -197,14 +202,21 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
         raise ValueError("give at least one seed")
     task.to(device)
     members = member_seeds(seeds, task.replicas())
-    models = {s.arch: SequenceModel(s, task.input_size, task.output_size, members, cfg.init).to(device)
-              for s in specs}
+    models = {s.arch: SequenceModel(s, task.input_size, task.output_size, members, cfg.init).to(device) for s in specs}
     opts = {a: _optimizer(cfg, m.parameters(), a) for a, m in models.items()}
     stopper = _EarlyStop(models, cfg.patience) if cfg.patience and task.stop_metric else None
-    info = {"device": str(device), "epochs": cfg.epochs, "members": len(members), "seeds": list(seeds),
-            "task": task.describe(), "config": asdict(cfg),
-            "models": [{**s.to_dict(), "parameters": s.parameters(task.input_size, task.output_size),
-                        "macs_per_step": s.macs()} for s in specs]}
+    info = {
+        "device": str(device),
+        "epochs": cfg.epochs,
+        "members": len(members),
+        "seeds": list(seeds),
+        "task": task.describe(),
+        "config": asdict(cfg),
+        "models": [
+            {**s.to_dict(), "parameters": s.parameters(task.input_size, task.output_size), "macs_per_step": s.macs()}
+            for s in specs
+        ],
+    }
     for cb in callbacks:
         cb.on_start(info)
     start, outcome, message, epoch, final = time.perf_counter(), "completed", "", 0, {}
@@ -240,8 +252,10 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
         gone = [a for a, d in dead.items() if d.all()]
         if gone:
             outcome = "diverged"
-            message = (f"{', '.join(gone)} diverged at epoch {epoch}: the loss of every seed became NaN or "
-                       "infinite; try a smaller learning rate or gradient clipping")
+            message = (
+                f"{', '.join(gone)} diverged at epoch {epoch}: the loss of every seed became NaN or "
+                "infinite; try a smaller learning rate or gradient clipping"
+            )
             break
         last = epoch == cfg.epochs or (stopper is not None and stopper.all_stopped(models))
         if epoch == 1 or epoch % cfg.snapshot_every == 0 or last:
@@ -256,9 +270,12 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
     if outcome != "diverged":
         final = _evaluate(task, models, members, epoch + 1)
         final = {a: {k: np.where(dead[a], np.nan, v) for k, v in m.items()} for a, m in final.items()}
-        partly = [f"{int(d.sum())} of {d.size} {a} networks diverged (init seeds "
-                  f"{', '.join(str(members[r]) for r in np.flatnonzero(d))}) and are left out"
-                  for a, d in dead.items() if d.any()]
+        partly = [
+            f"{int(d.sum())} of {d.size} {a} networks diverged (init seeds "
+            f"{', '.join(str(members[r]) for r in np.flatnonzero(d))}) and are left out"
+            for a, d in dead.items()
+            if d.any()
+        ]
         if partly:
             message = "; ".join(partly)
     result = TrainResult(outcome, epoch, time.perf_counter() - start, str(device), final, models, message)
@@ -270,8 +287,10 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
 def _evaluate(task: Task, models: dict[str, SequenceModel], members: list[int], epoch: int) -> dict:
     """Metrics of the final weights (the per-epoch ones were measured before each update)."""
     with torch.no_grad():
-        return {arch: task.metrics(model, [task.loss(model, b) for b in task.batches(epoch, members)])
-                for arch, model in models.items()}
+        return {
+            arch: task.metrics(model, [task.loss(model, b) for b in task.batches(epoch, members)])
+            for arch, model in models.items()
+        }
 
 
 def _snapshot(task: Task, models: dict[str, SequenceModel], epoch: int) -> tuple[dict, dict]:

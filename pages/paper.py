@@ -1,5 +1,6 @@
 """Paper: run the paper's grids (Experiment 1, music; Experiment 2, spoken words) in the background and lay our
 results beside the paper's."""
+
 import streamlit as st
 
 from cwrnn import grid
@@ -16,23 +17,28 @@ INTRO = {
     "generation": (
         "The paper trains each network to play back five 320-sample pieces of music (7 ms each) from no input "
         "at all, with 100 to 1000 parameters, and plots the normalised error of 100 runs per size: the SRN "
-        "learns only the mean, the LSTM a smoothed copy, the CW-RNN the fine detail."),
+        "learns only the mean, the LSTM a smoothed copy, the CW-RNN the fine detail."
+    ),
     "words": (
         "The paper classifies 25 spoken words in five groups that share a suffix (mak*ing*, walk*ing*, ...), "
         "from 13 MFCCs per 10 ms frame, with 500 to 10,000 parameters, testing on speakers never heard in "
         "training. It used TIMIT recordings; here the same 25 words are **synthetic speech** shipped with the "
         "lab (7 espeak-ng voices, 5 to train and 2 to test), so our numbers answer the same question on "
-        "easier-to-get data. The paper gives all three architectures' errors only at 10k parameters."),
+        "easier-to-get data. The paper gives all three architectures' errors only at 10k parameters."
+    ),
 }
 DEFAULTS = {"generation": dict(sizes=[100, 1000], epochs=300), "words": dict(sizes=[1000, 10000], epochs=100)}
-EPOCHS_HELP = {"generation": "Training epochs per network; the paper trains 2000",
-               "words": "The most epochs a network trains; as in the paper, each stops earlier once its "
-                        "noise-free training error has not fallen for 5 epochs"}
+EPOCHS_HELP = {
+    "generation": "Training epochs per network; the paper trains 2000",
+    "words": "The most epochs a network trains; as in the paper, each stops earlier once its "
+    "noise-free training error has not fallen for 5 epochs",
+}
 SCALE_NOTE = {
-    "generation": ("At 1000 parameters 300 epochs already set the CW-RNN well apart from the others; the paper's "
-                   "2000 epochs take minutes per cell on a CPU."),
-    "words": ("On a 2-core CPU a cell of one seed at 10k parameters takes a minute or two; small sizes take "
-              "seconds."),
+    "generation": (
+        "At 1000 parameters 300 epochs already set the CW-RNN well apart from the others; the paper's "
+        "2000 epochs take minutes per cell on a CPU."
+    ),
+    "words": ("On a 2-core CPU a cell of one seed at 10k parameters takes a minute or two; small sizes take seconds."),
 }
 
 
@@ -54,17 +60,24 @@ def draw_grid(run_id: int, was_live: bool) -> None:
     st.plotly_chart(paper_results.grid_figure(results, budgets, kind), key="paper_chart")
     name = "NMSE" if kind == "generation" else grid.EXPERIMENTS[kind].unit
     digits = "%.4f" if kind == "generation" else "%.1f"
-    st.dataframe(paper_results.grid_table(results, budgets, kind), hide_index=True, column_config={
-        "networks": st.column_config.NumberColumn(
-            help="Networks trained in this cell: seeds × 5 clips" if kind == "generation" else
-            "Networks trained in this cell: one per seed"),
-        f"{name} (ours)": st.column_config.NumberColumn(format=digits, help="Mean over the networks"),
-        "std (ours)": st.column_config.NumberColumn(format=digits),
-        f"{name} (paper)": st.column_config.NumberColumn(
-            format="%.3f" if kind == "generation" else "%.1f",
-            help="Read off the paper's figure (its text gives the means at the largest size); empty where it "
-                 "gives none"),
-    })
+    st.dataframe(
+        paper_results.grid_table(results, budgets, kind),
+        hide_index=True,
+        column_config={
+            "networks": st.column_config.NumberColumn(
+                help="Networks trained in this cell: seeds × 5 clips"
+                if kind == "generation"
+                else "Networks trained in this cell: one per seed"
+            ),
+            f"{name} (ours)": st.column_config.NumberColumn(format=digits, help="Mean over the networks"),
+            "std (ours)": st.column_config.NumberColumn(format=digits),
+            f"{name} (paper)": st.column_config.NumberColumn(
+                format="%.3f" if kind == "generation" else "%.1f",
+                help="Read off the paper's figure (its text gives the means at the largest size); empty where it "
+                "gives none",
+            ),
+        },
+    )
     if was_live and run["status"] in TERMINAL_STATUSES:
         st.rerun()  # the whole page: the timer stops
 
@@ -72,14 +85,24 @@ def draw_grid(run_id: int, was_live: bool) -> None:
 def introduction() -> str:
     """The title, the choice of experiment and what the paper did; returns the experiment's kind."""
     st.title("Paper")
-    kind = st.radio("Experiment", list(EXPERIMENT_LABELS), format_func=EXPERIMENT_LABELS.get, key="paper_experiment",
-                    horizontal=True, help="Which of the paper's grids to run and show")
-    st.markdown(INTRO[kind] + " Run the same grid here; it trains in the background, so you can leave this page "
-                "and come back. Black diamonds are the paper's numbers, boxes are ours.")
+    kind = st.radio(
+        "Experiment",
+        list(EXPERIMENT_LABELS),
+        format_func=EXPERIMENT_LABELS.get,
+        key="paper_experiment",
+        horizontal=True,
+        help="Which of the paper's grids to run and show",
+    )
+    st.markdown(
+        INTRO[kind] + " Run the same grid here; it trains in the background, so you can leave this page "
+        "and come back. Black diamonds are the paper's numbers, boxes are ours."
+    )
     with st.expander("Hidden units per parameter budget, the paper's and ours"):
         st.dataframe(paper_results.hidden_size_table(kind), hide_index=True)
-        st.caption("Ours are matched by exact parameter counts (one per CW-RNN period included), which can differ "
-                   "by a unit from the paper's rounding.")
+        st.caption(
+            "Ours are matched by exact parameter counts (one per CW-RNN period included), which can differ "
+            "by a unit from the paper's rounding."
+        )
     return kind
 
 
@@ -87,26 +110,51 @@ def grid_controls(kind: str) -> None:
     """Sizes, seeds and epochs of a new grid, and the button that queues it."""
     experiment, key = grid.EXPERIMENTS[kind], PREFIX[kind]
     c1, c2, c3 = st.columns(3)
-    sizes = c1.multiselect("Parameter budgets", experiment.budgets, DEFAULTS[kind]["sizes"], key=f"{key}_sizes",
-                           help="Network sizes to train; every architecture gets the same budget")
-    seeds = c2.number_input("Seeds", 1, LIMITS["seeds"], 1, key=f"{key}_seeds",
-                            help="Seeds per cell; each seed trains one network per clip (5), the paper used 100 runs"
-                            if kind == "generation" else "Networks per cell, each from its own seed; the paper used 100")
-    epochs = c3.number_input("Epochs", 1, LIMITS["epochs"], DEFAULTS[kind]["epochs"], key=f"{key}_epochs",
-                             help=EPOCHS_HELP[kind])
+    sizes = c1.multiselect(
+        "Parameter budgets",
+        experiment.budgets,
+        DEFAULTS[kind]["sizes"],
+        key=f"{key}_sizes",
+        help="Network sizes to train; every architecture gets the same budget",
+    )
+    seeds = c2.number_input(
+        "Seeds",
+        1,
+        LIMITS["seeds"],
+        1,
+        key=f"{key}_seeds",
+        help="Seeds per cell; each seed trains one network per clip (5), the paper used 100 runs"
+        if kind == "generation"
+        else "Networks per cell, each from its own seed; the paper used 100",
+    )
+    epochs = c3.number_input(
+        "Epochs", 1, LIMITS["epochs"], DEFAULTS[kind]["epochs"], key=f"{key}_epochs", help=EPOCHS_HELP[kind]
+    )
     networks = int(seeds) * experiment.networks_per_seed
-    st.caption(f"{len(sizes) * 3} cells of {networks} network{'s' if networks != 1 else ''} each, trained one "
-               f"cell after another. {SCALE_NOTE[kind]} The grid holds one training slot while it runs, so on a "
-               "small machine Playground runs wait in the queue until it is done.")
-    if st.button("Run the grid", key=f"{key}_run", type="primary",
-                 help="Queue the whole grid as one background run; it appears on the Runs page too"):
+    st.caption(
+        f"{len(sizes) * 3} cells of {networks} network{'s' if networks != 1 else ''} each, trained one "
+        f"cell after another. {SCALE_NOTE[kind]} The grid holds one training slot while it runs, so on a "
+        "small machine Playground runs wait in the queue until it is done."
+    )
+    if st.button(
+        "Run the grid",
+        key=f"{key}_run",
+        type="primary",
+        help="Queue the whole grid as one background run; it appears on the Runs page too",
+    ):
         try:
-            chosen = grid.check_grid({"grid": kind, "budgets": sorted(sizes), "seeds": int(seeds), "epochs": int(epochs)})
+            chosen = grid.check_grid(
+                {"grid": kind, "budgets": sorted(sizes), "seeds": int(seeds), "epochs": int(epochs)}
+            )
         except grid.GridConfigError as e:
             st.error(f"Cannot run this grid: {e}")
         else:
             st.session_state[f"{key}_shown"] = ensure_manager().submit(
-                experiment.task, chosen.config(), list(range(chosen.seeds)), name=f"paper grid, {EXPERIMENT_LABELS[kind]}")
+                experiment.task,
+                chosen.config(),
+                list(range(chosen.seeds)),
+                name=f"paper grid, {EXPERIMENT_LABELS[kind]}",
+            )
 
 
 def grid_runs(kind: str) -> None:
@@ -118,8 +166,13 @@ def grid_runs(kind: str) -> None:
     if not grids:
         st.info("No grid has run yet: choose the sizes and press **Run the grid**.")
     else:
-        shown = st.selectbox("Show results of", list(grids), format_func=lambda i: grid_label(grids[i]),
-                             key=f"{key}_shown", help="Grids run so far, newest first")
+        shown = st.selectbox(
+            "Show results of",
+            list(grids),
+            format_func=lambda i: grid_label(grids[i]),
+            key=f"{key}_shown",
+            help="Grids run so far, newest first",
+        )
         live = is_live(grids[shown])
         st.fragment(draw_grid, run_every=2 if live else None)(shown, live)
 

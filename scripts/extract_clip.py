@@ -7,6 +7,7 @@ Usage:
 The excerpt's samples are copied byte for byte (no decoding or re-encoding); the script prints the
 SHA-256 that assets/generation/README.md records.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,9 @@ def excerpt(wav: bytes, start: int, stop: int) -> bytes:
     with wave.open(io.BytesIO(wav)) as source:
         layout = (source.getnchannels(), source.getsampwidth(), source.getframerate())
         if layout != (1, 2, SHIPPED_RATE):
-            sys.exit(f"{WAV_MEMBER}: expected (channels, bytes per sample, rate) = (1, 2, {SHIPPED_RATE}), "
-                     f"found {layout}")
+            sys.exit(
+                f"{WAV_MEMBER}: expected (channels, bytes per sample, rate) = (1, 2, {SHIPPED_RATE}), found {layout}"
+            )
         if stop > source.getnframes():
             sys.exit(f"{WAV_MEMBER} has {source.getnframes()} frames; the excerpt needs {stop}")
         source.setpos(start)

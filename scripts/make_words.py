@@ -172,7 +172,9 @@ def main() -> None:
             file = f"{word}_{name}_0.wav"
             wavfile.write(args.out / file, OUT_RATE, augment(signal, rate, params, rng))
             split = "test" if name in TEST_VOICES else "train"
-            rows.append({"file": file, "word": word, "voice": name, "espeak_voice": voice, "split": split, **vars(params)})
+            rows.append(
+                {"file": file, "word": word, "voice": name, "espeak_voice": voice, "split": split, **vars(params)}
+            )
 
     with open(args.out / "manifest.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -4,6 +4,7 @@ The manager runs `play`, which calls the function named by the run's config["pla
 manager can run every kind at once. Each writes a metric row first, so tests can check that
 what a job wrote survives its end.
 """
+
 from __future__ import annotations
 
 import os

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cwrnn import grid as paper_job
+from cwrnn import grid as paper_grid
 from cwrnn.config import RunConfig
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES, RunStore
@@ -256,7 +256,7 @@ def test_paper_page_runs_a_tiny_grid_in_the_background_and_plots_it(store):
     at.button(key="paper_run").click().run()
     assert not at.exception and not at.error
     (run,) = store.list_runs()
-    assert run["task"] == paper_job.GRID_TASK
+    assert run["task"] == paper_grid.GRID_TASK
     assert run["config"] == {"grid": "generation", "budgets": [100], "seeds": 1, "epochs": 5}
     wait_for_grid(store, run["id"])
     finished = store.get_run(run["id"])

@@ -1,4 +1,5 @@
 """Tests for cwrnn.data.audio: the shipped Experiment 1 clips, WAV reading and writing, resampling, errors."""
+
 from __future__ import annotations
 
 import hashlib
@@ -59,6 +60,7 @@ def dominant_frequency(x: np.ndarray, rate: float) -> float:
 
 # --- the shipped recording and clips -------------------------------------------------------------
 
+
 def test_shipped_clips_are_the_scaled_windows_of_the_asset():
     rate, raw = wavfile.read(RECORDING_PATH)  # independent of read_wav
     assert rate == RATE and raw.dtype == np.int16 and raw.ndim == 1
@@ -66,7 +68,7 @@ def test_shipped_clips_are_the_scaled_windows_of_the_asset():
     clips = shipped_clips()
     assert len(clips) == 5
     for clip, offset in zip(clips, PAPER_OFFSETS):
-        piece = raw[offset - EXCERPT_START: offset - EXCERPT_START + 320].astype(np.float64)
+        piece = raw[offset - EXCERPT_START : offset - EXCERPT_START + 320].astype(np.float64)
         expected = (piece - piece.min()) / (piece.max() - piece.min()) * 2 - 1
         assert clip.shape == (SEQUENCE_LENGTH,) == (320,)
         assert clip.min() == -1.0 and clip.max() == 1.0
@@ -220,6 +222,7 @@ def test_read_wav_rejects_too_long(monkeypatch):
 
 # --- resample, window, scale_to_unit -------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("rate_from", "rate_to"), [(48000, 44100), (8000, 44100), (44100, 22050)])
 def test_resample_preserves_frequency(rate_from, rate_to):
     freq = 1000.0
@@ -263,6 +266,7 @@ def test_scale_to_unit_maps_min_max_and_rejects_constants():
 
 # --- clip_from_wav -------------------------------------------------------------------------------
 
+
 def test_clip_from_wav_resamples_and_cuts_at_the_start():
     data = scipy_wav(sine(523.25, 48000, 0.5).astype(np.float32), 48000)
     clip = clip_from_wav(data, start_seconds=0.2, length=320, rate=RATE)
@@ -288,6 +292,7 @@ def test_clip_from_wav_errors():
 
 
 # --- wav_bytes and synthetic_tone ----------------------------------------------------------------
+
 
 def test_wav_bytes_is_16_bit_mono_and_round_trips():
     x = sine(440, RATE, 0.02, amplitude=0.7)

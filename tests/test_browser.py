@@ -3,6 +3,7 @@
 Run with `pytest -m browser`; skipped when chromium or Playwright is missing. A screenshot of the
 Playground while it trains is saved in test-artifacts/.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "test-artifacts"
 
 try:
@@ -30,8 +37,9 @@ except ImportError:  # pragma: no cover - depends on the machine
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"),
-    pytest.mark.skipif(sync_playwright is None,
-                       reason="Playwright for Python is not installed (pip install playwright)"),
+    pytest.mark.skipif(
+        sync_playwright is None, reason="Playwright for Python is not installed (pip install playwright)"
+    ),
 ]
 
 
@@ -45,10 +53,25 @@ def start_app(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on a free port with its own run store; returns once it answers /_stcore/health."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "CWRNN_HOME": str(home)}, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True)  # its own process group: the training workers are stopped with it
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "CWRNN_HOME": str(home)},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # its own process group: the training workers are stopped with it
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -99,11 +122,14 @@ def page(app_url):
 
 def trace_points(page, key: str) -> list[int] | None:
     """Points per trace of the Plotly chart with the element key `key`, as the browser holds them."""
-    return page.evaluate("""key => {
+    return page.evaluate(
+        """key => {
         const plot = document.querySelector(`.st-key-${key} .js-plotly-plot`);
         // _fullData: the traces as drawn, with binary-encoded arrays decoded
         return plot && plot._fullData ? plot._fullData.map(t => (t.x && t.x.length) || 0) : null;
-    }""", key)
+    }""",
+        key,
+    )
 
 
 def wait_until(page, condition, timeout: float, what: str, poll_ms: int = 250):
@@ -127,8 +153,9 @@ def test_train_from_the_playground_watch_it_live_and_find_it_on_runs(app_url, pa
     slowest.wait_for(state="visible", timeout=10_000)
     slowest.focus()
     page.keyboard.press("End")  # 256 -> 512
-    wait_until(page, lambda: "periods=1%2C2%2C4%2C8%2C16%2C32%2C64%2C128%2C512" in page.url, 20,
-               "the moved slider in the link")
+    wait_until(
+        page, lambda: "periods=1%2C2%2C4%2C8%2C16%2C32%2C64%2C128%2C512" in page.url, 20, "the moved slider in the link"
+    )
 
     train.click()
     wait_until(page, lambda: "run=" in page.url, 20, "the run id in the link")
@@ -147,17 +174,20 @@ def test_train_from_the_playground_watch_it_live_and_find_it_on_runs(app_url, pa
     wait_until(page, grew_twice, 60, "the loss chart to update twice")
     assert seen == sorted(seen) and len(set(seen)) >= 3
     assert "heatmap" in page.evaluate(
-        "() => document.querySelector('.st-key-activity_chart .js-plotly-plot')._fullData.map(t => t.type)")
+        "() => document.querySelector('.st-key-activity_chart .js-plotly-plot')._fullData.map(t => t.type)"
+    )
     assert page.locator("audio").count() >= 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "playground-training.png"), full_page=True)
 
     page.get_by_role("link", name="Runs").click()
+
     def listed() -> bool:
         # The data grid keeps an accessible table of its cells; read every row's first cell in one go in
         # the page, because the grid re-renders rows while it loads (a row handle can go stale).
         return run_id in page.evaluate(
-            "() => [...document.querySelectorAll('table tr')].map(r => r.querySelector('td')?.innerText.trim())")
+            "() => [...document.querySelectorAll('table tr')].map(r => r.querySelector('td')?.innerText.trim())"
+        )
 
     wait_until(page, listed, 30, f"run {run_id} in the runs table")
     page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)

@@ -1,5 +1,5 @@
 """ClockworkRNN against the naive reference, and the paper's traps pinned down."""
-import numpy as np
+
 import pytest
 import torch
 
@@ -109,7 +109,7 @@ def test_clock_fires_at_zero_and_held_modules_keep_their_value():
     assert (out[0, 0] != 0).all()
     for i, (start, period) in enumerate(zip([0, 2, 4], [1, 3, 4])):
         for t in range(1, 13):
-            same = torch.equal(out[0, t, start:start + 2], out[0, t - 1, start:start + 2])
+            same = torch.equal(out[0, t, start : start + 2], out[0, t - 1, start : start + 2])
             assert same == (t % period != 0), (i, t)
 
 
@@ -168,18 +168,21 @@ def test_batch_first_false_and_time_major_input():
     torch.testing.assert_close(h_n, ref_n)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(input_size=0, hidden_size=4, periods=[2, 1]), "sorted"),
-    (dict(input_size=0, hidden_size=4, periods=[1, 1]), "distinct"),
-    (dict(input_size=0, hidden_size=4, periods=[1, 0]), "positive integers"),
-    (dict(input_size=0, hidden_size=4, periods=[1, 2.5]), "positive integers"),
-    (dict(input_size=0, hidden_size=3, num_modules=4), "smaller than num_modules"),
-    (dict(input_size=0, hidden_size=5, module_sizes=[2, 2]), "does not equal"),
-    (dict(input_size=0, hidden_size=4, num_modules=2, periods=[1, 2, 4]), "3 periods for 2 modules"),
-    (dict(input_size=-1, hidden_size=4), "non-negative"),
-    (dict(input_size=0, hidden_size=4, connectivity="sideways"), "unknown connectivity"),
-    (dict(input_size=0), "give hidden_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(input_size=0, hidden_size=4, periods=[2, 1]), "sorted"),
+        (dict(input_size=0, hidden_size=4, periods=[1, 1]), "distinct"),
+        (dict(input_size=0, hidden_size=4, periods=[1, 0]), "positive integers"),
+        (dict(input_size=0, hidden_size=4, periods=[1, 2.5]), "positive integers"),
+        (dict(input_size=0, hidden_size=3, num_modules=4), "smaller than num_modules"),
+        (dict(input_size=0, hidden_size=5, module_sizes=[2, 2]), "does not equal"),
+        (dict(input_size=0, hidden_size=4, num_modules=2, periods=[1, 2, 4]), "3 periods for 2 modules"),
+        (dict(input_size=-1, hidden_size=4), "non-negative"),
+        (dict(input_size=0, hidden_size=4, connectivity="sideways"), "unknown connectivity"),
+        (dict(input_size=0), "give hidden_size"),
+    ],
+)
 def test_bad_arguments_are_clear(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ClockworkRNN(**kwargs)

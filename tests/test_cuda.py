@@ -1,4 +1,5 @@
 """The same results on a CUDA GPU as on the CPU (skipped where there is no GPU)."""
+
 import pytest
 import torch
 
@@ -39,10 +40,12 @@ def test_training_runs_on_cuda_and_agrees_with_cpu():
     specs = matched_specs(150, 0, 1, periods=[1, 2, 4, 8], baselines=("srn", "lstm", "gru"))
     runs = {}
     for device in ("cpu", "cuda"):
-        result = train(GenerationTask([synthetic_tone(64)], num_seeds=2), specs, [0, 1],
-                       TrainConfig(epochs=20, device=device))
+        result = train(
+            GenerationTask([synthetic_tone(64)], num_seeds=2), specs, [0, 1], TrainConfig(epochs=20, device=device)
+        )
         assert result.device.startswith(device) and result.outcome == "completed"
         runs[device] = result.final
     for arch in runs["cpu"]:
-        torch.testing.assert_close(torch.tensor(runs["cuda"][arch]["nmse"]), torch.tensor(runs["cpu"][arch]["nmse"]),
-                                   rtol=1e-3, atol=1e-5)
+        torch.testing.assert_close(
+            torch.tensor(runs["cuda"][arch]["nmse"]), torch.tensor(runs["cpu"][arch]["nmse"]), rtol=1e-3, atol=1e-5
+        )

@@ -17,8 +17,17 @@ def reference_mfcc(signal: np.ndarray, rate: int) -> np.ndarray:
     """The paper's settings spelled out for python_speech_features 0.6 (which defaults to nfft=512, no window)."""
     _, _, nfft = frame_sizes(rate)
     return psf.mfcc(
-        signal, rate, winlen=0.025, winstep=0.01, numcep=13, nfilt=26, nfft=nfft,
-        preemph=0.97, ceplifter=22, appendEnergy=True, winfunc=np.hamming,
+        signal,
+        rate,
+        winlen=0.025,
+        winstep=0.01,
+        numcep=13,
+        nfilt=26,
+        nfft=nfft,
+        preemph=0.97,
+        ceplifter=22,
+        appendEnergy=True,
+        winfunc=np.hamming,
     )
 
 
@@ -41,7 +50,14 @@ def test_signal_shorter_than_a_window_gives_one_frame():
 
 @pytest.mark.skipif(not FSDD.is_dir(), reason=f"FSDD recordings not found at {FSDD}")
 def test_matches_python_speech_features_on_fsdd_recordings():
-    names = ["0_george_0.wav", "3_jackson_17.wav", "5_lucas_42.wav", "7_nicolas_8.wav", "9_theo_33.wav", "2_yweweler_4.wav"]
+    names = [
+        "0_george_0.wav",
+        "3_jackson_17.wav",
+        "5_lucas_42.wav",
+        "7_nicolas_8.wav",
+        "9_theo_33.wav",
+        "2_yweweler_4.wav",
+    ]
     for name in names:
         rate, data = wavfile.read(FSDD / name)
         signal = data.astype(np.float64) / 32768.0

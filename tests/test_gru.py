@@ -1,4 +1,5 @@
 """The GRU baseline against torch.nn.GRU (outputs and every gradient) and finite differences."""
+
 import pytest
 import torch
 
@@ -14,7 +15,7 @@ def _torch_twin(ours: GRU) -> torch.nn.GRU:
         ref.weight_hh_l0.copy_(ours.W_H)
         ref.bias_ih_l0.copy_(ours.b)
         ref.bias_hh_l0.zero_()
-        ref.bias_hh_l0[2 * n:] = ours.b_hn
+        ref.bias_hh_l0[2 * n :] = ours.b_hn
     return ref
 
 
@@ -35,7 +36,7 @@ def test_outputs_and_gradients_equal_torch_gru():
     torch.testing.assert_close(ours.W_H.grad, ref.weight_hh_l0.grad)
     torch.testing.assert_close(ours.W_I.grad, ref.weight_ih_l0.grad)
     torch.testing.assert_close(ours.b.grad, ref.bias_ih_l0.grad)
-    torch.testing.assert_close(ours.b_hn.grad, ref.bias_hh_l0.grad[2 * n:])
+    torch.testing.assert_close(ours.b_hn.grad, ref.bias_hh_l0.grad[2 * n :])
     torch.testing.assert_close(x.grad, x_ref.grad)
     torch.testing.assert_close(h0.grad, h0_ref.grad)
 
@@ -55,8 +56,15 @@ def test_gru_scan_gradcheck(input_size):
 
     def leaf(*shape):
         return (0.4 * torch.randn(*shape, dtype=torch.float64, generator=gen)).requires_grad_(True)
-    args = (leaf(R, 3 * n, n), leaf(R, 3 * n, input_size), leaf(R, 3 * n), leaf(R, n),
-            leaf(R, B, T, input_size) if input_size else None, leaf(R, B, n))
+
+    args = (
+        leaf(R, 3 * n, n),
+        leaf(R, 3 * n, input_size),
+        leaf(R, 3 * n),
+        leaf(R, n),
+        leaf(R, B, T, input_size) if input_size else None,
+        leaf(R, B, n),
+    )
     assert torch.autograd.gradcheck(lambda *a: GRUScan.apply(*a, T), args)
 
 

@@ -13,9 +13,20 @@ import cwrnn
 
 PACKAGE = Path(cwrnn.__file__).parent
 #: Modules the pages and quick commands import: they must not load torch (seconds of start-up).
-TORCH_FREE = ["cwrnn.config", "cwrnn.clock", "cwrnn.paper", "cwrnn.experiment", "cwrnn.grid", "cwrnn.cli",
-              "cwrnn.models.sizing", "cwrnn.runs.jobs", "cwrnn.runs.manager",
-              "cwrnn.app.playground_state", "cwrnn.app.runs_view", "cwrnn.app.paper_results"]
+TORCH_FREE = [
+    "cwrnn.config",
+    "cwrnn.clock",
+    "cwrnn.paper",
+    "cwrnn.experiment",
+    "cwrnn.grid",
+    "cwrnn.cli",
+    "cwrnn.models.sizing",
+    "cwrnn.runs.jobs",
+    "cwrnn.runs.manager",
+    "cwrnn.app.playground_state",
+    "cwrnn.app.runs_view",
+    "cwrnn.app.paper_results",
+]
 
 
 def modules() -> list[str]:
@@ -59,7 +70,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         state[node] = "done"
@@ -93,15 +104,36 @@ def test_every_module_imports_in_a_fresh_interpreter():
 
 @pytest.mark.parametrize("module", TORCH_FREE)
 def test_light_modules_load_without_torch(module):
-    code = f"import sys, json, {module}\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')))"
+    code = (
+        f"import sys, json, {module}\nprint(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [], f"{module} loads torch"
 
 
-def test_the_app_layer_never_imports_streamlit():
-    for module in modules():
-        tree = ast.parse(source(module).read_text())
-        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-        assert not any(name.split(".")[0] == "streamlit" for name in names), module
+def test_a_worker_loads_neither_pandas_nor_plotly():
+    """A standby worker's imports, and both jobs' modules: the figures' libraries stay in the app."""
+    code = (
+        "import sys\nfrom cwrnn.runs import jobs\njobs.warm_up()\nimport cwrnn.grid, cwrnn.runs.worker\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'plotly', 'streamlit'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def absolute_imports(module: str) -> set[str]:
+    """The top-level packages `module` imports by absolute name."""
+    tree = ast.parse(source(module).read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0]
+    return {name.split(".")[0] for name in names}
+
+
+def test_the_package_imports_itself_relatively():
+    assert [m for m in modules() if "cwrnn" in absolute_imports(m)] == []
+
+
+def test_the_library_never_imports_streamlit():
+    assert [m for m in modules() if "streamlit" in absolute_imports(m)] == []

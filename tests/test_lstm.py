@@ -1,4 +1,5 @@
 """The LSTM baseline against torch.nn.LSTM and against the peephole equations written out."""
+
 import torch
 
 from cwrnn import LSTM

@@ -1,4 +1,5 @@
 """WorkerManager: real spawned worker processes running the stand-in jobs of fake_jobs.py."""
+
 from __future__ import annotations
 
 import os
@@ -197,6 +198,7 @@ def test_ensure_manager_gives_one_started_manager_per_home(store, tmp_path):
     orphan = store.create_run("toy", {}, [0])
     store.claim_next(dead_pid())
     found: list[WorkerManager] = []
+
     def call() -> None:
         found.append(ensure_manager(store.home, job_target=PLAY))
 

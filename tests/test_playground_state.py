@@ -256,9 +256,9 @@ def test_status_text_names_state_device_epoch_and_time_left():
     }
     assert ps.status_text(run) == ("Run 3: **running**, on cpu, epoch 100 of 400, about 13 s left", 0.25)
     queued = {"id": 4, "status": "queued", "config": {"epochs": 50}, "progress": None}
-    assert ps.status_text(queued) == ("Run 4: **queued**, epoch 0 of 50", 0.0)
+    assert runs_view.status_text(queued) == ("Run 4: **queued**, epoch 0 of 50", 0.0)
     done = {**run, "status": "completed", "progress": {**run["progress"], "epoch": 400, "elapsed_s": 20.04}}
-    assert ps.status_text(done) == ("Run 3: **completed**, on cpu, epoch 400 of 400, took 20.0 s", 1.0)
+    assert runs_view.status_text(done) == ("Run 3: **completed**, on cpu, epoch 400 of 400, took 20.0 s", 1.0)
 
 
 def test_equal_module_sizes_give_leftovers_to_the_fast_modules():

@@ -1,12 +1,13 @@
 """Figures and sounds of a stored run, built from a store filled by hand."""
+
 import io
 
 import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from cwrnn.data import audio
 from cwrnn.app.run_figures import LISTEN_SECONDS, MAX_POINTS, RunWatcher, looped, run_audio, run_figures
+from cwrnn.data import audio
 
 ARCHS = ("cwrnn", "srn", "lstm")
 PERIODS, SIZES, STEPS = [1, 2, 4], [2, 2, 1], 12
@@ -17,19 +18,32 @@ def nmse(arch: str, seed: int, epoch: int) -> float:
 
 
 def add_epochs(store, run_id: int, epochs) -> None:
-    store.add_metrics(run_id, [(a, s, e, name, factor * nmse(a, s, e)) for e in epochs for a in ARCHS
-                               for s in (0, 1) for name, factor in (("nmse", 1.0), ("mse", 0.3))])
+    store.add_metrics(
+        run_id,
+        [
+            (a, s, e, name, factor * nmse(a, s, e))
+            for e in epochs
+            for a in ARCHS
+            for s in (0, 1)
+            for name, factor in (("nmse", 1.0), ("mse", 0.3))
+        ],
+    )
 
 
 def generation_snapshot(epoch: int, scale: float = 0.5) -> tuple[dict, dict]:
     t = np.arange(STEPS)
     target = np.sin(t / 2.0)
     rng = np.random.default_rng(epoch)
-    W = rng.normal(size=(5, 5)) * np.array([[1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 1, 1, 1],
-                                            [0, 0, 1, 1, 1], [0, 0, 0, 0, 1]])
-    arrays = {"target": target, "hidden/cwrnn": rng.uniform(-1, 1, (STEPS, 5)), "weights/cwrnn": W,
-              "active": (t[None, :] % np.array(PERIODS)[:, None]) == 0,
-              **{f"output/{a}": scale * target * (i + 1) / 3 for i, a in enumerate(ARCHS)}}
+    W = rng.normal(size=(5, 5)) * np.array(
+        [[1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0, 0, 1]]
+    )
+    arrays = {
+        "target": target,
+        "hidden/cwrnn": rng.uniform(-1, 1, (STEPS, 5)),
+        "weights/cwrnn": W,
+        "active": (t[None, :] % np.array(PERIODS)[:, None]) == 0,
+        **{f"output/{a}": scale * target * (i + 1) / 3 for i, a in enumerate(ARCHS)},
+    }
     return arrays, {"epoch": epoch, "archs": list(ARCHS), "periods": PERIODS, "module_sizes": SIZES}
 
 
@@ -86,10 +100,12 @@ def test_the_watcher_reads_only_what_is_new_and_rebuilds_only_what_changed(store
     run_id = generation_run(store, epochs=range(1, 4), snapshot_at=(1,))
     asked, loads = [], []
     metrics, load_snapshot = store.metrics, store.load_snapshot
-    monkeypatch.setattr(store, "metrics",
-                        lambda rid, after_epoch=-1: asked.append(after_epoch) or metrics(rid, after_epoch))
-    monkeypatch.setattr(store, "load_snapshot",
-                        lambda rid, epoch=None: loads.append(epoch) or load_snapshot(rid, epoch))
+    monkeypatch.setattr(
+        store, "metrics", lambda rid, after_epoch=-1: asked.append(after_epoch) or metrics(rid, after_epoch)
+    )
+    monkeypatch.setattr(
+        store, "load_snapshot", lambda rid, epoch=None: loads.append(epoch) or load_snapshot(rid, epoch)
+    )
     watcher = RunWatcher(store, run_id)
     assert watcher.refresh()
     first = watcher.figures()
@@ -126,7 +142,7 @@ def test_audio_of_a_running_run_loops_the_snapshot_on_one_loudness_scale(store):
         samples = decoded(wav)
         assert samples.size >= LISTEN_SECONDS * audio.SHIPPED_RATE
         signal = arrays["target" if name == "target" else f"output/{name}"]
-        np.testing.assert_allclose(samples[:2 * STEPS], np.tile(signal, 2), atol=1 / 2**15)
+        np.testing.assert_allclose(samples[: 2 * STEPS], np.tile(signal, 2), atol=1 / 2**15)
     # outputs are 1/6, 2/6 and 3/6 of the target: played as loud as they are, not normalised
     peak = {name: np.abs(decoded(wav)).max() for name, wav in sounds.items()}
     assert peak["srn"] / peak["target"] == pytest.approx(2 / 6, abs=1e-3)
@@ -134,24 +150,41 @@ def test_audio_of_a_running_run_loops_the_snapshot_on_one_loudness_scale(store):
 
 def test_audio_of_a_finished_run_comes_from_its_saved_files(store):
     run_id = generation_run(store)
-    saved = {name: np.full(STEPS, level) for name, level in (("target", 0.9), ("cwrnn", 0.7), ("srn", 0.1),
-                                                              ("lstm", -0.2))}
+    saved = {
+        name: np.full(STEPS, level) for name, level in (("target", 0.9), ("cwrnn", 0.7), ("srn", 0.1), ("lstm", -0.2))
+    }
     for name, signal in saved.items():
         store.save_artifact_bytes(run_id, f"{name}.wav", audio.wav_bytes(signal, audio.SHIPPED_RATE))
     assert decoded(run_audio(store, run_id)["cwrnn"])[0] != pytest.approx(0.7, abs=1e-3)  # still running
     store.set_status(run_id, "completed")
     for name, wav in run_audio(store, run_id).items():
-        np.testing.assert_allclose(decoded(wav)[:3 * STEPS], saved[name][0], atol=1 / 2**15)
+        np.testing.assert_allclose(decoded(wav)[: 3 * STEPS], saved[name][0], atol=1 / 2**15)
 
 
 def test_a_words_run_gets_its_error_and_confusion_charts_and_no_audio(store):
     run_id = store.create_run("words", {"baselines": ["lstm"]}, [0])
-    store.add_metrics(run_id, [(a, 0, e, name, v / e) for e in (1, 2) for a in ("cwrnn", "lstm")
-                               for name, v in (("loss", 2.0), ("train_error", 0.5), ("test_error", 0.6))])
+    store.add_metrics(
+        run_id,
+        [
+            (a, 0, e, name, v / e)
+            for e in (1, 2)
+            for a in ("cwrnn", "lstm")
+            for name, v in (("loss", 2.0), ("train_error", 0.5), ("test_error", 0.6))
+        ],
+    )
     hidden = np.zeros((7, 5))
-    store.add_snapshot(run_id, 2, {"input": np.zeros((7, 13)), "hidden/cwrnn": hidden, "weights/cwrnn": np.eye(5),
-                                   "output/cwrnn": np.full((7, 3), 1 / 3), "confusion/cwrnn": np.eye(3)},
-                       {"epoch": 2, "archs": ["cwrnn", "lstm"], "periods": PERIODS, "module_sizes": SIZES})
+    store.add_snapshot(
+        run_id,
+        2,
+        {
+            "input": np.zeros((7, 13)),
+            "hidden/cwrnn": hidden,
+            "weights/cwrnn": np.eye(5),
+            "output/cwrnn": np.full((7, 3), 1 / 3),
+            "confusion/cwrnn": np.eye(3),
+        },
+        {"epoch": 2, "archs": ["cwrnn", "lstm"], "periods": PERIODS, "module_sizes": SIZES},
+    )
     figures = run_figures(store, run_id)
     assert list(figures) == ["loss", "accuracy", "activity", "weights", "confusion"]
     assert {t.name for t in figures["accuracy"].data} >= {"CW-RNN train", "CW-RNN test", "LSTM test"}

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cwrnn import grid as paper_job
+from cwrnn import grid as paper_grid
 from cwrnn import paper
-from cwrnn.app import paper_results
+from cwrnn.app import clock_view, paper_results
 from cwrnn.app import runs_view as rv
 from cwrnn.config import RunConfig, validate
 from cwrnn.runs.store import RunStore
@@ -306,8 +306,8 @@ def test_runs_group_by_task_and_keep_one_colour_each(store, four_runs):
 
 
 def test_parse_periods_reads_a_typed_list():
-    assert rv.parse_periods("1, 2, 4, 8") == [1, 2, 4, 8]
-    assert rv.parse_periods(" 1 3  9,27 ") == [1, 3, 9, 27]
+    assert clock_view.parse_periods("1, 2, 4, 8") == [1, 2, 4, 8]
+    assert clock_view.parse_periods(" 1 3  9,27 ") == [1, 3, 9, 27]
 
 
 @pytest.mark.parametrize(
@@ -325,12 +325,12 @@ def test_parse_periods_reads_a_typed_list():
     ],
 )
 def test_parse_periods_explains_bad_lists(text, message):
-    with pytest.raises(rv.PeriodsError, match=message):
-        rv.parse_periods(text)
+    with pytest.raises(clock_view.PeriodsError, match=message):
+        clock_view.parse_periods(text)
 
 
 def test_clock_numbers_of_the_papers_1000_parameter_cwrnn():
-    numbers = rv.clock_numbers(paper.GENERATION_PERIODS, 40)
+    numbers = clock_view.clock_numbers(paper.GENERATION_PERIODS, 40)
     assert numbers.module_sizes == [5, 5, 5, 5, 4, 4, 4, 4, 4]
     table = numbers.table.set_index("architecture")
     # sum_i k_i (k_i + ... + k_g) = 5*40 + 5*35 + 5*30 + 5*25 + 4*20 + 4*16 + 4*12 + 4*8 + 4*4
@@ -349,7 +349,7 @@ def test_clock_numbers_of_the_papers_1000_parameter_cwrnn():
 
 def test_clock_numbers_match_the_papers_closed_form_for_equal_modules():
     g, k = 6, 3  # k^2 (2g - 2 + 2^(1-g)) multiply-adds, n^2/2 + n k/2 weights
-    numbers = rv.clock_numbers([2**i for i in range(g)], g * k, input_size=2, output_size=3)
+    numbers = clock_view.clock_numbers([2**i for i in range(g)], g * k, input_size=2, output_size=3)
     cw = numbers.table.set_index("architecture").loc["CW-RNN"]
     n = g * k
     assert cw["multiply-adds per step"] == pytest.approx(k * k * (2 * g - 2 + 2 ** (1 - g)))
@@ -359,10 +359,10 @@ def test_clock_numbers_match_the_papers_closed_form_for_equal_modules():
 
 
 def test_clock_numbers_full_connectivity_and_too_few_units():
-    numbers = rv.clock_numbers([1, 2, 4], 9, "full")
+    numbers = clock_view.clock_numbers([1, 2, 4], 9, "full")
     assert numbers.table.set_index("architecture").loc["CW-RNN", "recurrent weights"] == 81
     with pytest.raises(ValueError, match="hidden_size 5 is smaller than num_modules 9"):
-        rv.clock_numbers(paper.GENERATION_PERIODS, 5)
+        clock_view.clock_numbers(paper.GENERATION_PERIODS, 5)
 
 
 # ---- the paper grid -------------------------------------------------------------------------------
@@ -380,12 +380,12 @@ def test_clock_numbers_full_connectivity_and_too_few_units():
     ],
 )
 def test_check_grid_explains_bad_configs(raw, message):
-    with pytest.raises(paper_job.GridConfigError, match=message):
-        paper_job.check_grid(raw)
+    with pytest.raises(paper_grid.GridConfigError, match=message):
+        paper_grid.check_grid(raw)
 
 
 def test_grid_cells_configs_and_tables():
-    grid = paper_job.check_grid({"grid": "generation", "budgets": [1000, 100], "seeds": 2, "epochs": 7})
+    grid = paper_grid.check_grid({"grid": "generation", "budgets": [1000, 100], "seeds": 2, "epochs": 7})
     assert grid.config() == {"grid": "generation", "budgets": [100, 1000], "seeds": 2, "epochs": 7}
     assert grid.cells() == [(100, "cwrnn"), (100, "lstm"), (100, "srn"), (1000, "cwrnn"), (1000, "lstm"), (1000, "srn")]
     metrics = pd.DataFrame(
@@ -426,10 +426,10 @@ def test_hidden_size_table_sets_ours_beside_the_papers_table_1():
 
 
 def test_execute_grid_trains_every_cell_and_stores_each_networks_score(store):
-    grid = paper_job.check_grid({"grid": "generation", "budgets": [100], "seeds": 1, "epochs": 2})
-    run_id = store.create_run(paper_job.GRID_TASK, grid.config(), [0])
+    grid = paper_grid.check_grid({"grid": "generation", "budgets": [100], "seeds": 1, "epochs": 2})
+    run_id = store.create_run(paper_grid.GRID_TASK, grid.config(), [0])
     store.claim_next(1)
-    paper_job.execute_grid(run_id, str(store.home))
+    paper_grid.execute_grid(run_id, str(store.home))
     run = store.get_run(run_id)
     assert run["status"] == "completed" and run["progress"]["epoch"] == run["progress"]["total_epochs"] == 3
     metrics = store.metrics(run_id)
@@ -443,18 +443,18 @@ def test_execute_grid_trains_every_cell_and_stores_each_networks_score(store):
 
 
 def test_execute_grid_stops_between_cells_when_asked(store):
-    grid = paper_job.check_grid({"grid": "generation", "budgets": [100, 250], "seeds": 1, "epochs": 2})
-    run_id = store.create_run(paper_job.GRID_TASK, grid.config(), [0])
+    grid = paper_grid.check_grid({"grid": "generation", "budgets": [100, 250], "seeds": 1, "epochs": 2})
+    run_id = store.create_run(paper_grid.GRID_TASK, grid.config(), [0])
     store.claim_next(1)
     store.request_cancel(run_id)
-    paper_job.execute_grid(run_id, str(store.home))
+    paper_grid.execute_grid(run_id, str(store.home))
     run = store.get_run(run_id)
     assert (run["status"], run["error"]) == ("cancelled", "stopped by request after 0 of 6 cells")
     assert store.metrics(run_id).empty
 
 
 def test_a_words_grid_reports_test_error_in_percent_beside_the_papers():
-    grid = paper_job.check_grid({"grid": "words", "budgets": [10000, 500], "seeds": 1, "epochs": 9})
+    grid = paper_grid.check_grid({"grid": "words", "budgets": [10000, 500], "seeds": 1, "epochs": 9})
     assert grid.config() == {"grid": "words", "budgets": [500, 10000], "seeds": 1, "epochs": 9}
     cell = validate(grid.cell_config(500))
     assert (cell.task, cell.dataset, cell.periods, cell.preset, cell.epochs) == (
@@ -503,10 +503,10 @@ def test_the_words_size_table_sets_ours_beside_the_papers():
 
 
 def test_execute_grid_trains_a_words_grid(store):
-    grid = paper_job.check_grid({"grid": "words", "budgets": [500], "seeds": 1, "epochs": 2})
-    run_id = store.create_run(paper_job.GRID_TASKS["words"], grid.config(), [0])
+    grid = paper_grid.check_grid({"grid": "words", "budgets": [500], "seeds": 1, "epochs": 2})
+    run_id = store.create_run(paper_grid.GRID_TASKS["words"], grid.config(), [0])
     store.claim_next(1)
-    paper_job.execute_grid(run_id, str(store.home))
+    paper_grid.execute_grid(run_id, str(store.home))
     run = store.get_run(run_id)
     assert run["status"] == "completed", run["error"]
     metrics = store.metrics(run_id)

@@ -1,4 +1,5 @@
 """The hand-written backward passes against finite differences (torch.autograd.gradcheck)."""
+
 import pytest
 import torch
 
@@ -11,11 +12,14 @@ def _leaf(*shape, gen):
     return (0.4 * torch.randn(*shape, dtype=torch.float64, generator=gen)).requires_grad_(True)
 
 
-@pytest.mark.parametrize("input_size,sizes,periods", [
-    (2, [2, 2, 1], [1, 2, 4]),  # prefix patterns
-    (1, [1, 2, 2], [1, 3, 5]),  # indexed patterns
-    (0, [2, 1], [2, 3]),  # steps where nothing updates
-])
+@pytest.mark.parametrize(
+    "input_size,sizes,periods",
+    [
+        (2, [2, 2, 1], [1, 2, 4]),  # prefix patterns
+        (1, [1, 2, 2], [1, 3, 5]),  # indexed patterns
+        (0, [2, 1], [2, 3]),  # steps where nothing updates
+    ],
+)
 def test_clockwork_scan_gradcheck(input_size, sizes, periods):
     rnn = ClockworkRNN(input_size, module_sizes=sizes, periods=periods)
     R, B, T, n = 2, 2, 11, sum(sizes)
@@ -56,4 +60,3 @@ def test_double_backward_is_refused_even_for_a_linear_loss(make):
     out, _ = model(torch.randn(2, 5, 2, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="first derivatives only"):
         torch.autograd.grad(out.sum(), model.W_H, create_graph=True)
-

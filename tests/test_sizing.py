@@ -1,4 +1,5 @@
 """Parameter counting and matching against the paper's Table 1 and against real modules."""
+
 import pytest
 
 from cwrnn import ArchSpec, SequenceModel, count_parameters, match_hidden_size, paper
@@ -26,14 +27,17 @@ def test_cwrnn_count_by_hand():
     assert count_parameters("cwrnn", 40, 0, 1, num_modules=9, count_periods=False) == 890 + 40 + 41
 
 
-@pytest.mark.parametrize("spec,inp,out", [
-    (ArchSpec("cwrnn", 19, periods=[1, 2, 4, 8, 16, 32, 64, 128, 256]), 0, 1),
-    (ArchSpec("cwrnn", 23, periods=[1, 3, 5], connectivity="full"), 13, 25),
-    (ArchSpec("srn", 15), 0, 1),
-    (ArchSpec("lstm", 7), 13, 25),
-    (ArchSpec("lstm", 7, peepholes=False), 0, 1),
-    (ArchSpec("gru", 9), 13, 25),
-])
+@pytest.mark.parametrize(
+    "spec,inp,out",
+    [
+        (ArchSpec("cwrnn", 19, periods=[1, 2, 4, 8, 16, 32, 64, 128, 256]), 0, 1),
+        (ArchSpec("cwrnn", 23, periods=[1, 3, 5], connectivity="full"), 13, 25),
+        (ArchSpec("srn", 15), 0, 1),
+        (ArchSpec("lstm", 7), 13, 25),
+        (ArchSpec("lstm", 7, peepholes=False), 0, 1),
+        (ArchSpec("gru", 9), 13, 25),
+    ],
+)
 def test_count_equals_the_real_modules(spec, inp, out):
     model = SequenceModel(spec, inp, out, seeds=[0])
     # W_H is stored dense; only its allowed entries are parameters. Periods count one each.

@@ -1,4 +1,5 @@
 """RunStore: runs, metrics, snapshots and files in SQLite, checked through the API and raw SQL."""
+
 from __future__ import annotations
 
 import json

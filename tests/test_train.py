@@ -1,4 +1,5 @@
 """The training loop: batched seeds equal single seeds, determinism, divergence, stopping, callbacks."""
+
 import numpy as np
 import pytest
 import torch
@@ -42,7 +43,10 @@ def test_one_network_per_sequence():
 
 def test_same_seed_same_result():
     cfg = TrainConfig(epochs=5)
-    task = lambda: GenerationTask([synthetic_tone(30)], num_seeds=2)
+
+    def task():
+        return GenerationTask([synthetic_tone(30)], num_seeds=2)
+
     a, b = train(task(), _specs(), [0, 1], cfg), train(task(), _specs(), [0, 1], cfg)
     for arch in a.final:
         np.testing.assert_array_equal(a.final[arch]["nmse"], b.final[arch]["nmse"])
@@ -94,8 +98,9 @@ def test_callbacks_snapshots_and_stop():
     epoch, arrays, meta = rec.snapshots[-1]
     assert arrays["target"].shape == (24,) and arrays["output/cwrnn"].shape == (24,)
     assert arrays["hidden/cwrnn"].shape == (24, sum(meta["module_sizes"]))
-    np.testing.assert_array_equal(arrays["active"][:, :9], [[1] * 9, [1, 0] * 4 + [1], [1, 0, 0, 0] * 2 + [1],
-                                                           [1, 0, 0, 0, 0, 0, 0, 0, 1]])
+    np.testing.assert_array_equal(
+        arrays["active"][:, :9], [[1] * 9, [1, 0] * 4 + [1], [1, 0, 0, 0] * 2 + [1], [1, 0, 0, 0, 0, 0, 0, 0, 1]]
+    )
     W = arrays["weights/cwrnn"]
     k = meta["module_sizes"][0]
     assert np.all(W[k:, :k] == 0), "no fast-to-slow weights in the snapshot"
@@ -111,8 +116,9 @@ def _exploding_task():
 
 def test_per_member_clipping_touches_only_the_exploding_member():
     clipped = _params(train(_exploding_task(), _specs(), [0], TrainConfig(epochs=3, clip_norm=1.0)))
-    alone = _params(train(GenerationTask([synthetic_tone(30)], num_seeds=1), _specs(), [0],
-                          TrainConfig(epochs=3, clip_norm=1.0)))
+    alone = _params(
+        train(GenerationTask([synthetic_tone(30)], num_seeds=1), _specs(), [0], TrainConfig(epochs=3, clip_norm=1.0))
+    )
     unclipped = _params(train(_exploding_task(), _specs(), [0], TrainConfig(epochs=3, lr=1e-12)))
     for arch in clipped:
         for name in clipped[arch]:
@@ -135,14 +141,17 @@ def test_a_diverging_member_does_not_stop_the_others():
     np.testing.assert_allclose(nmse[0], alone.final["srn"]["nmse"][0], rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(lr=float("nan")), "finite positive"),
-    (dict(lr=0), "finite positive"),
-    (dict(optimizer="rmsprop"), "optimizer must be one of"),
-    (dict(momentum=1.0), "momentum"),
-    (dict(epochs=0), "epochs"),
-    (dict(clip_norm=-1.0), "clip_norm"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(lr=float("nan")), "finite positive"),
+        (dict(lr=0), "finite positive"),
+        (dict(optimizer="rmsprop"), "optimizer must be one of"),
+        (dict(momentum=1.0), "momentum"),
+        (dict(epochs=0), "epochs"),
+        (dict(clip_norm=-1.0), "clip_norm"),
+    ],
+)
 def test_bad_train_config(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)

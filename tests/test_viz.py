@@ -1,4 +1,5 @@
 """The figure builders in cwrnn.viz: traces, axes and data checked against values computed here."""
+
 from __future__ import annotations
 
 import ast
@@ -16,9 +17,14 @@ from cwrnn.app import viz
 def metrics(archs=("cwrnn", "srn"), seeds=3, epochs=50, names=("loss",), seed=0) -> pd.DataFrame:
     """A metrics frame in the run store's layout with positive random values."""
     rng = np.random.default_rng(seed)
-    frames = [pd.DataFrame({"arch": arch, "seed": s, "epoch": np.arange(epochs), "name": name,
-                            "value": rng.uniform(0.01, 1.0, epochs)})
-              for arch in archs for s in range(seeds) for name in names]
+    frames = [
+        pd.DataFrame(
+            {"arch": arch, "seed": s, "epoch": np.arange(epochs), "name": name, "value": rng.uniform(0.01, 1.0, epochs)}
+        )
+        for arch in archs
+        for s in range(seeds)
+        for name in names
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -38,6 +44,7 @@ def is_no_data(fig: go.Figure) -> bool:
 
 # --- colours, labels, imports ---------------------------------------------------------------------------
 
+
 def test_arch_colours_and_labels_are_shared_by_every_figure():
     assert viz.ARCH_LABELS == {"cwrnn": "CW-RNN", "srn": "SRN", "lstm": "LSTM", "gru": "GRU"}
     assert len(set(viz.ARCH_COLORS.values())) == len(viz.ARCH_COLORS)
@@ -52,13 +59,15 @@ def test_viz_modules_import_neither_streamlit_nor_torch():
     allowed = {"__future__", "collections", "zlib", "numpy", "pandas", "plotly", "cwrnn"}
     for path in Path(cwrnn.__file__).parent.glob("viz*.py"):
         tree = ast.parse(path.read_text())
-        roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                 for alias in node.names}
+        roots = {
+            alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
         roots |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert roots <= allowed, f"{path.name} imports {roots - allowed}"
 
 
 # --- downsample_epochs ----------------------------------------------------------------------------------
+
 
 def test_downsample_bounds_long_histories_and_keeps_ends():
     df = metrics(seeds=3, epochs=20_000)
@@ -75,8 +84,10 @@ def test_downsample_bounds_long_histories_and_keeps_ends():
 
 
 def test_downsample_thins_each_series_on_its_own():
-    df = pd.concat([metrics(archs=("cwrnn",), seeds=1, epochs=5000),
-                    metrics(archs=("srn",), seeds=1, epochs=40)], ignore_index=True)
+    df = pd.concat(
+        [metrics(archs=("cwrnn",), seeds=1, epochs=5000), metrics(archs=("srn",), seeds=1, epochs=40)],
+        ignore_index=True,
+    )
     out = viz.downsample_epochs(df, max_points=100)
     assert out[out["arch"] == "cwrnn"]["epoch"].nunique() == 100
     assert out[out["arch"] == "srn"]["epoch"].tolist() == list(range(40))
@@ -90,6 +101,7 @@ def test_downsample_leaves_short_histories_alone_and_rejects_bad_max_points():
 
 
 # --- loss_figure and accuracy_figure ---------------------------------------------------------------------
+
 
 def test_loss_figure_median_line_with_min_max_band_across_seeds():
     df = metrics(archs=("cwrnn", "srn", "lstm"), seeds=4, epochs=20)
@@ -128,8 +140,10 @@ def test_loss_figure_has_no_band_with_one_seed_or_band_none(seeds, band):
 
 
 def test_loss_figure_groups_by_another_column_to_compare_runs():
-    df = pd.concat([metrics(archs=("cwrnn",), seed=1).assign(run="run A"),
-                    metrics(archs=("cwrnn",), seed=2).assign(run="run B")], ignore_index=True)
+    df = pd.concat(
+        [metrics(archs=("cwrnn",), seed=1).assign(run="run A"), metrics(archs=("cwrnn",), seed=2).assign(run="run B")],
+        ignore_index=True,
+    )
     fig = viz.loss_figure(df, group_col="run", title="runs")
     lines = [t for t in fig.data if not t.fill and t.hoverinfo != "skip"]
     assert [t.name for t in lines] == ["run A", "run B"]
@@ -163,6 +177,7 @@ def test_accuracy_figure_train_dashed_test_solid_in_percent():
 
 
 # --- waveform_figure ----------------------------------------------------------------------------------
+
 
 def test_waveform_figure_overlays_outputs_on_a_thick_target():
     target = np.sin(np.arange(64) / 4)
@@ -224,6 +239,7 @@ def test_activity_figure_rejects_mismatched_shapes():
 
 # --- weights, clock, connectivity ---------------------------------------------------------------------
 
+
 def test_weights_figure_blanks_exact_zeros_with_symmetric_colours():
     rng = np.random.default_rng(1)
     W = np.triu(rng.normal(size=(8, 8)))
@@ -268,13 +284,17 @@ def test_connectivity_figure_at_module_and_unit_level():
 
 # --- paper_box_figure ---------------------------------------------------------------------------------
 
+
 def test_paper_box_figure_one_box_per_arch_per_budget_with_paper_diamonds():
     budgets, archs = [100, 250, 500, 1000], ["cwrnn", "srn", "lstm"]
     rng = np.random.default_rng(2)
-    results = pd.DataFrame([(a, b, v) for a in archs for b in budgets for v in rng.uniform(0.01, 0.5, 6)],
-                           columns=["arch", "budget", "value"])
-    paper = pd.DataFrame([("cwrnn", b, v) for b, v in zip(budgets, [0.039, 0.017, 0.010, 0.006])],
-                         columns=["arch", "budget", "value"])
+    results = pd.DataFrame(
+        [(a, b, v) for a in archs for b in budgets for v in rng.uniform(0.01, 0.5, 6)],
+        columns=["arch", "budget", "value"],
+    )
+    paper = pd.DataFrame(
+        [("cwrnn", b, v) for b, v in zip(budgets, [0.039, 0.017, 0.010, 0.006])], columns=["arch", "budget", "value"]
+    )
     fig = viz.paper_box_figure(results, paper)
     boxes = [t for t in fig.data if isinstance(t, go.Box)]
     assert [b.name for b in boxes] == ["SRN", "LSTM", "CW-RNN"]
@@ -304,6 +324,7 @@ def test_paper_box_figure_empty_and_paper_only():
 
 
 # --- confusion_figure and features_figure -------------------------------------------------------------
+
 
 def test_confusion_figure_reorders_by_group_and_separates_groups():
     labels = ["a", "b", "c", "d", "e"]

@@ -1,5 +1,6 @@
 """Experiment 2's task: padding and the readouts, per-member noise, batched seeds, early stopping,
 learning on the shipped words, FSDD when present, and the messages for bad data."""
+
 from argparse import Namespace
 from pathlib import Path
 
@@ -10,11 +11,11 @@ import torch
 from cwrnn import paper
 from cwrnn.cli import reproduce_words
 from cwrnn.config import ConfigError, validate
-from cwrnn.experiment import build_task
 from cwrnn.data.features import Standardizer
-from cwrnn.models import ArchSpec, SequenceModel
-from cwrnn.grid import Cell
 from cwrnn.data.speech_data import WORD_GROUPS, SpeechDataset, SpeechSplit, pad_batch, shipped_words
+from cwrnn.experiment import build_task
+from cwrnn.grid import Cell
+from cwrnn.models import ArchSpec, SequenceModel
 from cwrnn.tasks.words import READOUTS, WordsTask, read_out
 from cwrnn.train import Callback, TrainConfig, train
 
@@ -49,8 +50,13 @@ def tiny_split(n: int, classes: int, rng: np.random.Generator, *, lengths=(5, 16
 
 def tiny_dataset(classes: int = 3, n_train: int = 12, n_test: int = 6, seed: int = 0) -> SpeechDataset:
     rng = np.random.default_rng(seed)
-    return SpeechDataset([f"w{c}" for c in range(classes)], tiny_split(n_train, classes, rng),
-                         tiny_split(n_test, classes, rng), Standardizer(np.zeros(13), np.ones(13)), 8000)
+    return SpeechDataset(
+        [f"w{c}" for c in range(classes)],
+        tiny_split(n_train, classes, rng),
+        tiny_split(n_test, classes, rng),
+        Standardizer(np.zeros(13), np.ones(13)),
+        8000,
+    )
 
 
 def spec(arch: str, n: int = 6) -> ArchSpec:
@@ -63,6 +69,7 @@ def words(tmp_path_factory) -> SpeechDataset:
 
 
 # -- padding, readouts, loss ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("readout", READOUTS)
 @pytest.mark.parametrize("arch", ["cwrnn", "srn", "lstm"])
@@ -94,7 +101,7 @@ def test_loss_sums_the_cross_entropy_of_each_word_alone(readout):
         expected = torch.zeros(2)
         for i, (length, target) in enumerate(zip(batch.lengths.tolist(), batch.targets.tolist())):
             for r in range(2):  # each member's own noisy copy of the word, unpadded
-                y, _ = model(batch.x[:, i:i + 1, :length].expand(2, 1, length, 13).contiguous())
+                y, _ = model(batch.x[:, i : i + 1, :length].expand(2, 1, length, 13).contiguous())
                 scores = y[r, 0, -1] if readout == "last" else y[r, 0].mean(dim=0)
                 expected[r] -= torch.log_softmax(scores, dim=-1)[target]
     assert loss.shape == (2,)
@@ -113,6 +120,7 @@ def test_predictions_come_back_in_the_split_order():
 
 # -- batches and noise ---------------------------------------------------------------------------
 
+
 def test_each_member_gets_its_own_noise_whatever_the_other_members():
     task = WordsTask(tiny_dataset(n_train=10), batch_size=4)
     pair = list(task.batches(3, [7, 9]))
@@ -123,11 +131,18 @@ def test_each_member_gets_its_own_noise_whatever_the_other_members():
         torch.testing.assert_close(b.x[1], a.x[0], rtol=0, atol=0)
         assert not torch.allclose(b.x[0], b.x[1])
     clean = list(WordsTask(tiny_dataset(n_train=10), batch_size=4, noise_std=0.0).batches(3, [7]))
-    noise = torch.cat([(b.x - c.x)[:, i, :length].reshape(-1) for b, c in zip(pair, clean)
-                       for i, length in enumerate(b.lengths.tolist())])
+    noise = torch.cat(
+        [
+            (b.x - c.x)[:, i, :length].reshape(-1)
+            for b, c in zip(pair, clean)
+            for i, length in enumerate(b.lengths.tolist())
+        ]
+    )
     assert noise.std().item() == pytest.approx(0.6, rel=0.1)
+
     def words_of(batches):
-        return [(int(l), int(t)) for b in batches for l, t in zip(b.lengths, b.targets)]
+        return [(int(n), int(t)) for b in batches for n, t in zip(b.lengths, b.targets)]
+
     train = task.data.train
     assert sorted(words_of(pair)) == sorted((len(f), int(t)) for f, t in zip(train.features, train.targets))
     assert words_of(pair) != words_of(task.batches(4, [7, 9]))  # a new order every epoch
@@ -149,6 +164,7 @@ def test_batched_seeds_train_exactly_like_single_seeds():
 
 
 # -- early stopping ------------------------------------------------------------------------------
+
 
 class ParamRecorder(WordsTask):
     """Keeps every member's parameters as the loop measures them (after each epoch's updates)."""
@@ -183,8 +199,7 @@ def stop_epoch(errors: list[float], patience: int) -> int | None:
 def test_early_stopping_freezes_each_member_when_its_training_error_stalls():
     task = ParamRecorder(tiny_dataset(), batch_size=4)
     history = History()
-    cfg = TrainConfig(epochs=60, optimizer="sgd", lr=0.02, momentum=0.9, patience=5, snapshot_every=100,
-                      device="cpu")
+    cfg = TrainConfig(epochs=60, optimizer="sgd", lr=0.02, momentum=0.9, patience=5, snapshot_every=100, device="cpu")
     result = train(task, [spec("cwrnn")], [0, 1, 2], cfg, [history])
     errors = np.array(history.train_error)  # (epochs, members)
     stops = [stop_epoch(list(errors[:, r]), 5) for r in range(3)]
@@ -199,6 +214,7 @@ def test_early_stopping_freezes_each_member_when_its_training_error_stalls():
 
 
 # -- the shipped words, FSDD, configuration ------------------------------------------------------
+
 
 def test_a_short_run_on_the_shipped_words_beats_chance(words):
     task = WordsTask(words)
@@ -267,8 +283,16 @@ def test_reproduce_words_runs_the_paper_grid_and_prints_percent(monkeypatch):
         return [Cell("cwrnn", 10000, 102, 9999, [0.1, 0.2], 16.8, "completed", 1.0)]
 
     monkeypatch.setattr("cwrnn.grid.run_grid", fake_grid)
-    args = Namespace(sizes=None, runs=4, epochs=300, workers=2, dataset="synthetic", folder=None, device="cpu",
-                     archs=list(paper.ARCHS))
+    args = Namespace(
+        sizes=None,
+        runs=4,
+        epochs=300,
+        workers=2,
+        dataset="synthetic",
+        folder=None,
+        device="cpu",
+        archs=list(paper.ARCHS),
+    )
     cells, table = reproduce_words(args)
     base = calls["base"]
     assert (base.task, base.dataset, base.preset) == ("words", "synthetic", "paper-words")

@@ -1,4 +1,5 @@
 """The real worker job end to end: queue a configuration, train it in a spawned process, read it back."""
+
 import os
 import signal
 import time
@@ -50,7 +51,9 @@ def test_lifecycle_metrics_snapshots_and_artifacts(manager, tmp_path):
     epoch, arrays, meta = store.load_snapshot(run_id)
     assert epoch == 40 and arrays["hidden/cwrnn"].shape == (64, sum(meta["module_sizes"]))
     assert arrays["active"].shape == (len(meta["periods"]), 64)
-    assert {"cwrnn.pt", "srn.pt", "lstm.pt", "config.json", "target.wav", "cwrnn.wav"} <= set(store.list_artifacts(run_id))
+    assert {"cwrnn.pt", "srn.pt", "lstm.pt", "config.json", "target.wav", "cwrnn.wav"} <= set(
+        store.list_artifacts(run_id)
+    )
     weights = store.load_weights(run_id, "cwrnn")
     assert weights["core.W_H"].shape[0] == 2  # both seeds
     final = run["summary"]["final"]["cwrnn"]["nmse"]["mean"]
@@ -81,8 +84,9 @@ def test_sigkilled_worker_is_marked_failed_and_data_is_kept(manager, tmp_path):
 
 
 def test_nan_run_is_marked_diverged(manager, tmp_path):
-    run_id = _submit(manager, preset="paper-words", lr=10.0, momentum=0.9, baselines=["srn"], epochs=500,
-                     seeds=1, steps=320)  # no clipping; NaN outputs must not break saving the audio
+    run_id = _submit(
+        manager, preset="paper-words", lr=10.0, momentum=0.9, baselines=["srn"], epochs=500, seeds=1, steps=320
+    )  # no clipping; NaN outputs must not break saving the audio
     assert manager.wait([run_id], timeout=120)
     run = RunStore(tmp_path).get_run(run_id)
     assert run["status"] == "diverged" and "diverged at epoch" in run["error"]

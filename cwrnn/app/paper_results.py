@@ -18,7 +18,7 @@ from . import viz
 
 
 def grid_kind(run: dict) -> str:
-    """"generation" or "words": the experiment of a stored grid run."""
+    """ "generation" or "words": the experiment of a stored grid run."""
     return run["config"].get("grid", "generation")
 
 
@@ -27,8 +27,7 @@ def grid_results(metrics: pd.DataFrame, kind: str = "generation") -> pd.DataFram
     the value in the experiment's unit (words: test error in %)."""
     experiment = EXPERIMENTS[kind]
     rows = metrics[metrics["name"] == experiment.stored]
-    results = pd.DataFrame({"arch": rows["arch"], "budget": rows["epoch"],
-                            "value": rows["value"] * experiment.scale})
+    results = pd.DataFrame({"arch": rows["arch"], "budget": rows["epoch"], "value": rows["value"] * experiment.scale})
     return results.dropna().reset_index(drop=True)
 
 
@@ -36,17 +35,20 @@ def paper_reference(budgets: Sequence[int], kind: str = "generation") -> pd.Data
     """[arch, budget, value]: the paper's number for each of `budgets` and each architecture, where it
     gives one."""
     experiment = EXPERIMENTS[kind]
-    rows = [{"arch": arch, "budget": b, "value": paper.paper_value(experiment.paper_table, experiment.budgets,
-                                                                 arch, b)}
-            for b in budgets for arch in GRID_ARCHS]
+    rows = [
+        {"arch": arch, "budget": b, "value": paper.paper_value(experiment.paper_table, experiment.budgets, arch, b)}
+        for b in budgets
+        for arch in GRID_ARCHS
+    ]
     return pd.DataFrame(rows, columns=["arch", "budget", "value"]).dropna().reset_index(drop=True)
 
 
 def grid_figure(results: pd.DataFrame, budgets: Sequence[int], kind: str = "generation") -> go.Figure:
     """Our networks as boxes per budget and architecture, the paper's numbers as diamonds (its Figures 3, 5)."""
     experiment = EXPERIMENTS[kind]
-    return viz.paper_box_figure(results, paper_reference(budgets, kind), metric_label=experiment.unit,
-                                title=experiment.title)
+    return viz.paper_box_figure(
+        results, paper_reference(budgets, kind), metric_label=experiment.unit, title=experiment.title
+    )
 
 
 def grid_table(results: pd.DataFrame, budgets: Sequence[int], kind: str = "generation") -> pd.DataFrame:
@@ -61,19 +63,25 @@ def grid_table(results: pd.DataFrame, budgets: Sequence[int], kind: str = "gener
             if arch not in GRID_ARCHS:
                 continue
             stats = summarize(cells.get((budget, arch), []))
-            rows.append({"parameters": budget, "architecture": viz.arch_label(arch),
-                         "networks": len(cells.get((budget, arch), [])) - stats["diverged"],
-                         f"{name} (ours)": np.nan if stats["mean"] is None else stats["mean"],
-                         "std (ours)": np.nan if stats["std"] is None else stats["std"],
-                         f"{name} (paper)": paper.paper_value(experiment.paper_table, experiment.budgets,
-                                                              arch, budget)})
+            rows.append(
+                {
+                    "parameters": budget,
+                    "architecture": viz.arch_label(arch),
+                    "networks": len(cells.get((budget, arch), [])) - stats["diverged"],
+                    f"{name} (ours)": np.nan if stats["mean"] is None else stats["mean"],
+                    "std (ours)": np.nan if stats["std"] is None else stats["std"],
+                    f"{name} (paper)": paper.paper_value(experiment.paper_table, experiment.budgets, arch, budget),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 #: (periods, input size, output size, the paper's hidden units) of each experiment's networks; the words
 #: grid runs on the shipped set: 13 MFCC channels in, 25 words out.
-_SIZING = {"generation": (paper.GENERATION_PERIODS, 0, 1, paper.GENERATION_HIDDEN),
-           "words": (paper.WORDS_PERIODS, 13, 25, paper.WORDS_HIDDEN)}
+_SIZING = {
+    "generation": (paper.GENERATION_PERIODS, 0, 1, paper.GENERATION_HIDDEN),
+    "words": (paper.WORDS_PERIODS, 13, 25, paper.WORDS_HIDDEN),
+}
 
 
 def hidden_size_table(kind: str = "generation") -> pd.DataFrame:
@@ -86,8 +94,13 @@ def hidden_size_table(kind: str = "generation") -> pd.DataFrame:
         for arch in viz.ARCH_ORDER:
             if arch in specs:
                 ours = specs[arch]
-                rows.append({"parameters": budget, "architecture": viz.arch_label(arch),
-                             "hidden units (paper)": hidden[arch][budgets.index(budget)],
-                             "hidden units (ours)": ours.hidden_size,
-                             "parameters (ours)": ours.parameters(n_in, n_out)})
+                rows.append(
+                    {
+                        "parameters": budget,
+                        "architecture": viz.arch_label(arch),
+                        "hidden units (paper)": hidden[arch][budgets.index(budget)],
+                        "hidden units (ours)": ours.hidden_size,
+                        "parameters (ours)": ours.parameters(n_in, n_out),
+                    }
+                )
     return pd.DataFrame(rows)

@@ -38,7 +38,7 @@ from ..experiment import build_specs
 from ..models.sizing import match_hidden_size
 from ..paper import GENERATION_PERIODS, WORDS_PERIODS, arch_label
 from . import word_view
-from .runs_view import shown, status_text  # noqa: F401 (the Playground's status line)
+from .runs_view import shown
 
 # The Playground's limits (cwrnn.config.PLAYGROUND_LIMITS), by the names its widgets use.
 MAX_MODULES = PLAYGROUND_LIMITS["modules"]

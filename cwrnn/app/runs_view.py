@@ -1,4 +1,5 @@
-"""What the Runs and Clock explorer pages show, as plain data built from the store or from a design.
+"""What the Runs page shows, as plain data built from the store: the runs table, links, downloads,
+comparisons and a run's status line.
 
 Pages only lay these out, so every number, table and URL rule here is unit-tested without a browser.
 """
@@ -9,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 

@@ -3,6 +3,7 @@
 The paper's targets are five 320-sample pieces of a 44.1 kHz music recording, each scaled to [-1, 1].
 Ours come from a real instrument recording shipped in ``assets/generation/`` (see its README).
 """
+
 from __future__ import annotations
 
 import io
@@ -82,8 +83,7 @@ def _source_bytes(source: str | Path | bytes | BinaryIO) -> bytes:
             raise AudioError("the file object returned text; open the WAV file in binary mode ('rb')")
         return bytes(data)
     raise AudioError(
-        f"cannot read audio from a {type(source).__name__}; "
-        "give a path, the file's bytes, or a binary file object"
+        f"cannot read audio from a {type(source).__name__}; give a path, the file's bytes, or a binary file object"
     )
 
 
@@ -126,9 +126,7 @@ def read_wav(source: str | Path | bytes | BinaryIO) -> tuple[int, np.ndarray]:
         raise AudioError("the WAV file contains no samples; it needs at least one frame of audio")
     seconds = n_frames / rate
     if seconds > MAX_SECONDS:
-        raise AudioError(
-            f"the recording is {seconds:.1f} s long; at most {MAX_SECONDS} s is allowed, trim it first"
-        )
+        raise AudioError(f"the recording is {seconds:.1f} s long; at most {MAX_SECONDS} s is allowed, trim it first")
     samples = _to_unit_float(data)
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
@@ -148,8 +146,11 @@ def _as_signal(x: np.ndarray, name: str = "signal") -> np.ndarray:
 
 
 def _finite(value: float, name: str, allowed: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+    ):
         raise AudioError(f"{name} must be {allowed}; got {value!r}")
     return float(value)
 
@@ -165,6 +166,7 @@ def _positive_rate(rate: float, name: str) -> float:
 def resample(x: np.ndarray, rate_from: float, rate_to: float) -> np.ndarray:
     """Resample x from rate_from to rate_to Hz with a polyphase filter (scipy.signal.resample_poly)."""
     from scipy.signal import resample_poly  # imported here: scipy.signal costs seconds at worker start
+
     signal = _as_signal(x)
     ratio = Fraction(_positive_rate(rate_to, "rate_to")) / Fraction(_positive_rate(rate_from, "rate_from"))
     # Integer rates give the exact ratio (44100 -> 48000 is 160/147); odd ones are approximated so the
@@ -201,7 +203,7 @@ def window(x: np.ndarray, start: int, length: int) -> np.ndarray:
             f"the window [{start}, {start + length}) does not fit in a signal of {signal.size} samples; "
             f"start must be at most {signal.size - length}"
         )
-    return signal[start:start + length].copy()  # not a view that keeps the whole signal alive
+    return signal[start : start + length].copy()  # not a view that keeps the whole signal alive
 
 
 def scale_to_unit(x: np.ndarray) -> np.ndarray:
@@ -224,14 +226,12 @@ def shipped_recording() -> tuple[int, np.ndarray]:
 def shipped_clips() -> list[np.ndarray]:
     """The five 320-sample targets of Experiment 1, each scaled to [-1, 1]."""
     _, recording = shipped_recording()
-    return [
-        scale_to_unit(window(recording, offset - EXCERPT_START, SEQUENCE_LENGTH))
-        for offset in SHIPPED_OFFSETS
-    ]
+    return [scale_to_unit(window(recording, offset - EXCERPT_START, SEQUENCE_LENGTH)) for offset in SHIPPED_OFFSETS]
 
 
-def synthetic_tone(length: int = SEQUENCE_LENGTH, rate: int = SHIPPED_RATE, f0: float = 440.0,
-                   seed: int = 0) -> np.ndarray:
+def synthetic_tone(
+    length: int = SEQUENCE_LENGTH, rate: int = SHIPPED_RATE, f0: float = 440.0, seed: int = 0
+) -> np.ndarray:
     """A deterministic plucked-string-like tone scaled to [-1, 1].
 
     Harmonics below Nyquist with amplitudes falling as 1/k, phases and small amplitude jitter drawn from
@@ -258,8 +258,12 @@ def _seconds(value: float) -> str:
     return f"{round(float(value), 3)} s"
 
 
-def clip_from_wav(source: str | Path | bytes | BinaryIO, start_seconds: float = 0.0,
-                  length: int = SEQUENCE_LENGTH, rate: int = SHIPPED_RATE) -> np.ndarray:
+def clip_from_wav(
+    source: str | Path | bytes | BinaryIO,
+    start_seconds: float = 0.0,
+    length: int = SEQUENCE_LENGTH,
+    rate: int = SHIPPED_RATE,
+) -> np.ndarray:
     """A `length`-sample target from a user's WAV: resampled to `rate`, cut at start_seconds, scaled."""
     length = _count(length, "length", 2)
     rate = _positive_rate(rate, "rate")

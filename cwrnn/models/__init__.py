@@ -7,9 +7,17 @@ first use and `cwrnn.models.sizing` can be read by the pages without loading tor
 import importlib
 
 _HOME = {
-    "GRU": "baselines", "LSTM": "baselines", "SRN": "baselines", "ClockworkRNN": "clockwork",
-    "SequenceModel": "network", "ArchSpec": "sizing", "matched_specs": "sizing", "ARCHS": "sizing",
-    "count_parameters": "sizing", "match_hidden_size": "sizing", "recurrent_macs": "sizing",
+    "GRU": "baselines",
+    "LSTM": "baselines",
+    "SRN": "baselines",
+    "ClockworkRNN": "clockwork",
+    "SequenceModel": "network",
+    "ArchSpec": "sizing",
+    "matched_specs": "sizing",
+    "ARCHS": "sizing",
+    "count_parameters": "sizing",
+    "match_hidden_size": "sizing",
+    "recurrent_macs": "sizing",
 }
 __all__ = sorted(_HOME)
 

@@ -1,4 +1,5 @@
 """The paper's baselines: a simple (Elman) RNN and an LSTM, with the same call convention as ClockworkRNN."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -17,10 +18,26 @@ class SRN(ClockworkRNN):
     same code path and timing comparisons measure the clock, nothing else.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, *, batch_first: bool = True,
-                 num_seeds: int | None = None, seeds: Sequence[int] | None = None, init: str = "paper"):
-        super().__init__(input_size, hidden_size, num_modules=1, periods=[1], batch_first=batch_first,
-                         num_seeds=num_seeds, seeds=seeds, init=init)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        batch_first: bool = True,
+        num_seeds: int | None = None,
+        seeds: Sequence[int] | None = None,
+        init: str = "paper",
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_modules=1,
+            periods=[1],
+            batch_first=batch_first,
+            num_seeds=num_seeds,
+            seeds=seeds,
+            init=init,
+        )
 
 
 class LSTM(Stacked):
@@ -32,9 +49,18 @@ class LSTM(Stacked):
     starts at zero. The final cell state is kept in ``self.last_cell`` for inspection (no gradient).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, *, peepholes: bool = True, forget_bias: float = 5.0,
-                 batch_first: bool = True, num_seeds: int | None = None, seeds: Sequence[int] | None = None,
-                 init: str = "paper"):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        peepholes: bool = True,
+        forget_bias: float = 5.0,
+        batch_first: bool = True,
+        num_seeds: int | None = None,
+        seeds: Sequence[int] | None = None,
+        init: str = "paper",
+    ):
         super().__init__(num_seeds)
         _check_sizes(input_size, hidden_size)
         self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
@@ -51,10 +77,16 @@ class LSTM(Stacked):
     def after_init(self) -> None:
         n = self.hidden_size
         with torch.no_grad():
-            self.b[..., n:2 * n] = self.forget_bias
+            self.b[..., n : 2 * n] = self.forget_bias
 
-    def forward(self, x: torch.Tensor | None = None, h0: torch.Tensor | None = None, *,
-                steps: int | None = None, batch_size: int = 1):
+    def forward(
+        self,
+        x: torch.Tensor | None = None,
+        h0: torch.Tensor | None = None,
+        *,
+        steps: int | None = None,
+        batch_size: int = 1,
+    ):
         W = self.stack(self.W_H)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
@@ -73,8 +105,16 @@ class GRU(Stacked):
     the input-side ones.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, *, batch_first: bool = True,
-                 num_seeds: int | None = None, seeds: Sequence[int] | None = None, init: str = "paper"):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        *,
+        batch_first: bool = True,
+        num_seeds: int | None = None,
+        seeds: Sequence[int] | None = None,
+        init: str = "paper",
+    ):
         super().__init__(num_seeds)
         _check_sizes(input_size, hidden_size)
         self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
@@ -86,8 +126,14 @@ class GRU(Stacked):
         self.seeds = seed_list(num_seeds, seeds)
         initialise(self, self.seeds, init)
 
-    def forward(self, x: torch.Tensor | None = None, h0: torch.Tensor | None = None, *,
-                steps: int | None = None, batch_size: int = 1):
+    def forward(
+        self,
+        x: torch.Tensor | None = None,
+        h0: torch.Tensor | None = None,
+        *,
+        steps: int | None = None,
+        batch_size: int = 1,
+    ):
         W = self.stack(self.W_H)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)

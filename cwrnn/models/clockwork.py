@@ -9,6 +9,7 @@ paper's 1, 2, 4, ...) the active modules form a prefix of the fast ones and a st
 contiguous slice of rows; with other schedules, steps whose active modules are not such a prefix
 gather their rows by index.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -41,10 +42,20 @@ class ClockworkRNN(Stacked):
     unit by unit; the tests hold this fast version to it. docs/conventions.md lists the conventions.
     """
 
-    def __init__(self, input_size: int, hidden_size: int | None = None, *, num_modules: int | None = None,
-                 module_sizes: Sequence[int] | None = None, periods: Sequence[int] | None = None,
-                 connectivity: str = "slow_to_fast", batch_first: bool = True,
-                 num_seeds: int | None = None, seeds: Sequence[int] | None = None, init: str = "paper"):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int | None = None,
+        *,
+        num_modules: int | None = None,
+        module_sizes: Sequence[int] | None = None,
+        periods: Sequence[int] | None = None,
+        connectivity: str = "slow_to_fast",
+        batch_first: bool = True,
+        num_seeds: int | None = None,
+        seeds: Sequence[int] | None = None,
+        init: str = "paper",
+    ):
         super().__init__(num_seeds)
         if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 0:
             raise ValueError(f"input_size must be a non-negative integer, got {input_size!r}")
@@ -60,8 +71,9 @@ class ClockworkRNN(Stacked):
         self.W_H = self.new_param(n, n)
         self.W_I = self.new_param(n, input_size)
         self.b = self.new_param(n)
-        self.register_buffer("mask", torch.from_numpy(clock.unit_mask(self.module_sizes, connectivity)),
-                             persistent=False)
+        self.register_buffer(
+            "mask", torch.from_numpy(clock.unit_mask(self.module_sizes, connectivity)), persistent=False
+        )
         self.module_start = np.concatenate([[0], np.cumsum(self.module_sizes)]).tolist()
         self.seeds = seed_list(num_seeds, seeds)
         self._plans: dict[tuple[int, str], StepPlan] = {}
@@ -147,14 +159,22 @@ class ClockworkRNN(Stacked):
                 if name == "W_H":
                     outside = int(((value != 0) & ~self.mask).sum())
                     if outside and strict:
-                        raise ValueError(f"W_H has {outside} non-zero entries where {self.connectivity} "
-                                         "connectivity allows none; pass strict=False to zero them")
+                        raise ValueError(
+                            f"W_H has {outside} non-zero entries where {self.connectivity} "
+                            "connectivity allows none; pass strict=False to zero them"
+                        )
                     value = value * self.mask
                 param.copy_(value)
 
     # -- forward --------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor | None = None, h0: torch.Tensor | None = None, *,
-                steps: int | None = None, batch_size: int = 1):
+    def forward(
+        self,
+        x: torch.Tensor | None = None,
+        h0: torch.Tensor | None = None,
+        *,
+        steps: int | None = None,
+        batch_size: int = 1,
+    ):
         W = self.stack(self.W_H * self.mask)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
@@ -167,8 +187,9 @@ def _prepare_input(model, x, steps, batch_size):
     R = model.members
     if x is None:
         if model.input_size:
-            raise ValueError(f"this network has input_size={model.input_size}: pass x of shape "
-                             "(batch, time, input_size)")
+            raise ValueError(
+                f"this network has input_size={model.input_size}: pass x of shape (batch, time, input_size)"
+            )
         if steps is None or steps < 1:
             raise ValueError("a network without input needs steps >= 1 (rnn(steps=T, batch_size=B))")
         return None, int(steps), int(batch_size)
@@ -177,9 +198,11 @@ def _prepare_input(model, x, steps, batch_size):
     if x.dim() == 3:
         x = x.unsqueeze(0).expand(R, *x.shape)
     elif x.dim() != 4 or not model.stacked or x.shape[0] != R:
-        raise ValueError(f"x must be (batch, time, {model.input_size})"
-                         + (f" or ({R}, batch, time, {model.input_size})" if model.stacked else "")
-                         + f", got {tuple(x.shape)}")
+        raise ValueError(
+            f"x must be (batch, time, {model.input_size})"
+            + (f" or ({R}, batch, time, {model.input_size})" if model.stacked else "")
+            + f", got {tuple(x.shape)}"
+        )
     if x.shape[-1] != model.input_size:
         raise ValueError(f"x has {x.shape[-1]} input features, the network expects {model.input_size}")
     if x.shape[2] < 1 or x.shape[1] < 1:

@@ -5,6 +5,7 @@ ordinary shapes. The maths always runs on the stacked form, so one code path ser
 train as one batched computation whose result equals training each seed alone: members share no
 parameter, and every optimiser we use (SGD with momentum, Adam) acts elementwise.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -103,7 +104,7 @@ def initialise(module: nn.Module, seeds: Sequence[int], scheme: str = "paper") -
                     fresh.normal_(0.0, PAPER_STD, generator=gen)
                 else:  # torch's RNN default: U(-1/sqrt(fan), 1/sqrt(fan)) over the hidden width
                     fan = max(1, getattr(module, "hidden_size", target.shape[-1]))
-                    fresh.uniform_(-fan**-0.5, fan**-0.5, generator=gen)
+                    fresh.uniform_(-(fan**-0.5), fan**-0.5, generator=gen)
                 target.copy_(fresh.to(target.device, target.dtype))
         for m in stacked:
             m.after_init()

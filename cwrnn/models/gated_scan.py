@@ -5,6 +5,7 @@ elementwise ops, and each gate's derivatives over all steps, run on contiguous m
 need them member-major, (R, B, gates * n): one copy per step converts, or the elementwise ops write
 their gate's slice of the member-major buffer directly.
 """
+
 from __future__ import annotations
 
 import torch
@@ -91,9 +92,14 @@ class LSTMScan(torch.autograd.Function):
         dpeep = None
         if peep is not None:
             gate = dz.view(T, R, B, 4, n)
-            dpeep = torch.stack([(gate[1:, ..., 0, :] * cells[:-1]).sum((0, 2)),
-                                 (gate[1:, ..., 1, :] * cells[:-1]).sum((0, 2)),
-                                 (gate[..., 3, :] * cells).sum((0, 2))], dim=1)
+            dpeep = torch.stack(
+                [
+                    (gate[1:, ..., 0, :] * cells[:-1]).sum((0, 2)),
+                    (gate[1:, ..., 1, :] * cells[:-1]).sum((0, 2)),
+                    (gate[..., 3, :] * cells).sum((0, 2)),
+                ],
+                dim=1,
+            )
         dW_I = dx = None
         if x is not None:
             xs = x.transpose(1, 2).reshape(R, T * B, x.shape[-1])  # rows ordered (t, b) like per_member

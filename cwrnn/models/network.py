@@ -1,4 +1,5 @@
 """A recurrent core plus a linear readout: the unit that every task trains."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,27 +9,40 @@ import torch
 from .baselines import GRU, LSTM, SRN
 from .clockwork import ClockworkRNN
 from .ensemble import Stacked, StackedLinear, initialise
-from .sizing import ArchSpec, matched_specs  # noqa: F401 (the network's spec, importable beside it)
+from .sizing import ArchSpec
 
 
 class SequenceModel(Stacked):
     """R seeds of one architecture: y_t = W_O h_t + b_O read from every step's hidden state."""
 
-    def __init__(self, spec: ArchSpec, input_size: int, output_size: int, seeds: Sequence[int],
-                 init: str = "paper"):
+    def __init__(self, spec: ArchSpec, input_size: int, output_size: int, seeds: Sequence[int], init: str = "paper"):
         super().__init__(len(seeds))
         self.spec, self.seeds = spec, list(seeds)
         R = len(seeds)
         if spec.arch == "cwrnn":
-            self.core = ClockworkRNN(input_size, module_sizes=spec.module_sizes, periods=spec.periods,
-                                     connectivity=spec.connectivity, num_seeds=R, seeds=seeds, init=init)
+            self.core = ClockworkRNN(
+                input_size,
+                module_sizes=spec.module_sizes,
+                periods=spec.periods,
+                connectivity=spec.connectivity,
+                num_seeds=R,
+                seeds=seeds,
+                init=init,
+            )
         elif spec.arch == "srn":
             self.core = SRN(input_size, spec.hidden_size, num_seeds=R, seeds=seeds, init=init)
         elif spec.arch == "gru":
             self.core = GRU(input_size, spec.hidden_size, num_seeds=R, seeds=seeds, init=init)
         else:
-            self.core = LSTM(input_size, spec.hidden_size, peepholes=spec.peepholes,
-                             forget_bias=spec.forget_bias, num_seeds=R, seeds=seeds, init=init)
+            self.core = LSTM(
+                input_size,
+                spec.hidden_size,
+                peepholes=spec.peepholes,
+                forget_bias=spec.forget_bias,
+                num_seeds=R,
+                seeds=seeds,
+                init=init,
+            )
         self.hidden_size = spec.hidden_size
         self.readout = StackedLinear(spec.hidden_size, output_size, num_seeds=R)
         initialise(self, self.seeds, init)

@@ -4,6 +4,7 @@ Deliberately naive: a per-step Python loop over a dense matrix, every unit compu
 clock applied by copying the old value back. It shares no code with `ClockworkRNN`, so the tests can hold
 the fast version to it (docs/conventions.md: the connection direction, the clock from 0, held modules).
 """
+
 import torch
 
 

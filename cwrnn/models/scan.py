@@ -14,6 +14,7 @@ The gated baselines' scans are in gated_scan.py. All are checked against indepen
 (autograd through the naive CW-RNN and the peephole LSTM written out; torch.nn.LSTM and torch.nn.GRU)
 and by gradcheck (tests/test_clockwork.py, test_lstm.py, test_gru.py, test_scan.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,6 +32,7 @@ class StepPlan:
     steps where pattern p applies, and ``order[t] = (p, j)`` says step t is the j-th step of pattern p;
     pattern 0 is step 0's.
     """
+
     rows: tuple
     steps: tuple
     order: tuple
@@ -40,12 +42,16 @@ def first_order(backward):
     """Refuse double backward (create_graph=True) loudly. torch's once_differentiable refuses it only when
     the incoming gradient itself needs a gradient, so with a loss linear in the outputs the second-order
     terms would silently vanish."""
+
     @functools.wraps(backward)
     def guarded(ctx, *grads):
         if torch.is_grad_enabled():
-            raise RuntimeError("the hand-written backward through time gives first derivatives only; "
-                               "double backward (create_graph=True) is not supported")
+            raise RuntimeError(
+                "the hand-written backward through time gives first derivatives only; "
+                "double backward (create_graph=True) is not supported"
+            )
         return backward(ctx, *grads)
+
     return guarded
 
 

@@ -3,6 +3,7 @@
 Counted: recurrent and input weights, hidden biases, a linear readout with bias, LSTM peepholes, and
 one parameter per CW-RNN period (the paper counts the periods when it matches network sizes).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,10 +15,18 @@ ARCHS = ("cwrnn", "srn", "lstm", "gru")
 MAX_HIDDEN = 4096
 
 
-def count_parameters(arch: str, hidden_size: int, input_size: int, output_size: int, *,
-                     num_modules: int | None = None, module_sizes: Sequence[int] | None = None,
-                     connectivity: str = "slow_to_fast", peepholes: bool = True,
-                     count_periods: bool = True) -> int:
+def count_parameters(
+    arch: str,
+    hidden_size: int,
+    input_size: int,
+    output_size: int,
+    *,
+    num_modules: int | None = None,
+    module_sizes: Sequence[int] | None = None,
+    connectivity: str = "slow_to_fast",
+    peepholes: bool = True,
+    count_periods: bool = True,
+) -> int:
     """Trainable parameters of an `arch` network with a linear readout (plus CW-RNN periods)."""
     n, readout = hidden_size, output_size * (hidden_size + 1)
     if arch == "srn":
@@ -35,8 +44,9 @@ def count_parameters(arch: str, hidden_size: int, input_size: int, output_size: 
     raise ValueError(f"unknown architecture {arch!r}; allowed: {', '.join(ARCHS)}")
 
 
-def match_hidden_size(arch: str, budget: int, input_size: int, output_size: int, *,
-                      num_modules: int | None = None, **kwargs) -> int:
+def match_hidden_size(
+    arch: str, budget: int, input_size: int, output_size: int, *, num_modules: int | None = None, **kwargs
+) -> int:
     """The hidden size whose parameter count is closest to `budget` (the smaller one on a tie).
 
     A CW-RNN keeps its number of modules, with sizes split as `clock.split_units` does.
@@ -55,8 +65,14 @@ def match_hidden_size(arch: str, budget: int, input_size: int, output_size: int,
     return best
 
 
-def recurrent_macs(arch: str, hidden_size: int, *, module_sizes: Sequence[int] | None = None,
-                   periods: Sequence[int] | None = None, connectivity: str = "slow_to_fast") -> float:
+def recurrent_macs(
+    arch: str,
+    hidden_size: int,
+    *,
+    module_sizes: Sequence[int] | None = None,
+    periods: Sequence[int] | None = None,
+    connectivity: str = "slow_to_fast",
+) -> float:
     """Recurrent multiply-adds per step, averaged over time."""
     if arch == "srn":
         return float(hidden_size**2)
@@ -72,6 +88,7 @@ def recurrent_macs(arch: str, hidden_size: int, *, module_sizes: Sequence[int] |
 @dataclass
 class ArchSpec:
     """One architecture of a comparison. The CW-RNN fields are ignored by the baselines."""
+
     arch: str
     hidden_size: int
     periods: list[int] | None = None
@@ -89,22 +106,41 @@ class ArchSpec:
                 self.module_sizes = clock.split_units(self.hidden_size, len(self.periods))
 
     def parameters(self, input_size: int, output_size: int) -> int:
-        return count_parameters(self.arch, self.hidden_size, input_size, output_size,
-                                module_sizes=self.module_sizes, connectivity=self.connectivity,
-                                peepholes=self.peepholes)
+        return count_parameters(
+            self.arch,
+            self.hidden_size,
+            input_size,
+            output_size,
+            module_sizes=self.module_sizes,
+            connectivity=self.connectivity,
+            peepholes=self.peepholes,
+        )
 
     def macs(self) -> float:
-        return recurrent_macs(self.arch, self.hidden_size, module_sizes=self.module_sizes,
-                              periods=self.periods, connectivity=self.connectivity)
+        return recurrent_macs(
+            self.arch,
+            self.hidden_size,
+            module_sizes=self.module_sizes,
+            periods=self.periods,
+            connectivity=self.connectivity,
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def matched_specs(budget: int, input_size: int, output_size: int, *, periods: Sequence[int],
-                  module_sizes: Sequence[int] | None = None, connectivity: str = "slow_to_fast",
-                  baselines: Sequence[str] = ("srn", "lstm"), peepholes: bool = True,
-                  forget_bias: float = 5.0) -> list[ArchSpec]:
+def matched_specs(
+    budget: int,
+    input_size: int,
+    output_size: int,
+    *,
+    periods: Sequence[int],
+    module_sizes: Sequence[int] | None = None,
+    connectivity: str = "slow_to_fast",
+    baselines: Sequence[str] = ("srn", "lstm"),
+    peepholes: bool = True,
+    forget_bias: float = 5.0,
+) -> list[ArchSpec]:
     """The CW-RNN and its baselines, each sized to the same parameter budget.
 
     Explicit CW-RNN module sizes fix its hidden size, and then its actual parameter count becomes the
@@ -113,8 +149,9 @@ def matched_specs(budget: int, input_size: int, output_size: int, *, periods: Se
     periods = clock.check_periods(periods)
     explicit = module_sizes is not None
     if not explicit:
-        n = match_hidden_size("cwrnn", budget, input_size, output_size, num_modules=len(periods),
-                              connectivity=connectivity)
+        n = match_hidden_size(
+            "cwrnn", budget, input_size, output_size, num_modules=len(periods), connectivity=connectivity
+        )
         module_sizes = clock.split_units(n, len(periods))
     specs = [ArchSpec("cwrnn", sum(module_sizes), list(periods), list(module_sizes), connectivity)]
     if explicit:

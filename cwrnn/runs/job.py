@@ -6,6 +6,7 @@
 A standby worker does its slow imports (torch) before any run exists, so a run handed to it starts at
 once. The job's module may offer `warm_up()` for imports it would otherwise do lazily.
 """
+
 import sys
 
 from .manager import _load_job, run_job

@@ -47,5 +47,10 @@ def versions() -> dict:
 
     from .. import __version__
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "cwrnn": __version__, "cuda": torch.version.cuda if torch.cuda.is_available() else None}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "cwrnn": __version__,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+    }

@@ -102,9 +102,7 @@ class WorkerManager:
         atexit.register(self._stop_at_exit)
         return interrupted
 
-    def submit(
-        self, task: str, config: dict[str, Any], seeds: list[int], name: str | None = None
-    ) -> int:
+    def submit(self, task: str, config: dict[str, Any], seeds: list[int], name: str | None = None) -> int:
         """Queue a run and wake the dispatcher; returns the run id."""
         run_id = self.store.create_run(task, config, seeds, name)
         self._wake.set()
@@ -195,8 +193,9 @@ class WorkerManager:
     def _spawn(self, *args: str, **kwargs) -> subprocess.Popen:
         # The child sees the modules this process sees (a job may live outside the package).
         path = os.pathsep.join(p for p in [os.getcwd(), *sys.path] if p)
-        return subprocess.Popen([sys.executable, "-m", "cwrnn.runs.job", *args],
-                                env={**os.environ, "PYTHONPATH": path}, **kwargs)
+        return subprocess.Popen(
+            [sys.executable, "-m", "cwrnn.runs.job", *args], env={**os.environ, "PYTHONPATH": path}, **kwargs
+        )
 
     def _take_standby(self, run_id: int) -> subprocess.Popen | None:
         """Hand the run to the waiting standby worker, if there is a live one."""
@@ -256,12 +255,8 @@ def run_job(run_id: int, home: str, job_target: str) -> None:
     try:
         _load_job(job_target)(run_id, home)
     except Exception as exc:
-        log_path = store.append_log(
-            run_id, f"run {run_id} failed in {job_target}:\n{traceback.format_exc()}"
-        )
-        store.set_status(
-            run_id, "failed", error=f"{_one_line(exc)} (traceback in {log_path})", if_status="running"
-        )
+        log_path = store.append_log(run_id, f"run {run_id} failed in {job_target}:\n{traceback.format_exc()}")
+        store.set_status(run_id, "failed", error=f"{_one_line(exc)} (traceback in {log_path})", if_status="running")
         return
     store.set_status(
         run_id,

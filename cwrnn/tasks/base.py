@@ -1,4 +1,5 @@
 """What the training loop needs from a task. One module per task implements it."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

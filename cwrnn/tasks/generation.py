@@ -3,6 +3,7 @@
 One network per target sequence (the paper trains one per clip), so with S targets and R seeds a
 stacked model holds S * R members; member m learns target m // R.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,8 +22,14 @@ class GenerationTask:
     output_size = 1
     stop_metric = None
 
-    def __init__(self, targets: np.ndarray | Sequence[np.ndarray], *, num_seeds: int,
-                 reduction: str = "sum", labels: Sequence[str] | None = None):
+    def __init__(
+        self,
+        targets: np.ndarray | Sequence[np.ndarray],
+        *,
+        num_seeds: int,
+        reduction: str = "sum",
+        labels: Sequence[str] | None = None,
+    ):
         """`reduction="sum"` is the classical backprop error 1/2 sum_t (y_t - target_t)^2, the convention
         under which the paper's learning rates work (a per-step mean would need rates 160 times larger)."""
         targets = np.atleast_2d(np.asarray(targets, dtype=np.float32))
@@ -70,25 +77,31 @@ class GenerationTask:
 
     def snapshot(self, model: SequenceModel) -> dict[str, np.ndarray]:
         y, hidden = self.generate(model)
-        return {"target": self.targets_np[0], "output": y[0].cpu().numpy(),
-                "hidden": hidden[0].cpu().numpy()}
+        return {"target": self.targets_np[0], "output": y[0].cpu().numpy(), "hidden": hidden[0].cpu().numpy()}
 
     def member_target(self, member: int) -> int:
         return member // self.num_seeds
 
     def describe(self) -> dict:
-        return {"name": self.name, "sequences": len(self.targets_np), "steps": self.steps,
-                "labels": self.labels, "reduction": self.reduction}
+        return {
+            "name": self.name,
+            "sequences": len(self.targets_np),
+            "steps": self.steps,
+            "labels": self.labels,
+            "reduction": self.reduction,
+        }
 
 
 def generation_task(cfg) -> GenerationTask:
     """The Experiment 1 task for a validated RunConfig: shipped clips, the synthetic tone, or a WAV."""
     from ..data import audio
+
     if cfg.source == "clips":
         clips = audio.shipped_clips()
         # a shortened clip is rescaled to [-1, 1] like the whole ones
-        targets = [clips[i] if cfg.steps == len(clips[i]) else audio.scale_to_unit(clips[i][:cfg.steps])
-                   for i in cfg.clips]
+        targets = [
+            clips[i] if cfg.steps == len(clips[i]) else audio.scale_to_unit(clips[i][: cfg.steps]) for i in cfg.clips
+        ]
         labels = [f"clip {i + 1}" for i in cfg.clips]
     elif cfg.source == "tone":
         targets, labels = [audio.synthetic_tone(cfg.steps)], ["synthetic tone"]

@@ -4,6 +4,7 @@ Words of different lengths are right-padded, so every word starts at t = 0 and t
 at each word's first frame. The recurrent models are causal, so steps after a word's end never reach its
 prediction, which is read at the last valid step ("last") or averaged over the valid steps ("mean").
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models import SequenceModel
 from ..data.speech_data import WORD_GROUPS, SpeechDataset, SpeechSplit, fsdd, load_folder, pad_batch, shipped_words
+from ..models import SequenceModel
 
 READOUTS = ("last", "mean")
 
@@ -49,8 +50,16 @@ class WordsTask:
     name = "words"
     stop_metric = "train_error"
 
-    def __init__(self, data: SpeechDataset, *, readout: str = "last", batch_size: int = 16,
-                 noise_std: float = 0.6, eval_batch: int = 128, dataset: str = "custom"):
+    def __init__(
+        self,
+        data: SpeechDataset,
+        *,
+        readout: str = "last",
+        batch_size: int = 16,
+        noise_std: float = 0.6,
+        eval_batch: int = 128,
+        dataset: str = "custom",
+    ):
         """`noise_std` is the paper's Gaussian input noise (training only); the loss sums the cross-entropy
         over a batch's sequences, the convention the paper's learning rate assumes."""
         problems = []
@@ -80,10 +89,11 @@ class WordsTask:
         order = np.argsort([len(f) for f in split.features], kind="stable")
         chunks = []
         for start in range(0, len(order), self.eval_batch):
-            idx = order[start:start + self.eval_batch]
+            idx = order[start : start + self.eval_batch]
             x, lengths = pad_batch([split.features[i] for i in idx])
-            chunks.append((idx, WordBatch(torch.from_numpy(x), torch.from_numpy(lengths),
-                                          torch.from_numpy(split.targets[idx]))))
+            chunks.append(
+                (idx, WordBatch(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(split.targets[idx])))
+            )
         return chunks
 
     def replicas(self) -> int:
@@ -91,8 +101,10 @@ class WordsTask:
 
     def to(self, device) -> None:
         self.device = torch.device(device)
-        self._chunks = {name: [(idx, WordBatch(b.x.to(device), b.lengths.to(device), b.targets.to(device)))
-                               for idx, b in chunks] for name, chunks in self._chunks.items()}
+        self._chunks = {
+            name: [(idx, WordBatch(b.x.to(device), b.lengths.to(device), b.targets.to(device))) for idx, b in chunks]
+            for name, chunks in self._chunks.items()
+        }
 
     def batches(self, epoch: int, member_seeds: Sequence[int]) -> Iterator[WordBatch]:
         """Mini-batches in an order drawn from the epoch (shared by every member), with each member's own
@@ -100,15 +112,20 @@ class WordsTask:
         train = self.data.train
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(int(epoch))).numpy()
         for b, start in enumerate(range(0, len(order), self.batch_size)):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             padded, lengths = pad_batch([train.features[i] for i in idx])
             x = torch.from_numpy(padded)
             if self.noise_std:
-                noise = torch.stack([torch.randn(x.shape, generator=torch.Generator().manual_seed(
-                    noise_seed(s, epoch, b))) for s in member_seeds])
+                noise = torch.stack(
+                    [
+                        torch.randn(x.shape, generator=torch.Generator().manual_seed(noise_seed(s, epoch, b)))
+                        for s in member_seeds
+                    ]
+                )
                 x = x + self.noise_std * noise
-            yield WordBatch(x.to(self.device), torch.from_numpy(lengths).to(self.device),
-                            self._train_targets[idx].to(self.device))
+            yield WordBatch(
+                x.to(self.device), torch.from_numpy(lengths).to(self.device), self._train_targets[idx].to(self.device)
+            )
 
     def logits(self, model: SequenceModel, batch: WordBatch) -> torch.Tensor:
         """Per-sequence class scores (R, B, C)."""
@@ -138,9 +155,12 @@ class WordsTask:
         return (self.predictions(model, split) != targets[None, :]).mean(axis=1)
 
     def metrics(self, model: SequenceModel, train_losses: list[torch.Tensor]) -> dict[str, np.ndarray]:
-        loss = torch.stack([l.detach() for l in train_losses]).sum(dim=0) / len(self.data.train)
-        return {"loss": loss.cpu().numpy(), "train_error": self.error(model, "train"),
-                "test_error": self.error(model, "test")}
+        loss = torch.stack([batch.detach() for batch in train_losses]).sum(dim=0) / len(self.data.train)
+        return {
+            "loss": loss.cpu().numpy(),
+            "train_error": self.error(model, "train"),
+            "test_error": self.error(model, "test"),
+        }
 
     def confusion(self, model: SequenceModel, member: int = 0) -> np.ndarray:
         """Test-set confusion matrix of one member: rows are true labels, columns predictions, (C, C) int."""
@@ -153,19 +173,34 @@ class WordsTask:
         features = self.data.test.features[0]
         with torch.no_grad():
             y, hidden = model(torch.from_numpy(features)[None].to(self.device))
-        return {"input": features, "hidden": hidden[0, 0].cpu().numpy(),
-                "output": torch.softmax(y[0, 0], dim=-1).cpu().numpy(), "confusion": self.confusion(model)}
+        return {
+            "input": features,
+            "hidden": hidden[0, 0].cpu().numpy(),
+            "output": torch.softmax(y[0, 0], dim=-1).cpu().numpy(),
+            "confusion": self.confusion(model),
+        }
 
     def describe(self) -> dict:
         d = self.data
         paper_words = sorted(w for group in WORD_GROUPS for w in group)
-        return {"name": self.name, "dataset": self.dataset, "labels": list(d.labels),
-                "groups": [list(g) for g in WORD_GROUPS] if list(d.labels) == paper_words else None,
-                "train": len(d.train), "test": len(d.test),
-                "train_speakers": sorted(set(d.train.speakers)), "test_speakers": sorted(set(d.test.speakers)),
-                "readout": self.readout, "batch_size": self.batch_size, "noise_std": self.noise_std,
-                "snapshot_word": {"label": d.labels[int(d.test.targets[0])], "speaker": d.test.speakers[0],
-                                  "frames": len(d.test.features[0])}}
+        return {
+            "name": self.name,
+            "dataset": self.dataset,
+            "labels": list(d.labels),
+            "groups": [list(g) for g in WORD_GROUPS] if list(d.labels) == paper_words else None,
+            "train": len(d.train),
+            "test": len(d.test),
+            "train_speakers": sorted(set(d.train.speakers)),
+            "test_speakers": sorted(set(d.test.speakers)),
+            "readout": self.readout,
+            "batch_size": self.batch_size,
+            "noise_std": self.noise_std,
+            "snapshot_word": {
+                "label": d.labels[int(d.test.targets[0])],
+                "speaker": d.test.speakers[0],
+                "frames": len(d.test.features[0]),
+            },
+        }
 
 
 def words_task(cfg) -> WordsTask:
@@ -177,4 +212,3 @@ def words_task(cfg) -> WordsTask:
     else:
         data, name = load_folder(cfg.folder), f"folder {cfg.folder}"
     return WordsTask(data, readout=cfg.readout, dataset=name)
-

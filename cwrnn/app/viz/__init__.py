@@ -3,14 +3,34 @@
 Pages only call these and draw the result, so every chart is testable without a browser. The code lives
 in viz_style (colours, shared helpers), viz_curves (lines and boxes) and viz_maps (heatmaps).
 """
+
 from .viz_curves import accuracy_figure, downsample_epochs, loss_figure, paper_box_figure, waveform_figure
-from .viz_maps import (activity_figure, clock_figure, confusion_figure, connectivity_figure,
-                            features_figure, weights_figure)
+from .viz_maps import (
+    activity_figure,
+    clock_figure,
+    confusion_figure,
+    connectivity_figure,
+    features_figure,
+    weights_figure,
+)
 from .viz_style import ARCH_COLORS, ARCH_LABELS, ARCH_ORDER, VizInputError, arch_color, arch_label
 
 __all__ = [
-    "ARCH_COLORS", "ARCH_LABELS", "ARCH_ORDER", "VizInputError", "arch_color", "arch_label",
-    "downsample_epochs", "loss_figure", "accuracy_figure", "waveform_figure", "paper_box_figure",
-    "activity_figure", "weights_figure", "clock_figure", "connectivity_figure", "confusion_figure",
+    "ARCH_COLORS",
+    "ARCH_LABELS",
+    "ARCH_ORDER",
+    "VizInputError",
+    "arch_color",
+    "arch_label",
+    "downsample_epochs",
+    "loss_figure",
+    "accuracy_figure",
+    "waveform_figure",
+    "paper_box_figure",
+    "activity_figure",
+    "weights_figure",
+    "clock_figure",
+    "connectivity_figure",
+    "confusion_figure",
     "features_figure",
 ]
