@@ -254,7 +254,7 @@ def test_status_text_names_state_device_epoch_and_time_left():
         "device": None,
         "progress": {"epoch": 100, "total_epochs": 400, "eta_s": 12.2, "device": "cpu"},
     }
-    assert ps.status_text(run) == ("Run 3: **running**, on cpu, epoch 100 of 400, about 13 s left", 0.25)
+    assert runs_view.status_text(run) == ("Run 3: **running**, on cpu, epoch 100 of 400, about 13 s left", 0.25)
     queued = {"id": 4, "status": "queued", "config": {"epochs": 50}, "progress": None}
     assert runs_view.status_text(queued) == ("Run 4: **queued**, epoch 0 of 50", 0.0)
     done = {**run, "status": "completed", "progress": {**run["progress"], "epoch": 400, "elapsed_s": 20.04}}

@@ -62,7 +62,7 @@ def four_runs(store):
     ]
     grid = finished(
         store,
-        paper_job.GRID_TASK,
+        paper_grid.GRID_TASK,
         {"grid": "generation", "budgets": [100, 1000], "seeds": 1, "epochs": 5},
         summary={"cells": cells},
     )
@@ -435,7 +435,7 @@ def test_execute_grid_trains_every_cell_and_stores_each_networks_score(store):
     metrics = store.metrics(run_id)
     assert set(metrics["name"]) == {"final_nmse"} and set(metrics["epoch"]) == {100}
     assert metrics.groupby("arch")["seed"].apply(list).to_dict() == {
-        a: list(range(paper_job.CLIPS)) for a in ("cwrnn", "lstm", "srn")
+        a: list(range(paper_grid.CLIPS)) for a in ("cwrnn", "lstm", "srn")
     }
     cells = {c["arch"]: c for c in run["summary"]["cells"]}
     assert {a: c["hidden_size"] for a, c in cells.items()} == {"cwrnn": 11, "lstm": 4, "srn": 9}

@@ -17,10 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import clock
-from ..config import LIMITS, PRESETS, ConfigError, RunConfig, as_trained, validate
+from ..config import PRESETS, ConfigError, RunConfig, as_trained, validate
 from ..grid import EXPERIMENTS, GRID_ARCHS, is_grid
-from ..models.sizing import count_parameters, recurrent_macs
 from ..paper import arch_label, sort_archs
 from ..runs.jobs import job_kind
 from ..runs.store import MAX_RUN_ID, RunNotFound, RunStore
@@ -411,76 +409,6 @@ def config_diff(runs: Sequence[Mapping]) -> pd.DataFrame:
     }
     table = pd.DataFrame(values, index=pd.Index(keys, name="setting"))
     return table[table.nunique(axis=1) > 1]
-
-
-# ---- the clock explorer ------------------------------------------------------------------------
-
-
-PeriodsError = clock.PeriodsError
-
-
-def parse_periods(text: str) -> list[int]:
-    """Periods typed as "1, 2, 4, 8" into the Clock explorer: within LIMITS."""
-    return clock.parse_periods(text, LIMITS["modules"], LIMITS["period"])
-
-
-@dataclass
-class ClockNumbers:
-    """Size and cost of a CW-RNN design against an SRN and an LSTM with the same number of units."""
-
-    module_sizes: list[int]
-    table: pd.DataFrame  # one row per architecture
-    speedup: float  # SRN recurrent multiply-adds over the CW-RNN's
-    paper_bound: float  # the paper's "at least g/4" for exponential periods
-
-    def cwrnn(self, column: str) -> float:
-        return float(self.table.set_index("architecture").loc["CW-RNN", column])
-
-    def change_vs_srn(self, column: str) -> float:
-        """The CW-RNN's `column` relative to the SRN's: -0.44 is 44 % less."""
-        return self.cwrnn(column) / float(self.table.set_index("architecture").loc["SRN", column]) - 1
-
-
-def clock_numbers(
-    periods: Sequence[int],
-    hidden_size: int,
-    connectivity: str = "slow_to_fast",
-    *,
-    input_size: int = 0,
-    output_size: int = 1,
-) -> ClockNumbers:
-    """Parameters and recurrent multiply-adds per step of a CW-RNN with `hidden_size` units in
-    len(periods) equal modules, and of an SRN, an LSTM and a GRU with the same units.
-
-    Defaults are Experiment 1's: no input and one linear output.
-    """
-    periods = clock.check_periods(periods)
-    sizes = clock.split_units(hidden_size, len(periods))
-    n = hidden_size
-    recurrent = {
-        "cwrnn": int(clock.unit_mask(sizes, connectivity).sum()),
-        "srn": n * n,
-        "lstm": 4 * n * n,
-        "gru": 3 * n * n,
-    }
-    rows = []
-    for arch in SCORE_ARCHS:
-        rows.append(
-            {
-                "architecture": arch_label(arch),
-                "hidden units": n,
-                "recurrent weights": recurrent[arch],
-                "parameters": count_parameters(
-                    arch, n, input_size, output_size, module_sizes=sizes, connectivity=connectivity
-                ),
-                "multiply-adds per step": recurrent_macs(
-                    arch, n, module_sizes=sizes, periods=periods, connectivity=connectivity
-                ),
-            }
-        )
-    return ClockNumbers(
-        sizes, pd.DataFrame(rows), clock.theoretical_speedup(sizes, periods, connectivity), len(periods) / 4
-    )
 
 
 # ---- a run's status line ---------------------------------------------------------------------------
