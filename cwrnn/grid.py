@@ -1,7 +1,7 @@
 """The paper's grids: every (budget, architecture) cell trains all its seeds as one model.
 
 One runner serves `cwrnn reproduce` and the Paper page's background job. A grid is a list of independent
-`CellSpec`s; `run_cells` runs them on a backend and streams each `CellResult` back as it finishes. The
+`CellSpec`s; `run_cells` runs them on a backend and streams each `Cell` back as it finishes. The
 local backend uses processes (one torch thread each: the models are small and per-step overhead, not
 arithmetic, dominates, so processes scale where threads do not); another backend (a cluster) is any
 function with `local_processes`' signature.
@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -60,77 +60,9 @@ class CellSpec:
 
 
 @dataclass
-class CellResult:
-    """What one trained cell reports: each member's final `metric` (NaN where it diverged)."""
-
-    arch: str
-    budget: int
-    hidden_size: int
-    parameters: int
-    values: list[float]  # one per member (seed x sequence)
-    outcome: str
-    seconds: float
-
-
-def run_cell(spec: CellSpec) -> CellResult:
-    """Train one cell in this process."""
-    import torch
-
-    from .train import train
-
-    torch.set_num_threads(1)
-    cfg = validate(spec.config)
-    task = build_task(cfg)
-    model = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == spec.arch)
-    result = train(task, [model], cfg.seed_list, train_config(cfg))
-    values = result.final.get(spec.arch, {}).get(spec.metric, np.array([]))
-    return CellResult(
-        spec.arch,
-        cfg.budget,
-        model.hidden_size,
-        model.parameters(task.input_size, task.output_size),
-        [float(v) for v in values],
-        result.outcome,
-        result.elapsed,
-    )
-
-
-Backend = Callable[[Sequence[CellSpec], int], Iterator[tuple[CellSpec, CellResult]]]
-
-
-def local_processes(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[CellSpec, CellResult]]:
-    """Run cells on `workers` local processes (one worker: in this process, in order), yielding each with its
-    result as it finishes. Closing the iterator early cancels the cells not yet started."""
-    if workers <= 1:
-        for cell in cells:
-            yield cell, run_cell(cell)
-        return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
-    try:
-        futures = {pool.submit(run_cell, cell): cell for cell in cells}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-    finally:  # on an error, Ctrl+C or an early stop, do not wait for the remaining cells to train
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def run_cells(
-    cells: Sequence[CellSpec], workers: int | None = None, backend: Backend = local_processes
-) -> Iterator[tuple[CellSpec, CellResult]]:
-    """Run independent cells, longest first, streaming (cell, result) pairs back as they finish."""
-    workers = workers or max(1, min(os.cpu_count() or 1, len(cells)))
-    # Longest first, so that no long cell starts last while the other workers sit idle: cost grows
-    # with the budget, and an LSTM step does about twice a CW-RNN's or an SRN's work.
-    ordered = sorted(cells, key=lambda c: (c.budget, c.arch == "lstm"), reverse=True)
-    return backend(ordered, workers)
-
-
-# ---- `cwrnn reproduce` ------------------------------------------------------------------------------
-
-
-@dataclass
 class Cell:
-    """A finished cell with the paper's number beside it."""
+    """A trained cell: each member's final metric (NaN where it diverged), and the paper's number beside it
+    where there is one."""
 
     arch: str
     budget: int
@@ -156,6 +88,63 @@ class Cell:
     def std(self) -> float:
         std = summarize(self.values)["std"]
         return float("nan") if std is None else std
+
+
+def run_cell(spec: CellSpec) -> Cell:
+    """Train one cell in this process."""
+    import torch
+
+    from .train import train
+
+    torch.set_num_threads(1)
+    cfg = validate(spec.config)
+    task = build_task(cfg)
+    model = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == spec.arch)
+    result = train(task, [model], cfg.seed_list, train_config(cfg))
+    values = result.final.get(spec.arch, {}).get(spec.metric, np.array([]))
+    return Cell(
+        spec.arch,
+        cfg.budget,
+        model.hidden_size,
+        model.parameters(task.input_size, task.output_size),
+        [float(v) for v in values],
+        None,
+        result.outcome,
+        result.elapsed,
+    )
+
+
+Backend = Callable[[Sequence[CellSpec], int], Iterator[tuple[CellSpec, Cell]]]
+
+
+def local_processes(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[CellSpec, Cell]]:
+    """Run cells on `workers` local processes (one worker: in this process, in order), yielding each with its
+    result as it finishes. Closing the iterator early cancels the cells not yet started."""
+    if workers <= 1:
+        for cell in cells:
+            yield cell, run_cell(cell)
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        futures = {pool.submit(run_cell, cell): cell for cell in cells}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:  # on an error, Ctrl+C or an early stop, do not wait for the remaining cells to train
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_cells(
+    cells: Sequence[CellSpec], workers: int | None = None, backend: Backend = local_processes
+) -> Iterator[tuple[CellSpec, Cell]]:
+    """Run independent cells, longest first, streaming (cell, result) pairs back as they finish."""
+    workers = workers or max(1, min(os.cpu_count() or 1, len(cells)))
+    # Longest first, so that no long cell starts last while the other workers sit idle: cost grows
+    # with the budget, and an LSTM step does about twice a CW-RNN's or an SRN's work.
+    ordered = sorted(cells, key=lambda c: (c.budget, c.arch == "lstm"), reverse=True)
+    return backend(ordered, workers)
+
+
+# ---- `cwrnn reproduce` ------------------------------------------------------------------------------
 
 
 def grid_cells(base: RunConfig, budgets: Sequence[int], archs: Sequence[str], metric: str) -> list[CellSpec]:
@@ -184,22 +173,13 @@ def run_grid(
     """Train every (budget, arch) cell of a grid; `progress` hears of each cell as it finishes."""
     specs = grid_cells(base, budgets, archs, metric)
     start, cells = time.perf_counter(), []
-    for done, (_, r) in enumerate(run_cells(specs, workers), 1):
-        cell = Cell(
-            r.arch,
-            r.budget,
-            r.hidden_size,
-            r.parameters,
-            r.values,
-            paper.paper_value(paper_table, paper_budgets, r.arch, r.budget),
-            r.outcome,
-            r.seconds,
-        )
+    for done, (_, trained) in enumerate(run_cells(specs, workers), 1):
+        cell = replace(trained, paper=paper.paper_value(paper_table, paper_budgets, trained.arch, trained.budget))
         cells.append(cell)
         elapsed = time.perf_counter() - start
         eta = elapsed / done * (len(specs) - done)
         progress(
-            f"[{done}/{len(specs)}] {r.arch} @ {r.budget} params: {cell.mean:.4g} ± {cell.std:.2g} "
+            f"[{done}/{len(specs)}] {cell.arch} @ {cell.budget} params: {cell.mean:.4g} ± {cell.std:.2g} "
             f"({cell.outcome}, {cell.seconds:.0f} s); elapsed {elapsed:.0f} s, ETA {eta:.0f} s"
         )
     order = {a: i for i, a in enumerate(archs)}
