@@ -222,6 +222,23 @@ def test_clock_page_explains_bad_custom_periods(store, periods, message):
     assert not charts(at)
 
 
+def test_train_this_design_opens_the_playground_with_it(store):
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/clock.py")
+    try:
+        at.run()
+        at.selectbox(key="clock_schedule").set_value("custom").run()
+        at.text_input(key="clock_periods").input("1, 3, 9, 27").run()
+        at.button(key="clock_train").click().run()
+    finally:
+        ensure_manager().stop(timeout=5, terminate=True)  # the router starts one
+    assert not at.exception and not at.error and not at.warning
+    assert at.query_params["periods"] == "1,3,9,27" and at.query_params["task"] == "generation"
+    assert [at.slider(key=f"period_{i + 1}").value for i in range(4)] == [1, 3, 9, 27]
+    (table,) = [d.value for d in at.dataframe if "architecture" in d.value.columns]
+    assert table.set_index("architecture").loc["CW-RNN", "hidden units"] == 40  # the explorer's 40 units
+
+
 def test_clock_page_custom_periods_and_too_few_units(store):
     at = page("clock")
     at.selectbox(key="clock_schedule").set_value("custom").run()
@@ -239,6 +256,11 @@ def test_paper_page_without_sizes_says_what_to_choose(store):
     assert not at.exception
     assert "No grid has run yet" in texts(at.info)
     assert at.dataframe[0].value["hidden units (paper)"].tolist()[:3] == [9, 4, 11]  # Table 1
+    # a fresh lab shows the results this project's reproduce made, with how and when
+    assert "results this project's `reproduce` produced on 2026-11-26" in texts(at.info)
+    assert "reproduce generation --runs 100" in at.code[0].value
+    shipped = at.dataframe[1].value.set_index(["parameters", "architecture"])
+    assert shipped.loc[(1000, "CW-RNN"), "NMSE (ours)"] == 0.001859 and shipped["networks"].eq(500).all()
     at.multiselect(key="paper_sizes").set_value([]).run()
     at.button(key="paper_run").click().run()
     assert "Cannot run this grid: budgets must be one or more distinct sizes from 100, 250, 500, 1000" in texts(

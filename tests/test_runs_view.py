@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 from cwrnn import grid as paper_grid
 from cwrnn import paper
 from cwrnn.app import clock_view, paper_results
+from cwrnn.app import playground_state as ps
 from cwrnn.app import runs_view as rv
 from cwrnn.config import RunConfig, validate
 from cwrnn.runs.store import RunStore
@@ -320,13 +323,47 @@ def test_parse_periods_reads_a_typed_list():
         ("-2, 4", "at least 1"),
         ("4, 2, 8", "sorted from fastest to slowest"),
         ("1, 2, 2", "distinct"),
-        (", ".join(str(2**i) for i in range(17)), "at most 16 modules"),
-        ("1, 8192", "at most 4096"),
+        (", ".join(str(2**i) for i in range(11)), "at most 10 modules"),
+        ("1, 1024", "at most 512"),
     ],
 )
 def test_parse_periods_explains_bad_lists(text, message):
     with pytest.raises(clock_view.PeriodsError, match=message):
         clock_view.parse_periods(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1, 2, 4, 8",
+        ", ".join(str(2**i) for i in range(10)),
+        "1, 512",
+        "1, 600",
+        ", ".join(str(i) for i in range(1, 12)),
+    ],
+)
+def test_the_clock_explorer_and_the_playground_accept_the_same_periods(text):
+    """One set of limits (config.PLAYGROUND_LIMITS): a design the explorer shows, the Playground trains."""
+
+    def outcome(parse, error):
+        try:
+            return parse(text)
+        except error as e:
+            return str(e)
+
+    assert outcome(clock_view.parse_periods, clock_view.PeriodsError) == outcome(
+        ps.parse_periods, ps.PlaygroundInputError
+    )
+
+
+@pytest.mark.parametrize("inputs, task, io", [(0, "generation", (0, 1)), (13, "words", (13, 25))])
+def test_train_this_design_asks_the_playground_for_a_cwrnn_of_the_same_units(inputs, task, io):
+    link = clock_view.playground_link([1, 3, 9, 27], 30, "full", inputs)
+    assert (link["task"], link["periods"], link["connectivity"]) == (task, "1,3,9,27", "full")
+    cfg, notes = ps.from_query(link)
+    assert notes == []
+    cwrnn = ps.comparison_rows(cfg, *io)[0]
+    assert (cwrnn["architecture"], cwrnn["hidden units"], cwrnn["parameters"]) == ("CW-RNN", 30, int(link["budget"]))
 
 
 def test_clock_numbers_of_the_papers_1000_parameter_cwrnn():
@@ -516,3 +553,26 @@ def test_execute_grid_trains_a_words_grid(store):
     row = rv.runs_table([run]).iloc[0]
     assert (row["task"], row["score"], row["budget"]) == ("words-grid", "final_test_error", 500)
     assert row["CW-RNN"] == pytest.approx(metrics[metrics["arch"] == "cwrnn"]["value"].iloc[0])
+
+
+def test_the_shipped_grid_results_are_the_readmes_tables():
+    """The Paper page's fresh-install results (assets/paper_results) against the README's tables."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table, made = paper_results.shipped_results("generation")
+    assert made["date"] and made["versions"]["torch"] and "reproduce generation" in made["command"]
+    assert len(table) == 12 and set(table["parameters"]) == set(paper.GENERATION_BUDGETS)
+    for budget in paper.GENERATION_BUDGETS:
+        row = re.search(rf"^\| {budget} \| (.*)$", readme, re.M).group(1)
+        cwrnn, _, lstm, _, srn, _ = [c.strip(" *") for c in row.split("|")[:6]]
+        ours = table[table["parameters"] == budget].set_index("architecture")
+        for label, text in (("CW-RNN", cwrnn), ("LSTM", lstm), ("SRN", srn)):
+            mean, std = (float(v) for v in text.split(" ± "))
+            assert ours.loc[label, "NMSE (ours)"] == pytest.approx(mean, rel=0.03)
+            assert ours.loc[label, "std (ours)"] == pytest.approx(std, rel=0.06)
+    words, _ = paper_results.shipped_results("words")
+    assert dict(zip(words["architecture"], words["test error % (ours)"].round())) == {
+        "SRN": 83,
+        "LSTM": 51,
+        "CW-RNN": 44,
+    }
+    assert "CW-RNN 44 ± 4 %, LSTM 51 ± 10 %, SRN 83 ± 4 %" in readme
