@@ -487,11 +487,27 @@ def train_controls(cfg, raw, problems: list[str], io_sizes: tuple[int, int]):
         manager.cancel(ss.pg_run)
         st.rerun()
 
-    # Written after the buttons, so the link names the run just started.
+    # Written after the buttons, so the link names the run just started; but not a run the settings no longer
+    # describe, or the link would promise settings whose charts it does not show.
+    differ = settings_differ(run)
     ss.pg_query = ps.to_query(ss.pg_config)
-    if ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}) != st.query_params.to_dict():
-        st.query_params.from_dict(ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}))
+    link = ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None and not differ else {})
+    if link != st.query_params.to_dict():
+        st.query_params.from_dict(link)
+    if differ:
+        st.info(
+            f"The charts below show run {ss.pg_run}; your settings differ in {', '.join(differ)}. "
+            "Press **Train** to train them."
+        )
     return run, live
+
+
+def settings_differ(run: dict | None) -> list[str]:
+    """The settings in which the controls differ from the shown run's ([] without a Playground run)."""
+    if run is None or run["task"] not in ps.TASK_DEFAULTS:
+        return []
+    shown, _ = ps.from_query(runs_view.playground_params(run["config"]), uploads())
+    return ps.differing_settings(shown, ss.pg_config)
 
 
 # ---- the run, live ---------------------------------------------------------------------------------

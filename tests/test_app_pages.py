@@ -178,12 +178,31 @@ def test_open_in_playground_shows_the_run_with_its_settings(lab_home):
     try:
         at.run()
         at.button(key="open_in_playground").click().run()
+        assert not at.exception and not at.error
+        assert (at.query_params["budget"], at.query_params["epochs"]) == ("100", "3")
+        assert (at.number_input(key="budget").value, at.number_input(key="epochs").value) == (100, 3)
+        assert at.query_params["run"] == str(first)  # the run itself is shown, not only its settings
+        assert {"loss_chart", "waveform_chart"} <= set(charts(at))
+        assert "settings differ" not in texts(at.info)
+    finally:
+        ensure_manager().stop(timeout=5, terminate=True)  # the router starts one
+
+
+def test_changed_settings_beside_a_shown_run_are_named_and_drop_the_run_from_the_link(lab_home):
+    store, (first, _) = lab_home
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=TIMEOUT)  # the Playground first
+    at.query_params["run"] = str(first)
+    try:
+        at.run()
+        assert "settings differ" not in texts(at.info) and at.query_params["run"] == str(first)
+        at.number_input(key="budget").set_value(150).run()
+        at.slider(key="modules").set_value(8).run()
     finally:
         ensure_manager().stop(timeout=5, terminate=True)  # the router starts one
     assert not at.exception and not at.error
-    assert (at.query_params["budget"], at.query_params["epochs"]) == ("100", "3")
-    assert (at.number_input(key="budget").value, at.number_input(key="epochs").value) == (100, 3)
-    assert at.query_params["run"] == str(first)  # the run itself is shown, not only its settings
+    # the charts still show the run, and say so; the link no longer claims these settings are its
+    assert f"The charts below show run {first}; your settings differ in modules, budget." in texts(at.info)
+    assert "run" not in at.query_params and at.query_params["budget"] == "150"
     assert {"loss_chart", "waveform_chart"} <= set(charts(at))
 
 

@@ -354,3 +354,11 @@ def test_the_gru_baseline_goes_through_the_link_and_the_widgets():
     state = ps.widget_state(cfg)
     assert state["srn"] and state["gru"] and not state["lstm"]
     assert ps.config_from_widgets(state)["baselines"] == ["srn", "gru"]
+
+
+def test_differing_settings_name_what_changed_in_the_playgrounds_words():
+    shown = ps.DEFAULTS
+    assert ps.differing_settings(shown, shown) == []
+    changed = replace(shown, periods=[1, 2, 4], budget=300, lr=0.01, seed=3)
+    assert ps.differing_settings(shown, changed) == ["modules", "budget", "first seed", "learning rate"]
+    assert ps.differing_settings(shown, replace(shown, periods=[1, 3, 9, 27, 81, 100, 200, 300, 400])) == ["periods"]

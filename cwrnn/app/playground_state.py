@@ -198,6 +198,29 @@ def to_query(cfg: RunConfig) -> dict[str, str]:
     return query
 
 
+#: How the Playground names a setting that differs from a shown run's (the link's name otherwise).
+_SETTING_WORDS = {
+    "module_sizes": "module sizes",
+    "baselines": "models",
+    "lr": "learning rate",
+    "preset": "optimiser",
+    "wav_path": "WAV file",
+    "wav_start": "start",
+    "seed": "first seed",
+    "readout": "prediction",
+}
+
+
+def differing_settings(shown: RunConfig, current: RunConfig) -> list[str]:
+    """The settings, in the Playground's words, in which `current` differs from the `shown` run's; changed
+    periods count as "modules" when their number changed."""
+    a, b = to_query(shown), to_query(current)
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    if "periods" in keys and len(shown.periods) != len(current.periods):
+        keys[keys.index("periods")] = "modules"
+    return [_SETTING_WORDS.get(k, k.replace("_", " ")) for k in keys]
+
+
 def _last(value: str | Sequence[str]) -> str:
     """A query value as one string (a repeated parameter counts as its last value, as a browser sends it)."""
     if isinstance(value, str):
