@@ -14,7 +14,7 @@ from cwrnn.data import audio
 from cwrnn.experiment import build_task
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import RunNotFound
-from pages._common import is_live, status_line, store
+from pages._common import curve_options, is_live, status_line, store
 
 REFRESH_S = 1.0
 TASK_LABELS = {"generation": "1: generate music", "words": "2: spoken words"}
@@ -524,7 +524,7 @@ def show_run(run_id: int, was_live: bool) -> None:
     w = watcher(run_id)
     w.refresh()
     status_line(w.run)
-    figures = w.figures()
+    figures = w.figures(**curve_options("pg"))
     if w.task == "words":
         show_words_run(w, figures)
     else:

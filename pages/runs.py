@@ -11,7 +11,7 @@ from cwrnn.app.text import plain
 from cwrnn.grid import is_grid
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import STATUSES, TERMINAL_STATUSES, StoreError
-from pages._common import is_live, status_line, store
+from pages._common import curve_options, is_live, status_line, store
 
 DOWNLOAD_KINDS = {"data": "metrics and configuration", "audio": "generated audio", "weights": "weights"}
 DOWNLOAD_HELP = {
@@ -38,7 +38,7 @@ def draw_run(run_id: int, was_live: bool) -> None:
         st.plotly_chart(grid_figure(results, budgets, kind), key="run_grid_chart")
         st.dataframe(grid_table(results, budgets, kind), hide_index=True)
     else:
-        figures = list(run_figures(store(), run_id).items())
+        figures = list(run_figures(store(), run_id, **curve_options("run")).items())
         for pair in range(0, len(figures), 2):
             for column, (name, fig) in zip(st.columns(2), figures[pair : pair + 2]):
                 column.plotly_chart(fig, key=f"run_{name}_chart")

@@ -25,6 +25,32 @@ BANDS = ("minmax", "std", None)
 METRIC_COLUMNS = ("seed", "epoch", "name", "value")
 
 
+def smooth(values, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: an exponential moving average with this weight (0: none, towards 1: more),
+    debiased so the first points are not pulled towards zero; NaNs stay NaN and are skipped."""
+    if not 0 <= weight < 1:
+        raise VizInputError(f"smoothing must be from 0 (none) up to but not including 1, got {weight}")
+    values = np.asarray(values, dtype=float)
+    out, last, seen = np.full(values.shape, np.nan), 0.0, 0
+    for i, value in enumerate(values):
+        if np.isfinite(value):
+            last, seen = last * weight + (1 - weight) * value, seen + 1
+            out[i] = last / (1 - weight**seen)
+    return out
+
+
+def set_y_scale(fig: go.Figure, log_y: bool, values) -> None:
+    """A linear or log y axis; a log axis that spans a decade is labelled at the decades only (1, 0.1, 0.01
+    as powers of ten), where plotly's own 2 and 5 between them crowd the axis."""
+    if not log_y:
+        fig.update_yaxes(type="linear")
+        return
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    spans_decade = values.size and np.floor(np.log10(values.max())) > np.floor(np.log10(values.min()))
+    fig.update_yaxes(type="log", **({"dtick": 1, "exponentformat": "power"} if spans_decade else {}))
+
+
 def downsample_epochs(df: pd.DataFrame, max_points: int = 1500) -> pd.DataFrame:
     """Rows of at most `max_points` distinct epochs per series, always keeping the first and last epoch.
 
@@ -76,10 +102,14 @@ def _add_metric_traces(
     suffix: str = "",
     colors: Mapping[str, str] | None = None,
     dashes: Mapping[str, str] | None = None,
+    smoothing: float = 0.0,
+    finals: Mapping[str, float] | None = None,
 ) -> None:
     """One centre line per group for metric `name`, under it a band across seeds when there are several.
     `colors` and `dashes` fix a group's colour and line style (a comparison keeps a run's colour in every
-    chart); other groups get the architecture's colour or the palette's next one."""
+    chart); other groups get the architecture's colour or the palette's next one. `smoothing` (see `smooth`)
+    smooths the line and its band; `finals` (group -> value) marks a group's final evaluation as a point at
+    the end of its line."""
     if band not in BANDS:
         raise VizInputError(f"band must be one of {BANDS}, got {band!r}")
     rows = df[df["name"] == name]
@@ -99,6 +129,8 @@ def _add_metric_traces(
         lower, upper = (s["mean"] - s["std"], s["mean"] + s["std"]) if band == "std" else (s["min"], s["max"])
         if log_y:  # mean - std can go below zero, which a log axis cannot draw; stop at the lowest seed
             lower = lower.where(lower > 0, s["min"])
+        if smoothing:
+            centre, lower, upper = (pd.Series(smooth(v, smoothing), index=s.index) for v in (centre, lower, upper))
         many = band is not None and s["count"].max() > 1
         if many:
             fig.add_trace(
@@ -140,6 +172,19 @@ def _add_metric_traces(
                 hovertemplate=f"%{{y:.4g}}{spread}<extra>{label}</extra>",
             )
         )
+        if finals is not None and finals.get(key) is not None and np.isfinite(finals[key]):
+            fig.add_trace(
+                go.Scatter(
+                    x=[s.index[-1]],
+                    y=[finals[key] * scale],
+                    mode="markers",
+                    name=f"{label} final",
+                    legendgroup=label,
+                    showlegend=False,
+                    marker={"color": color, "size": 11, "symbol": "diamond", "line": {"color": "white", "width": 1}},
+                    hovertemplate=f"final evaluation: %{{y:.4g}}<extra>{label}</extra>",
+                )
+            )
 
 
 def loss_figure(
@@ -154,12 +199,15 @@ def loss_figure(
     group_col: str = "arch",
     colors: Mapping[str, str] | None = None,
     dashes: Mapping[str, str] | None = None,
+    smoothing: float = 0.0,
+    finals: Mapping[str, float] | None = None,
 ) -> go.Figure:
     """Metric `name` over epochs: one line per `group_col` value, with a shaded band across seeds.
 
     band="minmax": median line, band from the best to the worst seed; "std": mean line, mean ± std band;
     None: median line only. `group_col` may be any column, e.g. a "run" label when comparing runs;
-    `colors` and `dashes` (group -> colour, plotly dash) fix the look of some groups.
+    `colors` and `dashes` (group -> colour, plotly dash) fix the look of some groups. `smoothing` is
+    TensorBoard's (0 to < 1); `finals` (group -> value) marks each group's final evaluation on its line.
     """
     require_columns(metrics_df, [group_col, *METRIC_COLUMNS], "metrics")
     fig = go.Figure()
@@ -173,11 +221,13 @@ def loss_figure(
         log_y=log_y,
         colors=colors,
         dashes=dashes,
+        smoothing=smoothing,
+        finals=finals,
     )
     if not fig.data:
         return empty_figure(title=title, uirevision=uirevision)
     fig.update_layout(hovermode="x unified")
-    fig.update_yaxes(type="log" if log_y else "linear")
+    set_y_scale(fig, log_y, np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data]))
     return finish(fig, title=title or name, uirevision=uirevision, x_title="epoch", y_title=name)
 
 
@@ -192,10 +242,14 @@ def accuracy_figure(
     uirevision: str | None = "accuracy",
     title: str | None = "Classification error",
     group_col: str = "arch",
+    smoothing: float = 0.0,
+    finals: Mapping[str, Mapping[str, float]] | None = None,
+    chance: float | None = None,
 ) -> go.Figure:
     """Error in % over epochs, one line per group and metric: `names[i]` drawn with `dashes[i]`.
 
-    Errors are stored as fractions; `scale` = 100 shows them in percent.
+    Errors are stored as fractions; `scale` = 100 shows them in percent. `finals` (metric name -> group ->
+    value) marks final evaluations on their lines; `chance` (a fraction) draws the error of guessing.
     """
     require_columns(metrics_df, [group_col, *METRIC_COLUMNS], "metrics")
     if len(dashes) < len(names):
@@ -213,10 +267,19 @@ def accuracy_figure(
             scale=scale,
             dash=dash,
             suffix=f" {name.removesuffix('_error')}",
+            smoothing=smoothing,
+            finals=(finals or {}).get(name),
         )
     if not fig.data:
         return empty_figure(title=title, uirevision=uirevision)
     fig.update_layout(hovermode="x unified")
+    if chance is not None:
+        fig.add_hline(
+            y=chance * scale,
+            line={"color": "grey", "dash": "dot", "width": 1},
+            annotation_text="chance",
+            annotation_position="top left",
+        )
     return finish(fig, title=title, uirevision=uirevision, x_title="epoch", y_title="error (%)")
 
 
@@ -337,5 +400,5 @@ def paper_box_figure(
         ticktext=[_budget_label(b) for b in budgets],
         range=[-0.5, len(budgets) - 0.5],
     )
-    fig.update_yaxes(type="log" if log_y else "linear")
+    set_y_scale(fig, log_y, np.concatenate([results_df["value"], paper_df["value"]]))
     return finish(fig, title=title, uirevision=uirevision, x_title="parameters", y_title=metric_label)
