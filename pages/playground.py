@@ -554,10 +554,13 @@ def show_words_run(w: RunWatcher, figures: dict) -> None:
     right.plotly_chart(figures["loss"], key="loss_chart")
     st.caption(
         "Error in % of the words each model gets wrong: dashed on the training speakers (heard without "
-        "noise), solid on the held-out test speakers. Chance is 1 - 1/(number of words)."
+        "noise), solid on the held-out test speakers; the dotted line is guessing, 1 - 1/(number of words). "
+        "A diamond is a model's final evaluation."
     )
     left, right = st.columns([3, 2])
-    left.plotly_chart(figures["confusion"], key="confusion_chart")
+    confusions = [name for name in figures if name.startswith("confusion")]
+    for tab, name in zip(left.tabs([viz.arch_label(n.partition("_")[2] or "cwrnn") for n in confusions]), confusions):
+        tab.plotly_chart(figures[name], key=f"{name}_chart")
     right.plotly_chart(figures["weights"], key="weights_chart")
     config = w.run["config"]
     try:
@@ -586,16 +589,21 @@ def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
     st.audio(wv.word_audio(data, index), format="audio/wav")
     activity = wv.word_activity(store(), w.run, data, index) if w is not None and w.finished else None
     figures = wv.word_figures(data, index, activity)
-    left, right = st.columns(2)
-    left.plotly_chart(figures["features"], key="features_chart")
+    # One above the other, on one axis of steps: what the network hears, how its modules follow, what it thinks.
+    st.plotly_chart(figures["features"], key="features_chart")
     if w is None:
         return
     if activity is not None:
-        right.plotly_chart(figures["activity"], key="activity_chart")
-        right.caption(f"The trained CW-RNN (first seed) hears this word and answers **{activity.predicted}**.")
+        st.plotly_chart(figures["activity"], key="activity_chart")
+        st.plotly_chart(figures["probabilities"], key="probabilities_chart")
+        st.caption(
+            f"The trained CW-RNN (first seed) hears this word and answers {wv.verdict(data, index, activity)}. "
+            "The lines are its probability of each word at every step: the slow modules carry the word's "
+            "beginning to the end, where words ending alike are told apart."
+        )
     else:
-        right.plotly_chart(snapshot_activity, key="activity_chart")
-        right.caption(
+        st.plotly_chart(snapshot_activity, key="activity_chart")
+        st.caption(
             "While training runs this shows the first test word at the latest snapshot; once the run "
             "has finished, the activity over any chosen word is shown."
         )

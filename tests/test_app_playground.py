@@ -278,14 +278,19 @@ def test_a_tiny_words_run_trains_and_shows_its_charts(app, store):
     assert chart_keys(at) == {
         "loss_chart",
         "accuracy_chart",
-        "confusion_chart",
+        "confusion_chart",  # one confusion matrix per model, each in its tab
+        "confusion_srn_chart",
+        "confusion_lstm_chart",
         "weights_chart",
         "features_chart",
         "activity_chart",
+        "probabilities_chart",
     }
     accuracy = next(el for el in at.get("plotly_chart") if el.proto.id.endswith("accuracy_chart"))
     assert '"CW-RNN test"' in accuracy.proto.spec and '"SRN train"' in accuracy.proto.spec
-    assert "answers **" in "\n".join(c.value for c in at.caption)  # the saved CW-RNN heard the chosen word
+    assert '"chance"' in accuracy.proto.spec and '"CW-RNN test final"' in accuracy.proto.spec
+    captions = "\n".join(c.value for c in at.caption)
+    assert "answers ✓ right" in captions or "answers ✗ wrong" in captions  # the saved CW-RNN heard the word
     widget(at, "word").set_value(3).run()
     assert not at.exception and len(at.get("audio")) == 1
 

@@ -400,3 +400,24 @@ def test_the_final_evaluation_is_a_point_at_the_end_of_its_curve():
     assert point.name == "SRN test final" and list(point.y) == [50.0]
     (chance,) = acc.layout.shapes
     assert chance.y0 == chance.y1 == pytest.approx(96.0) and acc.layout.annotations[0].text == "chance"
+
+
+def test_a_normalised_confusion_matrix_shows_each_true_words_share_and_keeps_the_counts_in_hover():
+    matrix = np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
+    fig = viz.confusion_figure(matrix, ["yes", "no", "maybe"], normalize=True)
+    heat = fig.data[0]
+    np.testing.assert_allclose(np.array(heat.z), [[0.75, 0.25, 0], [0, 0, 0], [0.25, 0.25, 0.5]])
+    assert heat.zmax == 1 and heat.text[0][0] == "75" and "75% (3 of 4)" in heat.hovertext[0][0]
+    many = [f"word{i}" for i in range(25)]
+    wide = viz.confusion_figure(np.eye(25), many, normalize=True)
+    assert wide.layout.xaxis.tickangle == -50 and wide.layout.height >= 22 * 25  # room for every word
+
+
+def test_probabilities_follow_the_true_class_and_the_likeliest_answers():
+    steps = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]])
+    fig = viz.probabilities_figure(steps, ["a", "b", "c"], true_index=0, top=1)
+    assert [t.name for t in fig.data] == ["a (true)", "b"]
+    np.testing.assert_allclose(fig.data[1].y, [0.3, 0.7, 0.8])
+    assert list(fig.data[0].x) == [0, 1, 2] and fig.layout.yaxis.range == (0, 1)
+    with pytest.raises(viz.VizInputError, match="one label per class"):
+        viz.probabilities_figure(steps, ["a", "b"], true_index=0)

@@ -106,11 +106,20 @@ def test_a_word_through_the_saved_cwrnn_matches_a_naive_clockwork_rnn(store):
     np.testing.assert_allclose(activity.probabilities, torch.softmax(torch.from_numpy(y), -1).numpy(), atol=1e-5)
     assert activity.predicted == data.labels[int(y.mean(axis=0).argmax())]
     figures = wv.word_figures(data, index, activity)
-    assert set(figures) == {"features", "activity"}
+    assert set(figures) == {"features", "activity", "probabilities"}
     heat = next(t for t in figures["activity"].data if t.type == "heatmap")
     np.testing.assert_allclose(np.array(heat.z, dtype=float), expected.T, atol=5e-4)
     mfcc = figures["features"].data[0]
     np.testing.assert_allclose(np.array(mfcc.z, dtype=float), data.test.features[index].T)
+    # the MFCCs and the activity share one axis: steps, one per 10 ms frame
+    assert list(mfcc.x) == list(range(T)) and figures["features"].layout.xaxis.title.text.startswith("step")
+    # the belief over steps: the true word first (thick), the answer marked right or wrong in the title
+    true = data.labels[int(data.test.targets[index])]
+    probs = figures["probabilities"]
+    assert probs.data[0].name == f"{true} (true)" and probs.data[0].line.width == 3
+    np.testing.assert_allclose(probs.data[0].y, activity.probabilities[:, data.labels.index(true)])
+    mark = "✓ right" if activity.predicted == true else f"✗ wrong: {activity.predicted}, not {true}"
+    assert mark in probs.layout.title.text
 
 
 def test_a_run_without_saved_weights_has_no_word_activity(store):
@@ -128,6 +137,8 @@ def test_the_confusion_chart_of_a_shipped_words_run_is_ordered_by_suffix_group(s
     figure = run_figures(store, run["id"])["confusion"]
     heat = next(t for t in figure.data if t.type == "heatmap")
     order = [data.labels.index(w) for group in WORD_GROUPS for w in group]
-    np.testing.assert_array_equal(np.array(heat.z), matrix[np.ix_(order, order)])
+    ordered = matrix[np.ix_(order, order)]
+    # each row is the share of that true word's recordings given each answer
+    np.testing.assert_allclose(np.array(heat.z), ordered / ordered.sum(axis=1, keepdims=True))
     assert list(figure.layout.xaxis.ticktext) == [w for group in WORD_GROUPS for w in group]
     assert "suffix groups" in figure.layout.title.text

@@ -133,18 +133,22 @@ def snapshot_figures(
         if "weights/cwrnn" in arrays
         else _waiting("snapshot", title)
     )
-    if task == "words":
-        title = f"CW-RNN confusion on the test words{at}"
-        matrix = arrays.get("confusion/cwrnn")
-        if matrix is None:
-            figures["confusion"] = _waiting("snapshot", title)
-        else:
+    if task == "words":  # "confusion" is the CW-RNN's; "confusion_lstm" and so on, each other model's
+        archs = sort_archs(k.split("/", 1)[1] for k in arrays if k.startswith("confusion/")) or ["cwrnn"]
+        for arch in [a for a in archs if a == "cwrnn"] + [a for a in archs if a != "cwrnn"]:
+            title = f"{viz.arch_label(arch)} confusion on the test words{at}, share of each true word"
+            matrix = arrays.get(f"confusion/{arch}")
+            name = "confusion" if arch == "cwrnn" else f"confusion_{arch}"
+            if matrix is None:
+                figures[name] = _waiting("snapshot", title)
+                continue
             labels, groups = classes if classes and len(classes[0]) == len(matrix) else (None, None)
-            figures["confusion"] = viz.confusion_figure(
+            figures[name] = viz.confusion_figure(
                 matrix,
                 labels or [str(i) for i in range(len(matrix))],
                 groups,
                 title=title + (" (lines separate the suffix groups)" if groups else ""),
+                normalize=True,
             )
     return figures
 

@@ -191,17 +191,28 @@ def word_activity(store: RunStore, run: Mapping, data: SpeechDataset, index: int
     )
 
 
+def verdict(data: SpeechDataset, index: int, activity: WordActivity) -> str:
+    """The CW-RNN's answer for test word `index` with a right or wrong mark."""
+    true = data.labels[int(data.test.targets[index])]
+    return f"✓ right: {true}" if activity.predicted == true else f"✗ wrong: {activity.predicted}, not {true}"
+
+
 def word_figures(data: SpeechDataset, index: int, activity: WordActivity | None) -> dict[str, go.Figure]:
-    """ "features": the word's MFCCs; "activity" (when given): the CW-RNN's modules over it."""
+    """ "features": the word's MFCCs, over steps; with the CW-RNN's `activity`, on the same step axis,
+    "activity": its modules over the word and "probabilities": how its answer forms, marked right or wrong."""
     name = word_names(data)[index]
     figures = {
-        "features": viz.features_figure(
-            data.test.features[index], FRAME_RATE, title=f"Input: MFCCs of {name}, standardised"
-        )
+        "features": viz.features_figure(data.test.features[index], None, title=f"Input: MFCCs of {name}, standardised")
     }
     if activity is not None:
         title = f"CW-RNN hidden units by module while it hears {name}"
         figures["activity"] = viz.activity_figure(
             np.round(activity.hidden, 3), activity.module_sizes, activity.periods, activity.active, title=title
+        )
+        figures["probabilities"] = viz.probabilities_figure(
+            activity.probabilities,
+            data.labels,
+            int(data.test.targets[index]),
+            title=f"CW-RNN's answer step by step: {verdict(data, index, activity)}",
         )
     return figures

@@ -402,3 +402,48 @@ def paper_box_figure(
     )
     set_y_scale(fig, log_y, np.concatenate([results_df["value"], paper_df["value"]]))
     return finish(fig, title=title, uirevision=uirevision, x_title="parameters", y_title=metric_label)
+
+
+def probabilities_figure(
+    probabilities,
+    labels: Sequence[str],
+    true_index: int,
+    *,
+    top: int = 5,
+    title: str | None = None,
+    uirevision: str | None = "probabilities",
+) -> go.Figure:
+    """How a classifier's answer forms while it hears a sequence: the probability of each class at every
+    step (a (steps, classes) array of softmax outputs), for the true class (thick) and the `top` classes
+    most probable at the last step; a class other than the true one is drawn thin."""
+    probabilities = to_array(probabilities, "probabilities", ndim=2)
+    labels = list(labels)
+    if probabilities.shape[1] != len(labels) or not 0 <= true_index < len(labels):
+        raise VizInputError(
+            f"need one label per class ({probabilities.shape[1]}) and a true class among them; got {len(labels)} "
+            f"labels and true_index {true_index}"
+        )
+    if probabilities.shape[0] == 0:
+        return empty_figure(title=title, uirevision=uirevision)
+    ranked = list(np.argsort(-probabilities[-1], kind="stable")[:top])
+    shown = [true_index] + [c for c in ranked if c != true_index]
+    steps = np.arange(probabilities.shape[0])
+    fig = go.Figure()
+    for rank, c in enumerate(shown):
+        right = c == true_index
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=probabilities[:, c],
+                mode="lines",
+                name=labels[c] + (" (true)" if right else ""),
+                line={
+                    "color": "black" if right else GROUP_PALETTE[rank % len(GROUP_PALETTE)],
+                    "width": 3 if right else 1.5,
+                },
+                hovertemplate=f"%{{y:.0%}}<extra>{labels[c]}</extra>",
+            )
+        )
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig.update_layout(hovermode="x unified")
+    return finish(fig, title=title, uirevision=uirevision, x_title="step (10 ms frame)", y_title="probability")
