@@ -524,6 +524,8 @@ def show_run(run_id: int, was_live: bool) -> None:
     w = watcher(run_id)
     w.refresh()
     status_line(w.run)
+    if note := runs_view.early_note(w.run):
+        st.info(note)
     figures = w.figures(**curve_options("pg"))
     if w.task == "words":
         show_words_run(w, figures)

@@ -576,3 +576,17 @@ def test_the_shipped_grid_results_are_the_readmes_tables():
         "CW-RNN": 44,
     }
     assert "CW-RNN 44 ± 4 %, LSTM 51 ± 10 %, SRN 83 ± 4 %" in readme
+
+
+def test_a_short_experiment_1_run_with_the_papers_optimiser_says_what_to_expect():
+    def run(status, epoch, **config):
+        config = {"preset": "paper-generation", **config}
+        return {"id": 1, "task": "generation", "status": status, "config": config, "progress": {"epoch": epoch}}
+
+    assert "stays near NMSE 1" in rv.early_note(run("running", 40)) and "Epoch 40" in rv.early_note(run("running", 40))
+    assert "stopped at epoch 100" in rv.early_note(run("completed", 100))
+    assert rv.early_note(run("running", 300)) is None  # past the plateau
+    assert rv.early_note(run("running", 40, preset="adam")) is None
+    assert rv.early_note({**run("running", 40), "task": "words"}) is None
+    text, _ = rv.status_text({**run("running", 1, epochs=400), "progress": {"epoch": 1, "total_epochs": 400}})
+    assert text.endswith("epoch 1 of 400, estimating the time left")

@@ -432,6 +432,36 @@ def status_text(run: Mapping) -> tuple[str, float]:
         parts.append(f"training {progress['cell']}")
     if run["status"] == "running" and eta is not None:
         parts.append(f"about {math.ceil(eta)} s left")
+    elif run["status"] == "running" and done and not grid:
+        parts.append("estimating the time left")
     elif run["status"] == "completed" and progress.get("elapsed_s") is not None:
         parts.append(f"took {progress['elapsed_s']:.1f} s")
     return ", ".join(parts), (min(done / total, 1.0) if total else 0.0)
+
+
+#: At the paper's rate (SGD, 3e-4) every model of Experiment 1 sits near NMSE 1 (a flat line at the mean)
+#: for its first couple of hundred epochs before the CW-RNN falls away (a first-time user saw every model
+#: at 1 until about epoch 200 with the Playground's defaults), so a short run looks like plain failure.
+PLATEAU_EPOCHS = 250
+
+
+def early_note(run: Mapping) -> str | None:
+    """What to expect of an Experiment 1 run trained with the paper's optimiser that is still inside the
+    plateau where every model's NMSE stays near 1; None otherwise."""
+    config, progress = run["config"], run.get("progress") or {}
+    if run["task"] != "generation" or config.get("preset") != "paper-generation":
+        return None
+    done = progress.get("epoch") or 0
+    if done >= PLATEAU_EPOCHS or run["status"] not in ("running", "completed", "cancelled"):
+        return None
+    if run["status"] == "running":
+        return (
+            f"Epoch {done}: at the paper's learning rate every model stays near NMSE 1 (no better than a flat "
+            f"line) for about the first {PLATEAU_EPOCHS - 50} epochs, then the CW-RNN falls away. This is normal; "
+            "give it time."
+        )
+    return (
+        f"This run stopped at epoch {done}, inside the first {PLATEAU_EPOCHS - 50} or so epochs in which the "
+        "paper's optimiser leaves every model near NMSE 1: train longer (the Playground's default is 400) "
+        "or try Adam to see the CW-RNN pull ahead."
+    )
