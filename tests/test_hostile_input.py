@@ -5,32 +5,16 @@ allowed roots holds."""
 
 from __future__ import annotations
 
-import io
-import stat
-import zipfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from upload_files import TONE, zipped
 
-from cwrnn.data import audio
 from cwrnn.runs.manager import ensure_manager
 
 ROOT = Path(__file__).resolve().parent.parent
-TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
 HUGE = "9" * 25
-
-
-def zipped(members: dict[str, bytes], links: dict[str, str] = {}) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-        for name, target in links.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            archive.writestr(info, target)
-    return buffer.getvalue()
 
 
 @pytest.fixture

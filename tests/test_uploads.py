@@ -1,32 +1,13 @@
 """Uploads: a WAV or a zip of recordings is checked before it is kept, stays within a quota, and is named by
 its content, never by a server path."""
 
-import io
-import stat
-import zipfile
-
 import pytest
+from upload_files import TONE, zipped
 
 from cwrnn.app import playground_state as ps
 from cwrnn.app import uploads as up
 from cwrnn.config import ConfigError
 from cwrnn.data import audio
-
-TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
-
-
-def zipped(members: dict[str, bytes], links: dict[str, str] = {}) -> bytes:
-    """A zip of files, and of symbolic links (name -> target) stored as `zip --symlinks` stores them."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-        for name, target in links.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            archive.writestr(info, target)
-    return buffer.getvalue()
-
 
 # ---- one WAV -----------------------------------------------------------------------------------------
 
