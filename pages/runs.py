@@ -206,7 +206,7 @@ def compare(run_ids: list[int]) -> None:
         if len(groups) > 1:
             st.markdown(f"**{task}**: " + ", ".join(rv.run_label(r) for r in group))
         compare_task(task, group, colors, suffix="" if len(groups) == 1 else f"_{task}")
-    diff = rv.config_diff(runs)
+    diff = rv.config_diff(runs, store().home)
     st.markdown("**Settings that differ**")
     if diff.empty:
         st.info("These runs have the same configuration.")

@@ -247,6 +247,14 @@ def test_config_diff_names_each_setting_once_when_tasks_differ(store):
     assert diff.index.tolist() == ["task"] and diff.loc["task"].tolist() == ["generation", "words"]
 
 
+def test_config_diff_names_uploads_relative_to_the_data_home(store):
+    config = {**RunConfig(task="words", dataset="folder").to_dict()}
+    a = finished(store, "words", {**config, "folder": str(store.home / "uploads" / "recordings-a")})
+    b = finished(store, "words", {**config, "folder": "/srv/speech"})
+    diff = rv.config_diff([store.get_run(a), store.get_run(b)], store.home)
+    assert diff.loc["folder"].tolist() == ["uploads/recordings-a", "/srv/speech"]
+
+
 def snapshot(store: RunStore, run_id: int, target: np.ndarray, outputs: dict) -> None:
     arrays = {"target": target, **{f"output/{a}": y for a, y in outputs.items()}}
     store.add_snapshot(run_id, 10, arrays, {"epoch": 10, "archs": list(outputs)})

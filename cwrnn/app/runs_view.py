@@ -250,7 +250,7 @@ def settings_table(run: Mapping, home: Path | None = None) -> pd.DataFrame:
         if name in skip or name not in config or (name in ("wav_path", "wav_start") and config.get("source") != "wav"):
             continue
         value = config[name] if (name, config[name]) != ("clip_norm", None) else "none"
-        if name in ("folder", "wav_path") and value and home is not None:
+        if name in ("folder", "wav_path") and value and home is not None:  # no server path of the lab's
             value = word_view.shown_path(value, home)
         if name == "lr" and config.get("preset") in PRESETS and PRESETS[config["preset"]]["lr_scale"]:
             scales = PRESETS[config["preset"]]["lr_scale"]
@@ -397,16 +397,21 @@ def shown(value, sep: str = ", ") -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def config_diff(runs: Sequence[Mapping]) -> pd.DataFrame:
+def config_diff(runs: Sequence[Mapping], home: Path | None = None) -> pd.DataFrame:
     """The configuration settings that differ between runs: one row per setting, one column per run.
 
-    None shows as "automatic" (the setting's default rule); a key a run's config lacks, as "not set".
+    None shows as "automatic" (the setting's default rule); a key a run's config lacks, as "not set";
+    a folder or WAV file inside the data `home`, relative to it.
     """
+
+    def value(run: Mapping, key: str) -> str:
+        v = run["task"] if key == "task" else run["config"].get(key, _UNSET)
+        if key in ("folder", "wav_path") and isinstance(v, str) and home is not None:
+            v = word_view.shown_path(v, home)
+        return shown(v)
+
     keys = list(dict.fromkeys(["task", *(k for run in runs for k in run["config"])]))
-    values = {
-        run_label(run): [shown(run["task"] if k == "task" else run["config"].get(k, _UNSET)) for k in keys]
-        for run in runs
-    }
+    values = {run_label(run): [value(run, k) for k in keys] for run in runs}
     table = pd.DataFrame(values, index=pd.Index(keys, name="setting"))
     return table[table.nunique(axis=1) > 1]
 
