@@ -10,11 +10,13 @@ __version__ = "0.1.0"
 __all__ = [
     "ARCHS",
     "ArchSpec",
+    "BidirectionalModel",
     "ClockworkRNN",
     "GRU",
     "LSTM",
     "SRN",
     "SequenceModel",
+    "build_network",
     "count_parameters",
     "match_hidden_size",
     "matched_specs",

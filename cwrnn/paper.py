@@ -28,8 +28,18 @@ WORDS_ERROR = {
     "srn": (None, None, None, None, 66.8),
 }
 
+HANDWRITING_BUDGETS = (10000, 50000, 100000)
+HANDWRITING_INPUTS, HANDWRITING_OUTPUTS = 4, 82  # x, y, time, pen-up; 81 characters and the CTC blank
+#: Table 1, Experiment 3: hidden units per direction of a bidirectional network. The LSTM's sizes come
+#: out exactly without peepholes (or with peepholes and no forget-gate bias vector); ours, with both,
+#: lands within one unit.
+HANDWRITING_HIDDEN = {"srn": (40, 121, 185), "lstm": (25, 67, 100), "cwrnn": (45, 148, 231)}
+#: Table 3: character error rate % on IAM-OnDB, best-path decoding without a dictionary.
+HANDWRITING_CER = {"srn": (52.8, 43.4, 47.5), "lstm": (34.2, 21.4, 19.2), "cwrnn": (67.2, 46.5, 39.5)}
+
 GENERATION_PERIODS = [2**i for i in range(9)]  # 9 modules, 1..256
 WORDS_PERIODS = [2**i for i in range(7)]  # 7 modules, 1..64
+HANDWRITING_PERIODS = [2**i for i in range(9)]  # 9 modules, 1..256
 
 
 def paper_value(table: dict, budgets: tuple, arch: str, budget: int):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the app's requirements and starts it on http://localhost:8501
+# Starts the app on http://localhost:8501 from the checkout's .venv, made or updated first (see _env.sh).
+# Arguments go to `streamlit run app.py`; PYTHON=/path/to/python3 picks the interpreter.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-python3 -m pip install -q -r requirements.txt -e . 2>&1 | grep -v "running pip as the 'root' user" || true
-exec python3 -m streamlit run app.py "$@"
+source "$(dirname "$0")/_env.sh"
+venv_ready requirements.txt
+exec "$VENV_PYTHON" -m streamlit run app.py "$@"

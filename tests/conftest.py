@@ -12,3 +12,15 @@ def store(tmp_path, monkeypatch) -> RunStore:
     """A RunStore in a fresh folder, which is also CWRNN_HOME for anything the test starts."""
     monkeypatch.setenv("CWRNN_HOME", str(tmp_path))
     return RunStore(tmp_path)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models: intra-op threads only add synchronisation, and on a busy 2-core machine they made
+    training tests several times slower."""
+    import torch  # here, so that tests that never train do not pay for importing torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -7,15 +7,13 @@ Playground while it trains is saved in test-artifacts/.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from app_server import free_port, serve, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -43,16 +41,10 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_app(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
     """`streamlit run app.py` on a free port with its own run store; returns once it answers /_stcore/health."""
     port = free_port()
-    process = subprocess.Popen(
+    return serve(
         [
             sys.executable,
             "-m",
@@ -66,38 +58,11 @@ def start_app(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
             "--browser.gatherUsageStats",
             "false",
         ],
+        port,
         cwd=ROOT,
         env={**os.environ, "CWRNN_HOME": str(home)},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # its own process group: the training workers are stopped with it
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.3)
-    stop_app(process)
-    raise RuntimeError(f"streamlit did not answer on {url} within 60 s:\n{log.read_text()[-2000:]}")
-
-
-def stop_app(process: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        log=log,
+    )
 
 
 #: Two tiny finished runs the lab starts with, trained in this process before the app starts (so its
@@ -121,7 +86,7 @@ def app_url(tmp_path_factory):
     try:
         yield url
     finally:
-        stop_app(process)
+        stop(process)
 
 
 @pytest.fixture

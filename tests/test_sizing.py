@@ -2,7 +2,7 @@
 
 import pytest
 
-from cwrnn import ArchSpec, SequenceModel, count_parameters, match_hidden_size, paper
+from cwrnn import ArchSpec, SequenceModel, build_network, count_parameters, match_hidden_size, paper
 from cwrnn.clock import recurrent_macs_per_step, split_units, theoretical_speedup
 
 
@@ -18,6 +18,27 @@ def test_table1_experiment2_within_two_units(arch):
     for budget, expected in zip(paper.WORDS_BUDGETS, paper.WORDS_HIDDEN[arch]):
         got = match_hidden_size(arch, budget, 13, 25, num_modules=7 if arch == "cwrnn" else None)
         assert abs(got - expected) <= 2, (arch, budget, got, expected)
+
+
+@pytest.mark.parametrize("arch", ["srn", "lstm", "cwrnn"])
+@pytest.mark.parametrize("peepholes", [True, False])
+def test_table1_experiment3_bidirectional_within_two_units(arch, peepholes):
+    for budget, expected in zip(paper.HANDWRITING_BUDGETS, paper.HANDWRITING_HIDDEN[arch]):
+        got = match_hidden_size(
+            arch,
+            budget,
+            paper.HANDWRITING_INPUTS,
+            paper.HANDWRITING_OUTPUTS,
+            num_modules=len(paper.HANDWRITING_PERIODS) if arch == "cwrnn" else None,
+            peepholes=peepholes,
+            bidirectional=True,
+        )
+        assert abs(got - expected) <= 2, (arch, budget, got, expected)
+
+
+def test_bidirectional_count_by_hand():
+    # two SRN layers of 40 (1600 + 160 + 40 each) and one readout from 80 units to 82 outputs
+    assert count_parameters("srn", 40, 4, 82, bidirectional=True) == 2 * 1800 + 82 * 81
 
 
 def test_cwrnn_count_by_hand():
@@ -45,6 +66,23 @@ def test_count_equals_the_real_modules(spec, inp, out):
     if spec.arch == "cwrnn":
         stored -= int((~model.core.mask).sum()) - len(spec.periods)
     assert spec.parameters(inp, out) == stored
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ArchSpec("cwrnn", 19, periods=[1, 2, 4, 8, 16], bidirectional=True),
+        ArchSpec("srn", 15, bidirectional=True),
+        ArchSpec("lstm", 7, bidirectional=True),
+        ArchSpec("gru", 9, bidirectional=True),
+    ],
+)
+def test_bidirectional_count_equals_the_real_modules(spec):
+    model = build_network(spec, 4, 82, seeds=[0])
+    stored = sum(p.numel() for p in model.parameters())
+    if spec.arch == "cwrnn":
+        stored -= 2 * (int((~model.core.mask).sum()) - len(spec.periods))
+    assert spec.parameters(4, 82) == stored
 
 
 def test_operation_counts_match_the_closed_form():

@@ -27,14 +27,7 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CWRNN_CACHE", str(tmp_path / "cache"))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: intra-op threads only add synchronisation, and on a busy 2-core machine
-    they made this file several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_split(n: int, classes: int, rng: np.random.Generator, *, lengths=(5, 16)) -> SpeechSplit:

@@ -11,6 +11,8 @@ _HOME = {
     "LSTM": "baselines",
     "SRN": "baselines",
     "ClockworkRNN": "clockwork",
+    "BidirectionalModel": "bidirectional",
+    "build_network": "bidirectional",
     "SequenceModel": "network",
     "ArchSpec": "sizing",
     "matched_specs": "sizing",

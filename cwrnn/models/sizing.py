@@ -2,6 +2,8 @@
 
 Counted: recurrent and input weights, hidden biases, a linear readout with bias, LSTM peepholes, and
 one parameter per CW-RNN period (the paper counts the periods when it matches network sizes).
+A bidirectional network has two recurrent layers of the same size (each with its own periods) and one
+readout reading both, 2n units wide.
 """
 
 from __future__ import annotations
@@ -26,21 +28,39 @@ def count_parameters(
     connectivity: str = "slow_to_fast",
     peepholes: bool = True,
     count_periods: bool = True,
+    bidirectional: bool = False,
 ) -> int:
     """Trainable parameters of an `arch` network with a linear readout (plus CW-RNN periods)."""
-    n, readout = hidden_size, output_size * (hidden_size + 1)
+    directions = 2 if bidirectional else 1
+    recurrent = _recurrent_parameters(
+        arch,
+        hidden_size,
+        input_size,
+        num_modules=num_modules,
+        module_sizes=module_sizes,
+        connectivity=connectivity,
+        peepholes=peepholes,
+        count_periods=count_periods,
+    )
+    return directions * recurrent + output_size * (directions * hidden_size + 1)
+
+
+def _recurrent_parameters(
+    arch, hidden_size, input_size, *, num_modules, module_sizes, connectivity, peepholes, count_periods
+) -> int:
+    n = hidden_size
     if arch == "srn":
-        return n * n + n * input_size + n + readout
+        return n * n + n * input_size + n
     if arch == "lstm":
-        return 4 * (n * n + n * input_size + n) + (3 * n if peepholes else 0) + readout
+        return 4 * (n * n + n * input_size + n) + (3 * n if peepholes else 0)
     if arch == "gru":
-        return 3 * (n * n + n * input_size + n) + n + readout
+        return 3 * (n * n + n * input_size + n) + n
     if arch == "cwrnn":
         sizes = list(module_sizes) if module_sizes is not None else clock.split_units(n, num_modules or 1)
         if sum(sizes) != n:
             raise ValueError(f"module sizes {sizes} do not add up to hidden_size {n}")
         recurrent = int(clock.unit_mask(sizes, connectivity).sum())
-        return recurrent + n * input_size + n + readout + (len(sizes) if count_periods else 0)
+        return recurrent + n * input_size + n + (len(sizes) if count_periods else 0)
     raise ValueError(f"unknown architecture {arch!r}; allowed: {', '.join(ARCHS)}")
 
 
@@ -87,7 +107,8 @@ def recurrent_macs(
 
 @dataclass
 class ArchSpec:
-    """One architecture of a comparison. The CW-RNN fields are ignored by the baselines."""
+    """One architecture of a comparison. The CW-RNN fields are ignored by the baselines. A bidirectional
+    spec has a forward and a backward recurrent layer, each `hidden_size` wide (see models/bidirectional.py)."""
 
     arch: str
     hidden_size: int
@@ -96,6 +117,7 @@ class ArchSpec:
     connectivity: str = "slow_to_fast"
     peepholes: bool = True
     forget_bias: float = 5.0
+    bidirectional: bool = False
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -114,16 +136,18 @@ class ArchSpec:
             module_sizes=self.module_sizes,
             connectivity=self.connectivity,
             peepholes=self.peepholes,
+            bidirectional=self.bidirectional,
         )
 
     def macs(self) -> float:
-        return recurrent_macs(
+        one_way = recurrent_macs(
             self.arch,
             self.hidden_size,
             module_sizes=self.module_sizes,
             periods=self.periods,
             connectivity=self.connectivity,
         )
+        return one_way * (2 if self.bidirectional else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,6 +164,7 @@ def matched_specs(
     baselines: Sequence[str] = ("srn", "lstm"),
     peepholes: bool = True,
     forget_bias: float = 5.0,
+    bidirectional: bool = False,
 ) -> list[ArchSpec]:
     """The CW-RNN and its baselines, each sized to the same parameter budget.
 
@@ -150,13 +175,23 @@ def matched_specs(
     explicit = module_sizes is not None
     if not explicit:
         n = match_hidden_size(
-            "cwrnn", budget, input_size, output_size, num_modules=len(periods), connectivity=connectivity
+            "cwrnn",
+            budget,
+            input_size,
+            output_size,
+            num_modules=len(periods),
+            connectivity=connectivity,
+            bidirectional=bidirectional,
         )
         module_sizes = clock.split_units(n, len(periods))
-    specs = [ArchSpec("cwrnn", sum(module_sizes), list(periods), list(module_sizes), connectivity)]
+    specs = [
+        ArchSpec(
+            "cwrnn", sum(module_sizes), list(periods), list(module_sizes), connectivity, bidirectional=bidirectional
+        )
+    ]
     if explicit:
         budget = specs[0].parameters(input_size, output_size)
     for arch in baselines:
-        n = match_hidden_size(arch, budget, input_size, output_size, peepholes=peepholes)
-        specs.append(ArchSpec(arch, n, peepholes=peepholes, forget_bias=forget_bias))
+        n = match_hidden_size(arch, budget, input_size, output_size, peepholes=peepholes, bidirectional=bidirectional)
+        specs.append(ArchSpec(arch, n, peepholes=peepholes, forget_bias=forget_bias, bidirectional=bidirectional))
     return specs
