@@ -25,6 +25,7 @@ VARIANTS = {
     "no-clip": ({}, {"clip_norm": None}),
     "clip-1": ({}, {"clip_norm": 1.0}),
     "torch-init": ({}, {"init": "torch"}),
+    "variance-init": ({}, {"init": "paper-variance"}),
     "momentum-0.9": ({}, {"momentum": 0.9}),
     "momentum-0.99": ({}, {"momentum": 0.99}),
     "no-peepholes": ({"peepholes": False}, {}),
@@ -42,6 +43,7 @@ def main():
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--clips", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--tag", default="", help="suffix for the result file name")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     a = p.parse_args()
     seeds = list(range(a.seeds))
@@ -70,7 +72,7 @@ def main():
         f"{a.seeds} seeds x clips {a.clips}, {a.epochs} epochs; one factor changed from the paper preset per block.",
         "", "```", *blocks, "```", ""])
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"baseline_ablation_{a.arch}_{a.epochs}ep_cpu.md").write_text(text)
+    (RESULTS / f"baseline_ablation_{a.arch}_{a.epochs}ep_cpu{a.tag}.md").write_text(text)
 
 
 if __name__ == "__main__":

@@ -70,13 +70,13 @@ def main():
     preset = "paper-generation" if a.task == "generation" else "paper-words"
     cfg = validate({"task": a.task, "budget": a.budget, "epochs": a.epochs, "periods": list(periods),
                     "preset": preset, "device": a.device, **dict(a.set)})
-    metric, label = METRICS[a.task]
+    metric, label = METRICS[a.task]  # the task's metric, the name the rows give it
     momenta = a.momenta or [cfg.train_config().momentum]
     progress = Progress(len(a.rates) * len(momenta), a.seeds, metric)
     load = os.getloadavg()[0]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     rows = sweep(cfg, a.archs, a.rates, list(range(a.seeds)), a.momenta, callbacks=[progress])
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     scale = 100 if a.task == "words" else 1
     name = f"lr_sweep_{a.task}_{a.budget}_{a.epochs}ep_{a.device}{a.tag}"
     settings = [f"{lr:g}/{m:g}" for lr in a.rates for m in momenta]
@@ -90,12 +90,13 @@ def main():
         f"{machine(a.device)}; load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at the end.",
         f"Settings: {a.seeds} seeds, {a.epochs} epochs, preset {preset}, clip_norm {cfg.train_config().clip_norm}, "
         f"extra fields {dict(a.set)}; metric: {label}" + (" (%)" if scale != 1 else "") + ".",
-        f"Wall time: {wall:.0f} s in all; " + ", ".join(f"{k} {v:.0f} s" for k, v in progress.wall.items()) + ".",
+        f"Wall time: {wall:.0f} s in all ({cpu:.0f} s of CPU time: the wall time of an idle machine); "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in progress.wall.items()) + ".",
         "", "```", format_sweep(rows, label, scale), "```", "",
         "Median over members at intermediate epochs (rate/momentum per column):", "```", *curve_lines, "```", ""])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.md").write_text(text)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"argv": os.sys.argv[1:], "wall_s": wall,
+    (RESULTS / f"{name}.json").write_text(json.dumps({"argv": os.sys.argv[1:], "wall_s": wall, "cpu_s": cpu,
                                                       "wall_per_arch_s": progress.wall, "rows": rows,
                                                       "curves": progress.curves}, indent=1))
     print(text)

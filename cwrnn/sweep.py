@@ -26,8 +26,9 @@ from .train import Callback, TrainConfig, train
 
 MAX_SETTINGS = 16  # rates x momenta in one sweep: each is a full set of seeds in the stacked model
 ARCHS = ("cwrnn", *BASELINES)
-#: the metric a sweep ranks by (lower is better) and how tables name it
-METRICS = {"generation": ("nmse", "NMSE"), "words": ("test_error", "validation error")}
+#: the task's metric a sweep ranks by (lower is better) and the name its rows give it: on the validation
+#: task the words task's "test" split is the held-out training speakers
+METRICS = {"generation": ("nmse", "nmse"), "words": ("test_error", "validation_error")}
 
 
 def check_values(name: str, values, ok, allowed: str) -> list[float]:
@@ -88,15 +89,15 @@ def sweep(config: RunConfig | dict, archs: Sequence[str], rates: Sequence[float]
         task = WordsTask(validation_split(task.data), readout=task.readout, dataset=f"{task.dataset}, validation")
     specs = [s for s in build_specs(stacked, task.input_size, task.output_size) if s.arch in archs]
     tc = replace(base, lr_scale={}, snapshot_every=10**9)
-    return sweep_specs(task, specs, settings, seeds, tc, METRICS[cfg.task][0], callbacks=callbacks)
+    return sweep_specs(task, specs, settings, seeds, tc, *METRICS[cfg.task], callbacks=callbacks)
 
 
 def sweep_specs(task: Task, specs: Sequence[ArchSpec], settings: Sequence[tuple[float, float]],
-                seeds: Sequence[int], cfg: TrainConfig, metric: str, *,
+                seeds: Sequence[int], cfg: TrainConfig, metric: str, name: str | None = None, *,
                 callbacks: Sequence[Callback] = ()) -> list[dict]:
     """The sweep itself, for any task and architectures: one stacked training per architecture, whose
     members are setting-major (all seeds of the first (rate, momentum), then the next). The task must
-    have been built for len(settings) * len(seeds) seeds."""
+    have been built for len(settings) * len(seeds) seeds. Rows call the task's `metric` `name`."""
     slots = [int(s) for _ in settings for s in seeds]
     cfg = replace(cfg, member_lr=[lr for lr, _ in settings for _ in seeds],
                   member_momentum=[m for _, m in settings for _ in seeds])
@@ -107,7 +108,7 @@ def sweep_specs(task: Task, specs: Sequence[ArchSpec], settings: Sequence[tuple[
         values = np.asarray(result.final[spec.arch][metric], dtype=float).reshape(-1, len(slots))
         for i, (lr, momentum) in enumerate(settings):
             rows.append({"arch": spec.arch, "hidden_size": spec.hidden_size, "lr": lr, "momentum": momentum,
-                         "metric": metric,
+                         "metric": name or metric,
                          **summarise(values[:, i * len(seeds):(i + 1) * len(seeds)].ravel())})
     return mark_best(rows)
 

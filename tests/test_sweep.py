@@ -95,3 +95,12 @@ def test_words_validation_holds_out_a_training_speaker_and_never_sees_test():
     assert set(val.train.targets.tolist()) == set(range(len(data.labels))), "every word is still trained"
     with pytest.raises(ValueError, match="needs 1 to"):
         validation_split(data, speakers=len(set(data.train.speakers)))
+
+
+def test_words_sweep_reads_the_validation_error():
+    config = {"task": "words", "budget": 500, "epochs": 1, "periods": [1, 2, 4, 8], "preset": "paper-words"}
+    rows = sweep(config, ["srn"], [3e-4], [0])
+    held_out = len(validation_split(shipped_words()).test)
+    (row,) = rows
+    assert row["metric"] == "validation_error" and row["n"] == 1 and row["momentum"] == 0.9
+    assert row["values"][0] * held_out == pytest.approx(round(row["values"][0] * held_out))
