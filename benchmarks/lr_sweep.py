@@ -4,7 +4,7 @@ The issue's target: Experiment 1 at 1000 parameters, 7 rates x 5 seeds x 5 clips
 cwrnn, lstm and srn, in at most 10 minutes on the 2-core CPU.
     python benchmarks/lr_sweep.py [--task generation] [--budget 1000] [--epochs 2000] [--seeds 5]
         [--rates 1e-5 3e-5 ...] [--momenta 0.95] [--archs cwrnn lstm srn] [--set key=value ...]
-Writes benchmarks/results/lr_sweep_{task}_{budget}_{epochs}ep_{device}.md (table, per-arch wall times,
+Writes benchmarks/results/lr_sweep_{task}_{budget}_{epochs}ep_{archs}_{device}{tag}.md (table, per-arch wall times,
 the metric at intermediate epochs) and a .json of the rows beside it.
 """
 import argparse
@@ -23,7 +23,7 @@ from cwrnn.sweep import METRICS, format_sweep, sweep
 from cwrnn.train import Callback
 
 RESULTS = Path(__file__).parent / "results"
-CHECKPOINTS = (100, 250, 500, 1000, 1500, 2000, 3000, 4000)
+CHECKPOINTS = (100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000)
 
 
 class Progress(Callback):
@@ -78,7 +78,7 @@ def main():
     rows = sweep(cfg, a.archs, a.rates, list(range(a.seeds)), a.momenta, callbacks=[progress])
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     scale = 100 if a.task == "words" else 1
-    name = f"lr_sweep_{a.task}_{a.budget}_{a.epochs}ep_{a.device}{a.tag}"
+    name = f"lr_sweep_{a.task}_{a.budget}_{a.epochs}ep_{'-'.join(a.archs)}_{a.device}{a.tag}"
     settings = [f"{lr:g}/{m:g}" for lr in a.rates for m in momenta]
     curve_lines = []
     for arch, curve in progress.curves.items():

@@ -68,7 +68,8 @@ def sweep(config: RunConfig | dict, archs: Sequence[str], rates: Sequence[float]
     """Each architecture of `archs` (sized by `config`'s budget) at every rate x momentum, every seed.
 
     Rates are absolute (the preset's per-architecture lr_scale is not applied); momenta default to the
-    preset's. Returns the rows of `summarise`, one per architecture, rate and momentum.
+    preset's; `seeds` are the init seeds (the config's seeds and seed fields are not used). Returns one
+    row per architecture, rate and momentum: the setting, `summarise`'s statistics and `best`.
     """
     cfg = config if isinstance(config, RunConfig) else validate(config)
     rates = check_values("rates", rates, lambda v: 0 < v <= 10, "finite numbers in (0, 10]")
