@@ -90,7 +90,7 @@ def main():
         f"{machine(a.device)}; load average {load:.2f} at start, {os.getloadavg()[0]:.2f} at the end.",
         f"Settings: {a.seeds} seeds, {a.epochs} epochs, preset {preset}, clip_norm {cfg.train_config().clip_norm}, "
         f"extra fields {dict(a.set)}; metric: {label}" + (" (%)" if scale != 1 else "") + ".",
-        f"Wall time: {wall:.0f} s in all ({cpu:.0f} s of CPU time: the wall time of an idle machine); "
+        f"Wall time: {wall:.0f} s in all ({cpu:.0f} s of CPU time, about the wall time on an idle machine); "
         + ", ".join(f"{k} {v:.0f} s" for k, v in progress.wall.items()) + ".",
         "", "```", format_sweep(rows, label, scale), "```", "",
         "Median over members at intermediate epochs (rate/momentum per column):", "```", *curve_lines, "```", ""])
