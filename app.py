@@ -5,7 +5,7 @@ import gc
 import streamlit as st
 
 from cwrnn.runs.manager import ensure_manager
-from cwrnn.runs.store import StoreError, default_home
+from cwrnn.runs.store import StoreError
 
 st.set_page_config(page_title="Clockwork Lab", page_icon=":material/schedule:", layout="wide")
 
@@ -40,4 +40,5 @@ except StoreError as e:
     st.stop()
 
 pages.run()
-st.sidebar.caption(f"Runs are kept in `{default_home()}` (set CWRNN_HOME to use another folder).")
+# Not the folder's path: a visitor has no business with the server's file system.
+st.sidebar.caption("Runs are kept in the lab's data folder on the server (`$CWRNN_HOME`).")

@@ -230,7 +230,8 @@ def cmd_runs(args) -> int:
             print(json.dumps(runs, indent=2, default=str))
         for r in [] if args.json else runs:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
-            print(f"{r['id']:>5}  {r['status']:<11} {r['task']:<11} budget {r['config'].get('budget', '?'):<7} {when}")
+            budget = r["config"].get("budget") or ",".join(map(str, r["config"].get("budgets", []))) or "?"
+            print(f"{r['id']:>5}  {r['status']:<11} {r['task']:<15} budget {budget:<7} {when}")
         return 0
     if args.id is None:
         raise SystemExit(f"runs {args.action} needs a run ID")

@@ -213,3 +213,12 @@ def validate(raw: dict) -> RunConfig:
     if problems:
         raise ConfigError(problems)
     return RunConfig(**merged)
+
+
+def as_trained(cfg: RunConfig) -> dict:
+    """The run's fields with the optimiser settings its preset chose in place of null ("automatic"), as
+    `experiment.train_config` resolves them: what a run's config.json records, so it says what was used
+    (and trains the same run when read back)."""
+    preset = PRESETS[cfg.preset]
+    chosen = {k: preset.get(k) if getattr(cfg, k) is None else getattr(cfg, k) for k in ("lr", "momentum", "clip_norm")}
+    return {**cfg.to_dict(), **chosen}

@@ -19,6 +19,7 @@ import torch
 
 from .config import PRESETS
 from .models import ArchSpec, SequenceModel
+from .optim import MemberSGD
 from .tasks.base import Task
 
 OPTIMIZERS = ("sgd", "adam")
@@ -32,6 +33,12 @@ class TrainConfig:
     momentum: float = 0.95
     #: per-architecture multiplier of lr (the paper trains its LSTM at a tenth of the rate)
     lr_scale: dict[str, float] = field(default_factory=dict)
+    #: SGD only: one rate (momentum) per seed given to `train`, replacing lr (momentum) for that seed's
+    #: networks, so a sweep of rates x seeds trains as one stacked model; lr_scale still applies
+    member_lr: list[float] | None = None
+    member_momentum: list[float] | None = None
+    #: Nesterov momentum (the paper's); False: classical momentum
+    nesterov: bool = True
     #: clip each member's gradient norm to this (None: no clipping; the paper mentions none)
     clip_norm: float | None = None
     snapshot_every: int = 50
@@ -48,6 +55,18 @@ class TrainConfig:
             problems.append(f"learning rate must be a finite positive number, got {self.lr!r}")
         if not (0 <= self.momentum < 1):
             problems.append(f"momentum must be in [0, 1), got {self.momentum}")
+        for name, values, ok, allowed in (
+            ("member_lr", self.member_lr, lambda v: math.isfinite(v) and v > 0, "finite positive numbers"),
+            ("member_momentum", self.member_momentum, lambda v: 0 <= v < 1, "numbers in [0, 1)"),
+        ):
+            if values is None:
+                continue
+            if self.optimizer != "sgd":
+                problems.append(f"{name} needs optimizer 'sgd', got {self.optimizer!r}")
+            elif not values or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and ok(v) for v in values
+            ):
+                problems.append(f"{name} must be a non-empty list of {allowed}, got {values!r}")
         if self.epochs < 1:
             problems.append(f"epochs must be at least 1, got {self.epochs}")
         if self.clip_norm is not None and not (math.isfinite(self.clip_norm) and self.clip_norm > 0):
@@ -112,11 +131,19 @@ def member_seeds(seeds: Sequence[int], replicas: int) -> list[int]:
     return [derived(s, j) if j else s for j in range(replicas) for s in seeds]
 
 
-def _optimizer(cfg: TrainConfig, params, arch: str):
-    lr = cfg.lr * cfg.lr_scale.get(arch, 1.0)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
-    return torch.optim.Adam(params, lr=lr)
+def _optimizer(cfg: TrainConfig, params, arch: str, num_seeds: int, members: int):
+    scale = cfg.lr_scale.get(arch, 1.0)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr * scale)
+    rates = cfg.member_lr or [cfg.lr] * num_seeds
+    momenta = cfg.member_momentum or [cfg.momentum] * num_seeds
+    # member r is seed r % num_seeds (see member_seeds)
+    return MemberSGD(
+        params,
+        [rates[r % num_seeds] * scale for r in range(members)],
+        [momenta[r % num_seeds] for r in range(members)],
+        nesterov=cfg.nesterov,
+    )
 
 
 def _silence(model: SequenceModel, dead: np.ndarray) -> None:
@@ -200,10 +227,14 @@ def train(
 def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
     if not seeds:
         raise ValueError("give at least one seed")
+    for name in ("member_lr", "member_momentum"):
+        values = getattr(cfg, name)
+        if values is not None and len(values) != len(seeds):
+            raise ValueError(f"{name} needs one value per seed: got {len(values)} for {len(seeds)} seeds")
     task.to(device)
     members = member_seeds(seeds, task.replicas())
     models = {s.arch: SequenceModel(s, task.input_size, task.output_size, members, cfg.init).to(device) for s in specs}
-    opts = {a: _optimizer(cfg, m.parameters(), a) for a, m in models.items()}
+    opts = {a: _optimizer(cfg, m.parameters(), a, len(seeds), len(members)) for a, m in models.items()}
     stopper = _EarlyStop(models, cfg.patience) if cfg.patience and task.stop_metric else None
     info = {
         "device": str(device),

@@ -2,6 +2,7 @@
 what, and what it costs against an SRN and an LSTM with as many units."""
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from cwrnn import clock
 from cwrnn.app import clock_view, viz
@@ -37,7 +38,7 @@ def design() -> dict:
     modules = c2.slider(
         "Modules",
         1,
-        LIMITS["modules"],
+        clock_view.MAX_MODULES,
         9,
         key="clock_modules",
         disabled=schedule == "custom",
@@ -65,7 +66,8 @@ def design() -> dict:
             "Periods",
             "1, 2, 4, 8, 16, 32, 64, 128, 256",
             key="clock_periods",
-            help="Whole numbers from 1, fastest first, no repeats, e.g. 1, 3, 9, 27",
+            help=f"Whole numbers from 1 to {clock_view.MAX_PERIOD}, fastest first, no repeats, at most "
+            f"{clock_view.MAX_MODULES} (the Playground's limits), e.g. 1, 3, 9, 27",
         )
     c5, c6 = st.columns(2)
     steps = c5.slider(
@@ -159,10 +161,28 @@ def charts(d: dict, periods: list[int], numbers: clock_view.ClockNumbers) -> Non
     )
 
 
+def train_this_design(d: dict, periods: list[int]) -> None:
+    """Open the Playground with this design, ready to train."""
+    if st.button(
+        "Train this design",
+        key="clock_train",
+        type="primary",
+        help="Open the Playground with these periods and connectivity, and a parameter budget that gives its "
+        "CW-RNN these hidden units; with inputs, on the spoken words (Experiment 2), else on music",
+    ):
+        try:
+            query = clock_view.playground_link(periods, d["hidden"], d["connectivity"], d["inputs"])
+            st.switch_page("pages/playground.py", query_params=query)
+        except StreamlitPageNotFoundError:
+            st.warning("The Playground is reached from the whole app: start it with `streamlit run app.py`.")
+
+
 def main() -> None:
     introduction()
     d = design()
-    charts(d, *size_and_cost(d))
+    periods, numbers = size_and_cost(d)
+    train_this_design(d, periods)
+    charts(d, periods, numbers)
 
 
 main()

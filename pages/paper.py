@@ -159,6 +159,21 @@ def grid_controls(kind: str) -> None:
             )
 
 
+def shipped_results(kind: str) -> None:
+    """Until a grid of this experiment has run here: the results this project's `reproduce` produced."""
+    table, made = paper_results.shipped_results(kind)
+    if table.empty:
+        st.info("No grid has run yet: choose the sizes and press **Run the grid**.")
+        return
+    versions = ", ".join(f"{k} {v}" for k, v in made["versions"].items())
+    st.info(
+        "No grid has run yet in this lab: choose the sizes and press **Run the grid**. Until then, here are the "
+        f"results this project's `reproduce` produced on {made['date']} ({made['machine']}; {versions}):"
+    )
+    st.code(made["command"], language="bash")
+    st.dataframe(table, hide_index=True, key="paper_shipped_table")
+
+
 def grid_runs(kind: str) -> None:
     """The grids of this experiment run so far; the chosen one's progress, box plots and table."""
     experiment, key = grid.EXPERIMENTS[kind], PREFIX[kind]
@@ -166,7 +181,7 @@ def grid_runs(kind: str) -> None:
     if st.session_state.get(f"{key}_shown") not in grids:  # deleted on the Runs page since
         st.session_state.pop(f"{key}_shown", None)
     if not grids:
-        st.info("No grid has run yet: choose the sizes and press **Run the grid**.")
+        shipped_results(kind)
     else:
         shown = st.selectbox(
             "Show results of",

@@ -5,14 +5,16 @@ import streamlit as st
 
 from cwrnn.app import playground_state as ps
 from cwrnn.app import runs_view, viz
+from cwrnn.app import uploads as up
 from cwrnn.app import word_view as wv
 from cwrnn.app.run_figures import RunWatcher, looped
+from cwrnn.app.text import bullets, plain
 from cwrnn.config import ConfigError
 from cwrnn.data import audio
 from cwrnn.experiment import build_task
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import RunNotFound
-from pages._common import is_live, status_line, store
+from pages._common import curve_options, is_live, status_line, store
 
 REFRESH_S = 1.0
 TASK_LABELS = {"generation": "1: generate music", "words": "2: spoken words"}
@@ -52,13 +54,14 @@ def url_params() -> dict[str, list[str]]:
 def load_url() -> None:
     """Set every widget from the link (bad values fall back to defaults, with notes)."""
     cfg, notes = ps.from_query(url_params(), uploads())
-    run_id, note = ps.parse_run_param(url_params())
-    if run_id is not None:
+    run_id, note = None, None
+    if "run" in st.query_params:
         try:
-            shown = store().get_run(run_id)
-        except RunNotFound:
-            run_id, note = None, f"run={run_id} in the link names no stored run (it may have been deleted)"
+            (run_id,) = runs_view.parse_run_ids(st.query_params["run"], store())
+        except runs_view.RunLinkError as e:
+            note = f"{e}; no run is shown"
         else:
+            shown = store().get_run(run_id)
             if set(url_params()) == {"run"} and shown["task"] in ps.TASK_DEFAULTS:  # ?run=N alone: its settings
                 cfg, notes = ps.from_query(runs_view.playground_params(shown["config"]), uploads())
     ss.update(ps.widget_state(cfg))
@@ -115,16 +118,33 @@ def on_task() -> None:
     ss.pop("pg_periods_error", None)
 
 
+def on_wav() -> None:
+    """Keep an uploaded WAV in the lab's uploads folder (a file that cannot be read is not kept)."""
+    upload = ss.wav_upload
+    ss.pop("pg_wav_error", None)
+    if upload is None:
+        return
+    try:
+        ss.pg_wav_path = str(up.save_wav(upload.getvalue(), uploads()))
+    except up.UploadError as e:
+        ss.pg_wav_error = f"{upload.name} was not used: {e}"
+
+
 def on_zip() -> None:
-    """Unpack an uploaded zip of recordings into the lab's uploads folder and point the folder at it."""
+    """Unpack an uploaded zip of recordings into the lab's uploads folder and point the folder at it; a zip
+    whose recordings cannot be used is deleted again."""
     upload = ss.words_zip
     ss.pop("pg_zip_error", None)
     if upload is None:
         return
     try:
-        ss.folder = str(wv.extract_recordings(upload.getvalue(), uploads()))
-    except wv.UploadError as e:
+        folder = up.extract_recordings(
+            upload.getvalue(), uploads(), check=lambda path: wv.load_dataset("folder", str(path), store().home)
+        )
+    except up.UploadError as e:
         ss.pg_zip_error = f"{upload.name} was not used: {e}"
+    else:
+        ss.folder = wv.shown_path(folder, store().home)  # relative to the data home: no server path shown
 
 
 def sync_with_link() -> None:
@@ -148,7 +168,7 @@ def load_speech() -> tuple[list[str], object, list[str], tuple[int, int]]:
     speech, speech_problems, io_sizes = None, [], (0, 1)  # Experiment 1: no input, one output
     if ss.task == "words":
         try:
-            speech = wv.load_dataset(ss.dataset, ss.folder.strip() or None)
+            speech = wv.load_dataset(ss.dataset, ss.folder, store().home)
             io_sizes = (speech.n_channels, len(speech.labels))
         except ConfigError as e:  # an empty folder, one speaker only, unreadable files...
             speech_problems = [f"the recordings cannot be used: {p}" for p in e.problems]
@@ -179,7 +199,7 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                 help="synthetic speech: the paper's 25 words spoken by 7 synthetic voices (espeak-ng, varied "
                 "in rate, pitch, vocal tract and noise), 5 voices to train and 2 unseen to test; FSDD: "
                 "real recordings of the digits 0-9 by 6 speakers; yours: a folder or zip of "
-                "{label}_{speaker}_{take}.wav files. Test speakers are never heard in training",
+                "`{label}_{speaker}_{take}.wav` files. Test speakers are never heard in training",
             )
             if ss.dataset == "folder":
                 st.file_uploader(
@@ -187,18 +207,20 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                     type=["zip"],
                     key="words_zip",
                     on_change=on_zip,
-                    help="A zip of {label}_{speaker}_{take}.wav files (at the top or in one folder), "
-                    f"at most {wv.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
+                    help="A zip of `{label}_{speaker}_{take}.wav` files (at the top or in one folder), "
+                    f"at most {up.MAX_ZIP_BYTES // 2**20} MiB; unpacked into the lab's uploads "
                     "folder, which the path below then names",
                 )
                 if ss.get("pg_zip_error"):
-                    st.error(ss.pg_zip_error)
+                    st.error(plain(ss.pg_zip_error))
                 st.text_input(
                     "Folder on this server",
                     key="folder",
-                    placeholder="/path/to/recordings",
-                    help="A folder of {label}_{speaker}_{take}.wav files, e.g. 7_jackson_32.wav; two "
-                    "speakers are held out for testing, so it needs at least three",
+                    placeholder="uploads/recordings-...",
+                    help="A folder of `{label}_{speaker}_{take}.wav` files, e.g. `7_jackson_32.wav`; "
+                    "two speakers are held out for testing, so it needs at least three. Relative to "
+                    "the lab's data folder (a zip uploaded above lands in uploads/), or under a "
+                    "folder the lab's operator allows in `$CWRNN_DATA_ROOTS`",
                 )
             st.radio(
                 "Prediction read at",
@@ -227,16 +249,17 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                     help="The paper's five pieces of a music recording; one network per clip. One clip trains fastest",
                 )
             elif ss.source == "wav":
-                upload = st.file_uploader(
+                st.file_uploader(
                     "WAV file",
                     type=["wav"],
                     key="wav_upload",
+                    on_change=on_wav,
                     help="Any PCM or float WAV up to 10 minutes; it is resampled to 44.1 kHz "
                     "and 320 samples are cut at the start time below. Kept in the lab's "
                     "uploads folder so the link keeps working here",
                 )
-                if upload is not None:
-                    ss.pg_wav_path = str(ps.save_upload(upload.getvalue(), uploads()))
+                if ss.get("pg_wav_error"):
+                    st.error(plain(ss.pg_wav_error))
                 st.number_input(
                     "Start (s)",
                     min_value=0.0,
@@ -283,7 +306,7 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                 f"periods from 1 to {ps.MAX_PERIOD}); press Enter to apply",
             )
             if ss.get("pg_periods_error"):
-                st.error(f"These periods cannot be used: {ss.pg_periods_error}")
+                st.error(plain(f"These periods cannot be used: {ss.pg_periods_error}"))
         st.radio(
             "Module sizes",
             ["equal", "custom"],
@@ -413,7 +436,7 @@ def configuration(speech_problems: list[str], io_sizes: tuple[int, int]):
         ss.pg_notes = []  # the notes were about the link, and the settings have moved on
 
     if ss.pg_notes:
-        st.warning("Some settings in the link could not be used:\n\n" + "\n".join(f"- {n}" for n in ss.pg_notes))
+        st.warning("Some settings in the link could not be used:\n\n" + bullets(ss.pg_notes))
 
     target = None
     if cfg is not None and not problems and cfg.task == "generation":
@@ -422,7 +445,7 @@ def configuration(speech_problems: list[str], io_sizes: tuple[int, int]):
         except ConfigError as e:  # e.g. an unreadable WAV or a start past its end
             problems += e.problems
     if problems:
-        st.error("This configuration cannot be trained:\n\n" + "\n".join(f"- {p}" for p in problems))
+        st.error("This configuration cannot be trained:\n\n" + bullets(problems))
     return cfg, raw, problems, target
 
 
@@ -451,6 +474,8 @@ def train_controls(cfg, raw, problems: list[str], io_sizes: tuple[int, int]):
         disabled=bool(problems) or live,
         help="Train the CW-RNN and the baselines on these settings in the background",
     ):
+        if raw["folder"]:  # the worker reads the folder itself, wherever it runs from
+            raw = {**raw, "folder": str(wv.resolve_folder(raw["folder"], store().home))}
         ss.pg_run = manager.submit(cfg.task, raw, cfg.seed_list)
         st.rerun()  # redraw the buttons (Train off, Stop on) and the link with the new run
     if buttons_col.button(
@@ -462,11 +487,27 @@ def train_controls(cfg, raw, problems: list[str], io_sizes: tuple[int, int]):
         manager.cancel(ss.pg_run)
         st.rerun()
 
-    # Written after the buttons, so the link names the run just started.
+    # Written after the buttons, so the link names the run just started; but not a run the settings no longer
+    # describe, or the link would promise settings whose charts it does not show.
+    differ = settings_differ(run)
     ss.pg_query = ps.to_query(ss.pg_config)
-    if ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}) != st.query_params.to_dict():
-        st.query_params.from_dict(ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None else {}))
+    link = ss.pg_query | ({"run": str(ss.pg_run)} if ss.pg_run is not None and not differ else {})
+    if link != st.query_params.to_dict():
+        st.query_params.from_dict(link)
+    if differ:
+        st.info(
+            f"The charts below show run {ss.pg_run}; your settings differ in {', '.join(differ)}. "
+            "Press **Train** to train them."
+        )
     return run, live
+
+
+def settings_differ(run: dict | None) -> list[str]:
+    """The settings in which the controls differ from the shown run's ([] without a Playground run)."""
+    if run is None or run["task"] not in ps.TASK_DEFAULTS:
+        return []
+    shown, _ = ps.from_query(runs_view.playground_params(run["config"]), uploads())
+    return ps.differing_settings(shown, ss.pg_config)
 
 
 # ---- the run, live ---------------------------------------------------------------------------------
@@ -483,7 +524,9 @@ def show_run(run_id: int, was_live: bool) -> None:
     w = watcher(run_id)
     w.refresh()
     status_line(w.run)
-    figures = w.figures()
+    if note := runs_view.early_note(w.run):
+        st.info(note)
+    figures = w.figures(**curve_options("pg"))
     if w.task == "words":
         show_words_run(w, figures)
     else:
@@ -513,17 +556,20 @@ def show_words_run(w: RunWatcher, figures: dict) -> None:
     right.plotly_chart(figures["loss"], key="loss_chart")
     st.caption(
         "Error in % of the words each model gets wrong: dashed on the training speakers (heard without "
-        "noise), solid on the held-out test speakers. Chance is 1 - 1/(number of words)."
+        "noise), solid on the held-out test speakers; the dotted line is guessing, 1 - 1/(number of words). "
+        "A diamond is a model's final evaluation."
     )
     left, right = st.columns([3, 2])
-    left.plotly_chart(figures["confusion"], key="confusion_chart")
+    confusions = [name for name in figures if name.startswith("confusion")]
+    for tab, name in zip(left.tabs([viz.arch_label(n.partition("_")[2] or "cwrnn") for n in confusions]), confusions):
+        tab.plotly_chart(figures[name], key=f"{name}_chart")
     right.plotly_chart(figures["weights"], key="weights_chart")
     config = w.run["config"]
     try:
-        data = wv.load_dataset(config.get("dataset", "synthetic"), config.get("folder"))
+        data = wv.load_dataset(config.get("dataset", "synthetic"), config.get("folder"), store().home)
     except ConfigError as e:
         st.warning(
-            "This run's recordings can no longer be read, so its words cannot be shown: " + "; ".join(e.problems)
+            plain("This run's recordings can no longer be read, so its words cannot be shown: " + "; ".join(e.problems))
         )
         st.plotly_chart(figures["activity"], key="activity_chart")
         return
@@ -545,16 +591,21 @@ def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
     st.audio(wv.word_audio(data, index), format="audio/wav")
     activity = wv.word_activity(store(), w.run, data, index) if w is not None and w.finished else None
     figures = wv.word_figures(data, index, activity)
-    left, right = st.columns(2)
-    left.plotly_chart(figures["features"], key="features_chart")
+    # One above the other, on one axis of steps: what the network hears, how its modules follow, what it thinks.
+    st.plotly_chart(figures["features"], key="features_chart")
     if w is None:
         return
     if activity is not None:
-        right.plotly_chart(figures["activity"], key="activity_chart")
-        right.caption(f"The trained CW-RNN (first seed) hears this word and answers **{activity.predicted}**.")
+        st.plotly_chart(figures["activity"], key="activity_chart")
+        st.plotly_chart(figures["probabilities"], key="probabilities_chart")
+        st.caption(
+            f"The trained CW-RNN (first seed) hears this word and answers {wv.verdict(data, index, activity)}. "
+            "The lines are its probability of each word at every step: the slow modules carry the word's "
+            "beginning to the end, where words ending alike are told apart."
+        )
     else:
-        right.plotly_chart(snapshot_activity, key="activity_chart")
-        right.caption(
+        st.plotly_chart(snapshot_activity, key="activity_chart")
+        st.caption(
             "While training runs this shows the first test word at the latest snapshot; once the run "
             "has finished, the activity over any chosen word is shown."
         )
@@ -572,9 +623,9 @@ def main() -> None:
     elif speech is not None and not speech_problems:
         train_speakers, test_speakers = len(set(speech.train.speakers)), len(set(speech.test.speakers))
         st.info(
-            f"Press **Train** to start. {len(speech.labels)} words: {len(speech.train)} recordings by "
-            f"{train_speakers} speakers to learn from, {len(speech.test)} by {test_speakers} other speakers "
-            "to test on."
+            ("" if problems else "Press **Train** to start. ")  # not beside "cannot be trained"
+            + f"{len(speech.labels)} words: {len(speech.train)} recordings by {train_speakers} speakers to learn "
+            f"from, {len(speech.test)} by {test_speakers} other speakers to test on."
             + (" The speech is synthetic (espeak-ng voices), not recorded." if ss.dataset == "synthetic" else "")
         )
         show_word(None, speech)

@@ -7,10 +7,11 @@ from cwrnn.app import runs_view as rv
 from cwrnn.app import viz
 from cwrnn.app.paper_results import grid_figure, grid_kind, grid_results, grid_table
 from cwrnn.app.run_figures import run_audio, run_figures
+from cwrnn.app.text import plain
 from cwrnn.grid import is_grid
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import STATUSES, TERMINAL_STATUSES, StoreError
-from pages._common import is_live, status_line, store
+from pages._common import curve_options, is_live, status_line, store
 
 DOWNLOAD_KINDS = {"data": "metrics and configuration", "audio": "generated audio", "weights": "weights"}
 DOWNLOAD_HELP = {
@@ -37,7 +38,7 @@ def draw_run(run_id: int, was_live: bool) -> None:
         st.plotly_chart(grid_figure(results, budgets, kind), key="run_grid_chart")
         st.dataframe(grid_table(results, budgets, kind), hide_index=True)
     else:
-        figures = list(run_figures(store(), run_id).items())
+        figures = list(run_figures(store(), run_id, **curve_options("run")).items())
         for pair in range(0, len(figures), 2):
             for column, (name, fig) in zip(st.columns(2), figures[pair : pair + 2]):
                 column.plotly_chart(fig, key=f"run_{name}_chart")
@@ -74,9 +75,9 @@ def actions(run: dict) -> None:
         ("data", f"run-{run_id}-metrics.csv", "text/csv", lambda: rv.metrics_csv(store(), run_id)),
         ("data", f"run-{run_id}-config.json", "application/json", rv.config_json(run)),
     ]
-    if not live:
+    if not live:  # saved as run-<id>-<name>, so two runs' files never collide in a downloads folder
         files += [
-            (kind, name, mime, lambda name=name: rv.artifact_bytes(store(), run_id, name))
+            (kind, f"run-{run_id}-{name}", mime, lambda name=name: rv.artifact_bytes(store(), run_id, name))
             for kind, name, mime in rv.downloadable_files(store(), run_id)
         ]
     for kind, label in DOWNLOAD_KINDS.items():
@@ -116,7 +117,75 @@ def open_run(run_id: int) -> None:
     st.subheader(f"{rv.run_label(run)}: {run['task']}")
     live = is_live(run)
     st.fragment(draw_run, run_every=2 if live else None)(run_id, live)
+    if not is_grid(run):
+        with st.expander("Settings", expanded=True):
+            st.dataframe(rv.settings_table(run, store().home), hide_index=True, key="run_settings_table")
+            st.caption(
+                "The values this run was trained with: where the optimiser preset chose the learning "
+                "rate, momentum or clipping, its choice."
+            )
     actions(run)
+
+
+def compare_task(task: str, runs: list[dict], colors: dict[str, str], suffix: str) -> None:
+    """Curves and waveforms of several models of runs of one task: colour names the run, dash the model."""
+    metrics = rv.comparison_metrics(store(), runs)
+    archs, names = rv.metric_choices(metrics)
+    if not archs or not names:
+        st.info("These runs have logged nothing to overlay yet.")
+        return
+    left, right = st.columns(2)
+    chosen = left.multiselect(
+        "Models",
+        archs,
+        default=["cwrnn"] if "cwrnn" in archs else archs[:1],
+        format_func=viz.arch_label,
+        key=f"compare_archs{suffix}",
+        help="Whose curves and waveforms to overlay: colour is the run, line style "
+        "the model (solid CW-RNN, dotted SRN, dashed LSTM, dash-dot GRU)",
+    )
+    score = rv.SCORE_METRICS.get(task)
+    name = right.selectbox(
+        "Metric",
+        names,
+        index=names.index(score) if score in names else 0,
+        key=f"compare_metric{suffix}",
+        help="nmse: error divided by the target's variance",
+    )
+    if not chosen:
+        st.info("Choose at least one model.")
+        return
+    rows, labels = rv.comparison_series(metrics, chosen)
+    line_colors, dashes = rv.series_style(labels, colors)
+    st.plotly_chart(
+        viz.loss_figure(
+            rows,
+            name,
+            group_col="series",
+            colors=line_colors,
+            dashes=dashes,
+            title=f"{name} per run and model",
+            uirevision="compare",
+        ),
+        key=f"compare_loss_chart{suffix}",
+    )
+    if task != "generation":
+        return
+    target, outputs, labels, notes = rv.comparison_waveforms(store(), runs, chosen)
+    if outputs:
+        line_colors, dashes = rv.series_style(labels, colors)
+        st.plotly_chart(
+            viz.waveform_figure(
+                target,
+                outputs,
+                colors=line_colors,
+                dashes=dashes,
+                title="Generated waveform per run and model (latest snapshot)",
+            ),
+            key=f"compare_waveform_chart{suffix}",
+        )
+    for note in notes:
+        st.caption(note)
 
 
 def compare(run_ids: list[int]) -> None:
@@ -129,49 +198,15 @@ def compare(run_ids: list[int]) -> None:
         st.info("Select two or more training runs to compare them.")
         return
     st.subheader("Comparing " + ", ".join(rv.run_label(r) for r in runs))
-    metrics = rv.comparison_metrics(store(), runs)
-    archs, names = rv.metric_choices(metrics)
-    if not archs or not names:
-        st.info("These runs share no model and metric to overlay (they may be of different tasks).")
-    else:
-        left, right = st.columns(2)
-        arch = left.selectbox(
-            "Model",
-            archs,
-            index=archs.index("cwrnn") if "cwrnn" in archs else 0,
-            format_func=viz.arch_label,
-            key="compare_arch",
-            help="Whose curves and waveforms to overlay, one line per run",
-        )
-        score = rv.SCORE_METRICS.get(runs[0]["task"])
-        name = right.selectbox(
-            "Metric",
-            names,
-            index=names.index(score) if score in names else 0,
-            key="compare_metric",
-            help="nmse: error divided by the target's variance",
-        )
-        st.plotly_chart(
-            viz.loss_figure(
-                metrics[metrics["arch"] == arch],
-                name,
-                group_col="run",
-                title=f"{viz.arch_label(arch)}: {name} per run",
-                uirevision="compare",
-            ),
-            key="compare_loss_chart",
-        )
-        target, outputs, notes = rv.comparison_waveforms(store(), runs, arch)
-        if outputs:
-            st.plotly_chart(
-                viz.waveform_figure(
-                    target, outputs, title=f"{viz.arch_label(arch)}: generated waveform per run (latest snapshot)"
-                ),
-                key="compare_waveform_chart",
-            )
-        for note in notes:
-            st.caption(note)
-    diff = rv.config_diff(runs)
+    colors = rv.run_colors(runs)  # one colour per run in every chart below
+    groups = rv.by_task(runs)
+    if len(groups) > 1:
+        st.info("Runs compare within a task: each task's runs are shown as a group below.")
+    for task, group in groups.items():
+        if len(groups) > 1:
+            st.markdown(f"**{task}**: " + ", ".join(rv.run_label(r) for r in group))
+        compare_task(task, group, colors, suffix="" if len(groups) == 1 else f"_{task}")
+    diff = rv.config_diff(runs, store().home)
     st.markdown("**Settings that differ**")
     if diff.empty:
         st.info("These runs have the same configuration.")
@@ -179,8 +214,22 @@ def compare(run_ids: list[int]) -> None:
         st.dataframe(diff)
 
 
-def runs_list() -> None:
-    """The table of every run, filtered by task and status; selecting rows opens or compares them."""
+def linked() -> tuple[list[int], rv.RunLinkError | None]:
+    """The runs the link names (?run=ID, ?compare=ID,ID) and, when it names none that can be shown, why."""
+    params = st.query_params
+    try:
+        if "compare" in params:
+            return rv.parse_run_ids(params["compare"], store(), param="compare"), None
+        if "run" in params:
+            return rv.parse_run_ids(params["run"], store()), None
+    except rv.RunLinkError as e:
+        return [], e
+    return [], None
+
+
+def runs_list(chosen: list[int]) -> None:
+    """The table of every run, filtered by task and status, the `chosen` ones ticked; selecting rows opens
+    or compares them."""
     st.title("Runs")
     st.caption(
         "Every training run is kept here. Select one row to open a run (its charts, audio and files), "
@@ -216,6 +265,7 @@ def runs_list() -> None:
             on_select=on_select,
             selection_mode="multi-row",
             hide_index=True,
+            selection_default={"selection": {"rows": rv.rows_of(shown["id"].tolist(), chosen)}},
             column_config={
                 "id": st.column_config.NumberColumn("run", help="Run id; links use ?run=ID"),
                 "budget": st.column_config.NumberColumn(help="Parameter budget every model is matched to"),
@@ -228,21 +278,20 @@ def runs_list() -> None:
         )
 
 
-def linked_runs() -> None:
-    """The run (?run=ID) or runs (?compare=ID,ID) the link names."""
-    params = st.query_params
-    try:
-        if "compare" in params:
-            compare(rv.parse_run_ids(params["compare"], store(), param="compare"))
-        elif "run" in params:
-            open_run(rv.parse_run_ids(params["run"], store())[0])
-    except rv.RunLinkError as e:
-        st.error(str(e))
+def linked_runs(chosen: list[int], error: rv.RunLinkError | None) -> None:
+    """The run (?run=ID) or runs (?compare=ID,ID) the link names, or why it names none."""
+    if error is not None:
+        st.error(plain(error))
+    elif "compare" in st.query_params:
+        compare(chosen)
+    elif chosen:
+        open_run(chosen[0])
 
 
 def main() -> None:
-    runs_list()
-    linked_runs()
+    chosen, error = linked()
+    runs_list(chosen)
+    linked_runs(chosen, error)
 
 
 main()

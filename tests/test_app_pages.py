@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -84,6 +85,12 @@ def test_opening_a_run_shows_its_charts_audio_and_files(lab_home):
     assert len(at.get("audio")) == 4  # target, CW-RNN, SRN, LSTM
     names = {b.proto.label for b in at.download_button}
     assert {"metrics.csv", "config.json", "target.wav", "cwrnn.wav", "cwrnn.pt", "lstm.pt"} <= names
+    (settings,) = [d.value for d in at.dataframe if list(d.value.columns) == ["setting", "value"]]
+    settings = settings.set_index("setting")["value"]
+    # what the paper-generation preset chose, not "automatic"
+    assert settings["learning rate"] == "0.0003 (LSTM x 0.1)" and settings["momentum"] == "0.95"
+    assert settings["gradient norm clipped at"] == "100" and settings["parameter budget"] == "100"
+    assert settings["epochs trained"] == "3" and "CW-RNN size" in settings and "recordings" not in settings
     assert at.button(key="open_in_playground") and at.button(key="delete_run").disabled
 
 
@@ -108,8 +115,46 @@ def test_comparing_runs_overlays_curves_and_lists_differences(lab_home):
     assert {"compare_loss_chart", "compare_waveform_chart"} <= set(charts(at))
     diff = at.dataframe[-1].value
     assert diff.index.tolist() == ["budget"] and diff.loc["budget"].tolist() == ["100", "120"]
-    at.selectbox(key="compare_arch").set_value("srn").run()
+    at.multiselect(key="compare_archs").set_value(["srn", "cwrnn"]).run()
     assert not at.exception and "compare_loss_chart" in charts(at)
+    colours = {key: line_colours(at, key) for key in ("compare_loss_chart", "compare_waveform_chart")}
+    for chart in colours.values():  # colour names the run, so both models of a run share it
+        assert set(chart) == {f"run {r} · {m}" for r in (first, second) for m in ("CW-RNN", "SRN")}
+        assert chart[f"run {first} · CW-RNN"] == chart[f"run {first} · SRN"] != chart[f"run {second} · SRN"]
+    assert colours["compare_loss_chart"] == colours["compare_waveform_chart"]  # and it is one in every chart
+    (table,) = [df for df in at.dataframe if df.key == "runs_table"]
+    assert json.loads(table.proto.selection_default)["selection"]["rows"] == [0, 1]  # the link's runs ticked
+
+
+def line_colours(at: AppTest, key: str) -> dict[str, str]:
+    """Trace name -> line colour of the drawn lines of one chart (bands and the target left out)."""
+    (chart,) = [c for c in at.get("plotly_chart") if c.key == key]
+    spec = json.loads(chart.proto.spec)
+    return {
+        t["name"]: t["line"]["color"]
+        for t in spec["data"]
+        if t.get("line", {}).get("color") and t.get("name") != "target" and t["line"].get("width", 2) > 0
+    }
+
+
+def test_a_mixed_selection_compares_each_tasks_runs_as_a_group(lab_home):
+    store, (first, second) = lab_home
+    words = [store.create_run("words", RunConfig(task="words").to_dict(), [0]) for _ in range(2)]
+    try:
+        for i, run_id in enumerate(words):
+            store.set_status(run_id, "cancelled")
+            store.add_metrics(run_id, [("cwrnn", 0, e, "test_error", 0.5 - 0.1 * e - 0.01 * i) for e in range(3)])
+        at = page("runs", compare=f"{first},{words[0]},{second},{words[1]}")
+        assert not at.exception and not at.error
+        assert {
+            "compare_loss_chart_generation",
+            "compare_waveform_chart_generation",
+            "compare_loss_chart_words",
+        } <= set(charts(at))
+        assert "each task's runs are shown as a group" in texts(at.info)
+    finally:
+        for run_id in words:
+            store.delete_run(run_id)
 
 
 def test_deleting_a_run_needs_confirmation(lab_home):
@@ -133,12 +178,31 @@ def test_open_in_playground_shows_the_run_with_its_settings(lab_home):
     try:
         at.run()
         at.button(key="open_in_playground").click().run()
+        assert not at.exception and not at.error
+        assert (at.query_params["budget"], at.query_params["epochs"]) == ("100", "3")
+        assert (at.number_input(key="budget").value, at.number_input(key="epochs").value) == (100, 3)
+        assert at.query_params["run"] == str(first)  # the run itself is shown, not only its settings
+        assert {"loss_chart", "waveform_chart"} <= set(charts(at))
+        assert "settings differ" not in texts(at.info)
+    finally:
+        ensure_manager().stop(timeout=5, terminate=True)  # the router starts one
+
+
+def test_changed_settings_beside_a_shown_run_are_named_and_drop_the_run_from_the_link(lab_home):
+    store, (first, _) = lab_home
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=TIMEOUT)  # the Playground first
+    at.query_params["run"] = str(first)
+    try:
+        at.run()
+        assert "settings differ" not in texts(at.info) and at.query_params["run"] == str(first)
+        at.number_input(key="budget").set_value(150).run()
+        at.slider(key="modules").set_value(8).run()
     finally:
         ensure_manager().stop(timeout=5, terminate=True)  # the router starts one
     assert not at.exception and not at.error
-    assert (at.query_params["budget"], at.query_params["epochs"]) == ("100", "3")
-    assert (at.number_input(key="budget").value, at.number_input(key="epochs").value) == (100, 3)
-    assert at.query_params["run"] == str(first)  # the run itself is shown, not only its settings
+    # the charts still show the run, and say so; the link no longer claims these settings are its
+    assert f"The charts below show run {first}; your settings differ in modules, budget." in texts(at.info)
+    assert "run" not in at.query_params and at.query_params["budget"] == "150"
     assert {"loss_chart", "waveform_chart"} <= set(charts(at))
 
 
@@ -177,6 +241,23 @@ def test_clock_page_explains_bad_custom_periods(store, periods, message):
     assert not charts(at)
 
 
+def test_train_this_design_opens_the_playground_with_it(store):
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/clock.py")
+    try:
+        at.run()
+        at.selectbox(key="clock_schedule").set_value("custom").run()
+        at.text_input(key="clock_periods").input("1, 3, 9, 27").run()
+        at.button(key="clock_train").click().run()
+    finally:
+        ensure_manager().stop(timeout=5, terminate=True)  # the router starts one
+    assert not at.exception and not at.error and not at.warning
+    assert at.query_params["periods"] == "1,3,9,27" and at.query_params["task"] == "generation"
+    assert [at.slider(key=f"period_{i + 1}").value for i in range(4)] == [1, 3, 9, 27]
+    (table,) = [d.value for d in at.dataframe if "architecture" in d.value.columns]
+    assert table.set_index("architecture").loc["CW-RNN", "hidden units"] == 40  # the explorer's 40 units
+
+
 def test_clock_page_custom_periods_and_too_few_units(store):
     at = page("clock")
     at.selectbox(key="clock_schedule").set_value("custom").run()
@@ -194,6 +275,11 @@ def test_paper_page_without_sizes_says_what_to_choose(store):
     assert not at.exception
     assert "No grid has run yet" in texts(at.info)
     assert at.dataframe[0].value["hidden units (paper)"].tolist()[:3] == [9, 4, 11]  # Table 1
+    # a fresh lab shows the results this project's reproduce made, with how and when
+    assert "results this project's `reproduce` produced on 2026-11-26" in texts(at.info)
+    assert "reproduce generation --runs 100" in at.code[0].value
+    shipped = at.dataframe[1].value.set_index(["parameters", "architecture"])
+    assert shipped.loc[(1000, "CW-RNN"), "NMSE (ours)"] == 0.001859 and shipped["networks"].eq(500).all()
     at.multiselect(key="paper_sizes").set_value([]).run()
     at.button(key="paper_run").click().run()
     assert "Cannot run this grid: budgets must be one or more distinct sizes from 100, 250, 500, 1000" in texts(

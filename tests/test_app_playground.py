@@ -1,6 +1,7 @@
 """The Playground page through Streamlit's AppTest: controls, messages, links, and a real background run."""
 
 import io
+import re
 import time
 import zipfile
 from dataclasses import replace
@@ -64,7 +65,12 @@ def chart_keys(at: AppTest) -> set[str]:
 
 
 def errors(at: AppTest) -> str:
-    return "\n".join(e.value for e in at.error)
+    """The errors as a reader sees them: Markdown escapes (`app.text.plain`) removed."""
+    return unescaped("\n".join(e.value for e in at.error))
+
+
+def unescaped(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def test_the_page_opens_on_experiment_1_with_every_control(app):
@@ -152,8 +158,9 @@ def test_a_link_sets_every_control_and_changes_update_the_link(app):
 
 def test_bad_link_values_fall_back_to_defaults_with_notes(app):
     at = opened(app, budget="abc", periods="8,4", seeds="0", run="latest", epochs="50")
-    notes = "\n".join(w.value for w in at.warning)
-    assert "budget='abc'" in notes and "periods='8,4'" in notes and "seeds='0'" in notes and "run='latest'" in notes
+    notes = unescaped("\n".join(w.value for w in at.warning))
+    assert "budget='abc'" in notes and "periods='8,4'" in notes and "seeds='0'" in notes
+    assert "?run=latest is not a valid link" in notes
     assert widget(at, "budget").value == 250 and widget(at, "seeds").value == 2
     assert widget(at, "modules").value == 9 and widget(at, "epochs").value == 50
     assert at.query_params["budget"] == "250" and "run" not in at.query_params
@@ -248,7 +255,9 @@ def test_a_words_link_round_trips(app):
 
 def test_a_bad_folder_and_an_escaping_zip_are_explained(app, store, tmp_path):
     at = opened(app, task="words", dataset="folder", folder=str(tmp_path / "missing"))
-    assert "the recordings cannot be used: speech folder" in errors(at) and "does not exist" in errors(at)
+    # the link's path is inside the data home: the page names it relative to it, never the server's path
+    assert "the recordings cannot be used: there is no folder 'missing' here" in errors(at)
+    assert str(tmp_path) not in errors(at) and at.query_params["folder"] == "missing"
     assert widget(at, "train").disabled and not at.exception
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -256,7 +265,7 @@ def test_a_bad_folder_and_an_escaping_zip_are_explained(app, store, tmp_path):
         archive.writestr("../../escape_b_0.wav", b"RIFF")
     at.file_uploader(key="words_zip").set_value(("words.zip", buffer.getvalue(), "application/zip")).run()
     assert "words.zip was not used: the zip member '../../escape_b_0.wav' points outside" in errors(at)
-    assert not (store.home / "uploads").exists() and widget(at, "folder").value == str(tmp_path / "missing")
+    assert not (store.home / "uploads").exists() and widget(at, "folder").value == "missing"
 
 
 def test_a_tiny_words_run_trains_and_shows_its_charts(app, store):
@@ -269,13 +278,40 @@ def test_a_tiny_words_run_trains_and_shows_its_charts(app, store):
     assert chart_keys(at) == {
         "loss_chart",
         "accuracy_chart",
-        "confusion_chart",
+        "confusion_chart",  # one confusion matrix per model, each in its tab
+        "confusion_srn_chart",
+        "confusion_lstm_chart",
         "weights_chart",
         "features_chart",
         "activity_chart",
+        "probabilities_chart",
     }
     accuracy = next(el for el in at.get("plotly_chart") if el.proto.id.endswith("accuracy_chart"))
     assert '"CW-RNN test"' in accuracy.proto.spec and '"SRN train"' in accuracy.proto.spec
-    assert "answers **" in "\n".join(c.value for c in at.caption)  # the saved CW-RNN heard the chosen word
+    assert '"chance"' in accuracy.proto.spec and '"CW-RNN test final"' in accuracy.proto.spec
+    captions = "\n".join(c.value for c in at.caption)
+    assert "answers ✓ right" in captions or "answers ✗ wrong" in captions  # the saved CW-RNN heard the word
     widget(at, "word").set_value(3).run()
     assert not at.exception and len(at.get("audio")) == 1
+
+
+def test_a_run_id_too_large_for_the_store_is_a_run_that_does_not_exist(app):
+    at = opened(app, run="9" * 25)
+    assert not at.exception
+    assert f"there is no run {'9' * 25} in this lab" in unescaped(at.warning[0].value)
+    assert "run" not in at.query_params
+
+
+def test_the_file_name_rule_is_shown_as_written_not_as_markdown(app):
+    at = opened(app, task="words", dataset="folder", folder="nowhere")
+    assert "`{label}_{speaker}_{take}.wav`" in widget(at, "folder").help  # a code span: no italics
+    (error,) = at.error
+    assert r"{label}\_{speaker}\_{take}.wav" in error.value  # escaped, so it renders exactly as the rule
+
+
+def test_a_words_design_that_cannot_be_trained_does_not_say_press_train(app):
+    at = opened(app, task="words", module_sizes="1,1,1")
+    widget(at, "sizes_mode").set_value("custom").run()
+    widget(at, "sizes_text").input("1, x").run()
+    assert "cannot be trained" in errors(at)
+    assert not any("Press **Train**" in i.value for i in at.info) and "words:" in at.info[0].value

@@ -65,9 +65,23 @@ def start_app(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
     )
 
 
+#: Two tiny finished runs the lab starts with, trained in this process before the app starts (so its
+#: workers cannot claim them first): runs 1 and 2, Experiment 1 at budgets 100 and 120.
+FINISHED_BUDGETS = (100, 120)
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
+    from cwrnn.config import RunConfig
+    from cwrnn.runs.store import RunStore
+    from cwrnn.runs.worker import execute
+
     home = tmp_path_factory.mktemp("cwrnn-home")
+    store = RunStore(home)
+    for budget in FINISHED_BUDGETS:
+        run_id = store.create_run("generation", RunConfig(epochs=3, budget=budget, clips=[0]).to_dict(), [0])
+        store.claim_next(1)
+        execute(run_id, str(home))
     process, url = start_app(home, home / "streamlit.log")
     try:
         yield url
@@ -156,3 +170,49 @@ def test_train_from_the_playground_watch_it_live_and_find_it_on_runs(app_url, pa
 
     wait_until(page, listed, 30, f"run {run_id} in the runs table")
     page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)
+
+
+def page_text(page) -> str:
+    return page.evaluate("() => document.body.innerText")
+
+
+def line_colours(page, key: str) -> dict[str, str]:
+    """Trace name -> line colour of a drawn Plotly chart's lines (the target and the seed bands left out)."""
+    return page.evaluate(
+        """key => {
+        const plot = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+        const lines = plot ? plot._fullData.filter(t => t.showlegend !== false && t.name !== "target") : [];
+        return Object.fromEntries(lines.map(t => [t.name, t.line.color]));
+    }""",
+        key,
+    )
+
+
+def test_what_a_first_time_user_tripped_over(app_url, page):
+    """Issue 14 in a real browser: a huge run id, the file-name rule, a comparison's colours, a run's settings."""
+    huge = "9" * 25
+    page.goto(f"{app_url}/?run={huge}")
+    wait_until(page, lambda: f"there is no run {huge} in this lab" in page_text(page), 30, "the no-such-run note")
+    assert page.locator(".stException").count() == 0  # no traceback
+
+    page.goto(f"{app_url}/?task=words&dataset=folder&folder=nowhere")
+    error = page.locator(".stAlert", has_text="cannot be trained")
+    error.wait_for(timeout=30_000)
+    # rendered as written: the underscores are not eaten by Markdown italics
+    assert "{label}_{speaker}_{take}.wav" in error.inner_text() and error.locator("em").count() == 0
+
+    page.goto(f"{app_url}/runs?compare=1,2")
+    wait_until(page, lambda: len(line_colours(page, "compare_waveform_chart")) == 2, 30, "the comparison's charts")
+    loss, wave = line_colours(page, "compare_loss_chart"), line_colours(page, "compare_waveform_chart")
+    assert set(loss) == set(wave) == {"run 1 · CW-RNN", "run 2 · CW-RNN"}
+    assert loss == wave and len(set(loss.values())) == 2  # one colour per run, the same in every chart
+
+    page.goto(f"{app_url}/runs?run=1")
+
+    def settings() -> list[str]:
+        return page.evaluate("() => [...document.querySelectorAll('table td')].map(c => c.innerText.trim())")
+
+    wait_until(page, lambda: "0.0003 (LSTM x 0.1)" in settings(), 30, "the run's settings table")
+    cells = settings()
+    assert cells[cells.index("learning rate") + 1] == "0.0003 (LSTM x 0.1)"
+    assert cells[cells.index("momentum") + 1] == "0.95" and cells[cells.index("parameter budget") + 1] == "100"

@@ -129,10 +129,11 @@ def test_dense_weights_round_trip_and_structure_is_enforced():
         other.load_dense_weights(b=torch.zeros(3))
 
 
-def test_paper_init_is_normal_with_std_point_one():
-    rnn = ClockworkRNN(4, 256, num_modules=1)
+@pytest.mark.parametrize("init, std", [("paper", 0.1), ("paper-variance", 0.1**0.5)])
+def test_paper_init_is_normal_with_std_point_one_or_variance_point_one(init, std):
+    rnn = ClockworkRNN(4, 256, num_modules=1, init=init)
     w = rnn.dense_weights()["W_H"]
-    assert abs(w.std().item() - 0.1) < 0.005 and abs(w.mean().item()) < 0.005
+    assert abs(w.std().item() - std) < 0.05 * std and abs(w.mean().item()) < 0.005
 
 
 def test_stacked_members_equal_single_networks():

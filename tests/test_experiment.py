@@ -111,6 +111,19 @@ def test_cli_background_without_wait_only_queues(tmp_path, capsys):
     assert [r["status"] for r in json.loads(capsys.readouterr().out)] == ["queued"]
 
 
+def test_cli_runs_list_shows_a_grids_budgets(tmp_path, capsys):
+    from cwrnn.runs.store import RunStore
+
+    store = RunStore(tmp_path)
+    train = store.create_run("generation", {"budget": 250}, [0])
+    grid = store.create_run(
+        "generation-grid", {"grid": "generation", "budgets": [100, 1000], "seeds": 1, "epochs": 5}, [0]
+    )
+    main(["runs", "list", "--home", str(tmp_path)])
+    lines = {int(line.split()[0]): line for line in capsys.readouterr().out.splitlines()}
+    assert "budget 250 " in lines[train] and "budget 100,1000 " in lines[grid] and "?" not in lines[grid]
+
+
 def test_cli_rejects_bad_arguments(capsys):
     code = main(["train", "--periods", "2", "1", "--budget", "5"])
     err = capsys.readouterr().err

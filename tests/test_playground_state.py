@@ -142,23 +142,6 @@ def test_a_wav_path_must_be_an_upload_of_this_lab(tmp_path):
         assert notes[1] == "source=wav needs a WAV file uploaded to this lab; using the shipped clips instead"
 
 
-def test_an_upload_is_kept_once_under_a_name_the_link_can_use(tmp_path):
-    uploads = tmp_path / "uploads"
-    path = ps.save_upload(b"RIFF one", uploads)
-    assert path.parent == uploads and path.read_bytes() == b"RIFF one"
-    assert ps.save_upload(b"RIFF one", uploads) == path and len(list(uploads.iterdir())) == 1
-    assert ps.save_upload(b"RIFF two", uploads) != path
-    cfg, notes = ps.from_query({"source": "wav", "wav_path": path.name}, uploads)
-    assert cfg.wav_path == str(path.resolve()) and notes == []
-
-
-def test_the_run_parameter():
-    assert ps.parse_run_param({}) == (None, None)
-    assert ps.parse_run_param({"run": "12"}) == (12, None)
-    run_id, note = ps.parse_run_param({"run": "twelve"})
-    assert run_id is None and "run='twelve'" in note
-
-
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -371,3 +354,11 @@ def test_the_gru_baseline_goes_through_the_link_and_the_widgets():
     state = ps.widget_state(cfg)
     assert state["srn"] and state["gru"] and not state["lstm"]
     assert ps.config_from_widgets(state)["baselines"] == ["srn", "gru"]
+
+
+def test_differing_settings_name_what_changed_in_the_playgrounds_words():
+    shown = ps.DEFAULTS
+    assert ps.differing_settings(shown, shown) == []
+    changed = replace(shown, periods=[1, 2, 4], budget=300, lr=0.01, seed=3)
+    assert ps.differing_settings(shown, changed) == ["modules", "budget", "first seed", "learning rate"]
+    assert ps.differing_settings(shown, replace(shown, periods=[1, 3, 9, 27, 81, 100, 200, 300, 400])) == ["periods"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 from cwrnn import grid as paper_grid
 from cwrnn import paper
 from cwrnn.app import clock_view, paper_results
+from cwrnn.app import playground_state as ps
 from cwrnn.app import runs_view as rv
 from cwrnn.config import RunConfig, validate
 from cwrnn.runs.store import RunStore
@@ -96,6 +99,7 @@ def test_runs_table_has_one_row_per_run_with_its_final_scores(store, four_runs):
     ]
     # a grid shows its largest budget, and the scores at that budget only
     assert rows.loc[grid, ["budget", "CW-RNN", "LSTM", "epochs"]].tolist() == [1000, 0.007, 0.04, 5]
+    assert rows.loc[grid, "architectures"] == "SRN, LSTM, CW-RNN"  # the paper's three: a grid trains no GRU
     assert np.isnan(rows.loc[grid, "SRN"])
     assert pd.isna(rows.loc[queued, "epochs"]) and rows.loc[queued, ["CW-RNN", "SRN", "LSTM"]].isna().all()
     assert rows.loc[queued, "architectures"] == "SRN, LSTM, CW-RNN"
@@ -144,6 +148,15 @@ def test_parse_run_ids_accepts_stored_runs_and_explains_bad_links(store, four_ru
         rv.parse_run_ids(str(gen), store, param="compare")
 
 
+@pytest.mark.parametrize("digits", [19, 20, 40])
+def test_run_ids_past_sqlites_largest_integer_are_runs_that_do_not_exist(store, four_runs, digits):
+    huge = "9" * digits
+    with pytest.raises(rv.RunLinkError, match=f"no run {huge} in this lab"):
+        rv.parse_run_ids(huge, store)
+    with pytest.raises(rv.RunLinkError, match=f"no run {huge} in this lab"):
+        rv.parse_run_ids(f"{four_runs[0]},{huge}", store, param="compare")
+
+
 def test_playground_params_name_config_fields_and_join_lists():
     cfg = {**RunConfig().to_dict(), "periods": [1, 3, 9], "lr": 0.001, "grid": "ignored"}
     params = rv.playground_params(cfg)
@@ -165,7 +178,13 @@ def test_downloads_hold_the_stored_metrics_config_audio_and_weights(store):
     store.save_weights(run_id, "cwrnn", {})
     back = pd.read_csv(io.BytesIO(rv.metrics_csv(store, run_id)))
     pd.testing.assert_frame_equal(back, store.metrics(run_id), check_dtype=False)
-    assert json.loads(rv.config_json(store.get_run(run_id))) == config
+    # the settings the preset chose are written out, so the file says what was used and trains the same run
+    assert json.loads(rv.config_json(store.get_run(run_id))) == {
+        **config,
+        "lr": 3e-4,
+        "momentum": 0.95,
+        "clip_norm": 100.0,
+    }
     assert rv.downloadable_files(store, run_id) == [
         ("weights", "cwrnn.pt", "application/octet-stream"),
         ("audio", "target.wav", "audio/wav"),
@@ -196,6 +215,46 @@ def test_config_diff_lists_only_the_settings_that_differ(store):
     assert rv.config_diff(runs[:1]).empty
 
 
+def test_the_settings_table_shows_a_words_runs_values_as_trained(store):
+    folder = store.home / "uploads" / "recordings-abc"
+    config = {
+        **RunConfig(
+            task="words", dataset="folder", folder=str(folder), preset="adam", budget=500, periods=[1, 2, 4]
+        ).to_dict()
+    }
+    run_id = finished(
+        store,
+        "words",
+        config,
+        summary={
+            "epochs": 7,
+            "models": [{"arch": "cwrnn", "hidden_size": 12, "parameters": 498}, {"arch": "srn", "hidden_size": 10}],
+        },
+    )
+    table = rv.settings_table(store.get_run(run_id), store.home).set_index("setting")["value"]
+    assert table["folder"] == "uploads/recordings-abc" and table["recordings"] == "folder"
+    assert table["learning rate"] == "0.003" and table["momentum"] == "0"
+    assert table["gradient norm clipped at"] == "none"
+    assert table["periods"] == "1, 2, 4" and table["epochs trained"] == "7"
+    assert table["CW-RNN size"] == "12 hidden units, 498 parameters" and table["SRN size"] == "10 hidden units"
+    assert "target" not in table and "clips" not in table  # Experiment 1's settings are not a words run's
+
+
+def test_config_diff_names_each_setting_once_when_tasks_differ(store):
+    a = finished(store, "generation", RunConfig().to_dict())
+    b = finished(store, "words", {**RunConfig().to_dict(), "task": "words"})
+    diff = rv.config_diff([store.get_run(a), store.get_run(b)])
+    assert diff.index.tolist() == ["task"] and diff.loc["task"].tolist() == ["generation", "words"]
+
+
+def test_config_diff_names_uploads_relative_to_the_data_home(store):
+    config = {**RunConfig(task="words", dataset="folder").to_dict()}
+    a = finished(store, "words", {**config, "folder": str(store.home / "uploads" / "recordings-a")})
+    b = finished(store, "words", {**config, "folder": "/srv/speech"})
+    diff = rv.config_diff([store.get_run(a), store.get_run(b)], store.home)
+    assert diff.loc["folder"].tolist() == ["uploads/recordings-a", "/srv/speech"]
+
+
 def snapshot(store: RunStore, run_id: int, target: np.ndarray, outputs: dict) -> None:
     arrays = {"target": target, **{f"output/{a}": y for a, y in outputs.items()}}
     store.add_snapshot(run_id, 10, arrays, {"epoch": 10, "archs": list(outputs)})
@@ -218,17 +277,40 @@ def test_comparison_overlays_what_every_run_shares(store):
     metrics = rv.comparison_metrics(store, chosen)
     assert sorted(metrics["run"].unique()) == sorted(f"run {i}" for i in runs)
     assert len(metrics) == 2 * (3 * 2 * 3) + 3 * 2 * 3 + 1
-    assert rv.metric_choices(metrics) == (["srn", "cwrnn"], ["mse", "nmse"])
+    assert rv.metric_choices(metrics) == (["srn", "lstm", "cwrnn"], ["mse", "nmse"])
 
-    target_back, outputs, notes = rv.comparison_waveforms(store, chosen, "cwrnn")
+    target_back, outputs, labels, notes = rv.comparison_waveforms(store, chosen, ["srn", "cwrnn"])
     np.testing.assert_allclose(target_back, target)
-    assert list(outputs) == [f"run {runs[0]}", f"run {runs[1]}"]
-    np.testing.assert_allclose(outputs[f"run {runs[1]}"], target * 0.9)
+    a, b = f"run {runs[0]}", f"run {runs[1]}"
+    assert list(outputs) == [f"{a} · SRN", f"{a} · CW-RNN", f"{b} · CW-RNN"]  # run 1 has no SRN output
+    assert labels[f"{a} · SRN"] == (a, "srn")
+    np.testing.assert_allclose(outputs[f"{b} · CW-RNN"], target * 0.9)
     assert notes == [
         f"run {runs[2]} learned a different target sequence, so it is not overlaid",
         f"run {runs[3]} has no snapshot yet",
     ]
-    assert rv.comparison_waveforms(store, chosen[1:2], "srn")[1] == {}
+    assert rv.comparison_waveforms(store, chosen[1:2], ["srn"])[1] == {}
+
+    rows, labels = rv.comparison_series(metrics, ["cwrnn", "lstm"])
+    assert set(rows["arch"]) == {"cwrnn", "lstm"} and set(labels) == {f"run {r} · CW-RNN" for r in runs} | {
+        f"{a} · LSTM"
+    }
+    colors = rv.run_colors(chosen)
+    line_colors, dashes = rv.series_style(labels, colors)
+    assert line_colors[f"{a} · LSTM"] == line_colors[f"{a} · CW-RNN"] == colors[a] != colors[b]
+    assert dashes[f"{a} · LSTM"] == "dash" and dashes[f"{a} · CW-RNN"] == "solid"
+
+
+def test_runs_group_by_task_and_keep_one_colour_each(store, four_runs):
+    gen, words, grid, queued = four_runs
+    runs = [store.get_run(i) for i in (gen, words, queued)]
+    assert {task: [r["id"] for r in group] for task, group in rv.by_task(runs).items()} == {
+        "generation": [gen, queued],
+        "words": [words],
+    }
+    colors = rv.run_colors(runs)
+    assert list(colors) == [f"run {gen}", f"run {words}", f"run {queued}"] and len(set(colors.values())) == 3
+    assert rv.rows_of([queued, grid, words, gen], [gen, words]) == [2, 3]
 
 
 # ---- the clock explorer ---------------------------------------------------------------------------
@@ -249,13 +331,47 @@ def test_parse_periods_reads_a_typed_list():
         ("-2, 4", "at least 1"),
         ("4, 2, 8", "sorted from fastest to slowest"),
         ("1, 2, 2", "distinct"),
-        (", ".join(str(2**i) for i in range(17)), "at most 16 modules"),
-        ("1, 8192", "at most 4096"),
+        (", ".join(str(2**i) for i in range(11)), "at most 10 modules"),
+        ("1, 1024", "at most 512"),
     ],
 )
 def test_parse_periods_explains_bad_lists(text, message):
     with pytest.raises(clock_view.PeriodsError, match=message):
         clock_view.parse_periods(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1, 2, 4, 8",
+        ", ".join(str(2**i) for i in range(10)),
+        "1, 512",
+        "1, 600",
+        ", ".join(str(i) for i in range(1, 12)),
+    ],
+)
+def test_the_clock_explorer_and_the_playground_accept_the_same_periods(text):
+    """One set of limits (config.PLAYGROUND_LIMITS): a design the explorer shows, the Playground trains."""
+
+    def outcome(parse, error):
+        try:
+            return parse(text)
+        except error as e:
+            return str(e)
+
+    assert outcome(clock_view.parse_periods, clock_view.PeriodsError) == outcome(
+        ps.parse_periods, ps.PlaygroundInputError
+    )
+
+
+@pytest.mark.parametrize("inputs, task, io", [(0, "generation", (0, 1)), (13, "words", (13, 25))])
+def test_train_this_design_asks_the_playground_for_a_cwrnn_of_the_same_units(inputs, task, io):
+    link = clock_view.playground_link([1, 3, 9, 27], 30, "full", inputs)
+    assert (link["task"], link["periods"], link["connectivity"]) == (task, "1,3,9,27", "full")
+    cfg, notes = ps.from_query(link)
+    assert notes == []
+    cwrnn = ps.comparison_rows(cfg, *io)[0]
+    assert (cwrnn["architecture"], cwrnn["hidden units"], cwrnn["parameters"]) == ("CW-RNN", 30, int(link["budget"]))
 
 
 def test_clock_numbers_of_the_papers_1000_parameter_cwrnn():
@@ -445,3 +561,40 @@ def test_execute_grid_trains_a_words_grid(store):
     row = rv.runs_table([run]).iloc[0]
     assert (row["task"], row["score"], row["budget"]) == ("words-grid", "final_test_error", 500)
     assert row["CW-RNN"] == pytest.approx(metrics[metrics["arch"] == "cwrnn"]["value"].iloc[0])
+
+
+def test_the_shipped_grid_results_are_the_readmes_tables():
+    """The Paper page's fresh-install results (assets/paper_results) against the README's tables."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table, made = paper_results.shipped_results("generation")
+    assert made["date"] and made["versions"]["torch"] and "reproduce generation" in made["command"]
+    assert len(table) == 12 and set(table["parameters"]) == set(paper.GENERATION_BUDGETS)
+    for budget in paper.GENERATION_BUDGETS:
+        row = re.search(rf"^\| {budget} \| (.*)$", readme, re.M).group(1)
+        cwrnn, _, lstm, _, srn, _ = [c.strip(" *") for c in row.split("|")[:6]]
+        ours = table[table["parameters"] == budget].set_index("architecture")
+        for label, text in (("CW-RNN", cwrnn), ("LSTM", lstm), ("SRN", srn)):
+            mean, std = (float(v) for v in text.split(" ± "))
+            assert ours.loc[label, "NMSE (ours)"] == pytest.approx(mean, rel=0.03)
+            assert ours.loc[label, "std (ours)"] == pytest.approx(std, rel=0.06)
+    words, _ = paper_results.shipped_results("words")
+    assert dict(zip(words["architecture"], words["test error % (ours)"].round())) == {
+        "SRN": 83,
+        "LSTM": 51,
+        "CW-RNN": 44,
+    }
+    assert "CW-RNN 44 ± 4 %, LSTM 51 ± 10 %, SRN 83 ± 4 %" in readme
+
+
+def test_a_short_experiment_1_run_with_the_papers_optimiser_says_what_to_expect():
+    def run(status, epoch, **config):
+        config = {"preset": "paper-generation", **config}
+        return {"id": 1, "task": "generation", "status": status, "config": config, "progress": {"epoch": epoch}}
+
+    assert "stays near NMSE 1" in rv.early_note(run("running", 40)) and "Epoch 40" in rv.early_note(run("running", 40))
+    assert "stopped at epoch 100" in rv.early_note(run("completed", 100))
+    assert rv.early_note(run("running", 300)) is None  # past the plateau
+    assert rv.early_note(run("running", 40, preset="adam")) is None
+    assert rv.early_note({**run("running", 40), "task": "words"}) is None
+    text, _ = rv.status_text({**run("running", 1, epochs=400), "progress": {"epoch": 1, "total_epochs": 400}})
+    assert text.endswith("epoch 1 of 400, estimating the time left")

@@ -178,11 +178,15 @@ def test_corrupt_wav_names_the_file(tmp_path):
         load_folder(folder)
 
 
-def test_stereo_wav_is_rejected(tmp_path):
-    folder = make_folder(tmp_path / "words")
-    wavfile.write(folder / "a_bob_0.wav", 8000, np.zeros((800, 2), dtype=np.int16))
-    with pytest.raises(DatasetError, match="a_bob_0.wav has 2 channels; only mono"):
-        load_folder(folder)
+def test_stereo_wav_is_read_as_the_mean_of_its_channels_as_experiment_1_reads_it(tmp_path):
+    from cwrnn.data import audio
+
+    left, right = np.full(800, 8192, dtype=np.int16), np.full(800, -4096, dtype=np.int16)
+    wavfile.write(tmp_path / "a_bob_0.wav", 8000, np.column_stack([left, right]))
+    signal, rate = speech_data.read_wav(tmp_path / "a_bob_0.wav")
+    assert rate == 8000 and signal.shape == (800,)
+    np.testing.assert_allclose(signal, (8192 - 4096) / 2 / 32768)
+    np.testing.assert_allclose(signal, audio.read_wav(tmp_path / "a_bob_0.wav")[1])
 
 
 def test_mixed_sample_rates_are_rejected(tmp_path):

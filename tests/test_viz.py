@@ -354,3 +354,70 @@ def test_features_figure_puts_channels_on_y_and_time_in_seconds():
     assert heat.x[1] == pytest.approx(0.01)
     with pytest.raises(ValueError, match="2 channel labels for 13 channels"):
         viz.features_figure(features, channel_labels=["x", "y"])
+
+
+# --- how curves are read: log decades, smoothing, final evaluations, chance ----------------------------
+
+
+def test_smoothing_is_tensorboards_debiased_moving_average():
+    from cwrnn.app.viz.viz_curves import smooth
+
+    values = [1.0, 3.0, np.nan, 2.0]
+    w = 0.6
+    # written out by hand: EMA with a zero start, divided by 1 - w^n after n finite points
+    e1 = (1 - w) * 1.0
+    e2 = w * e1 + (1 - w) * 3.0
+    e3 = w * e2 + (1 - w) * 2.0
+    expected = [e1 / (1 - w), e2 / (1 - w**2), np.nan, e3 / (1 - w**3)]
+    np.testing.assert_allclose(smooth(values, w), expected)
+    np.testing.assert_allclose(smooth(values, 0.0), values)
+    with pytest.raises(viz.VizInputError, match="smoothing must be from 0"):
+        smooth(values, 1.0)
+    df = metrics(seeds=1)
+    raw, smoothed = viz.loss_figure(df), viz.loss_figure(df, smoothing=0.9)
+    assert np.std(np.diff(line(smoothed, "CW-RNN").y)) < np.std(np.diff(line(raw, "CW-RNN").y))
+
+
+def test_a_log_loss_axis_is_labelled_at_the_decades_only():
+    df = metrics(seeds=1)  # values 0.01 to 1: two decades
+    fig = viz.loss_figure(df)
+    assert (fig.layout.yaxis.type, fig.layout.yaxis.dtick, fig.layout.yaxis.exponentformat) == ("log", 1, "power")
+    narrow = viz.loss_figure(df.assign(value=np.linspace(0.3, 0.9, len(df))))  # within one decade
+    assert narrow.layout.yaxis.type == "log" and narrow.layout.yaxis.dtick is None  # plotly's own ticks
+    linear = viz.loss_figure(df, log_y=False)
+    assert linear.layout.yaxis.type == "linear" and linear.layout.yaxis.dtick is None
+
+
+def test_the_final_evaluation_is_a_point_at_the_end_of_its_curve():
+    df = metrics(seeds=2)
+    fig = viz.loss_figure(df, finals={"cwrnn": 0.02, "srn": float("nan")})
+    (point,) = [t for t in fig.data if t.name == "CW-RNN final"]
+    assert list(point.x) == [49] and list(point.y) == [0.02]
+    assert point.marker.color == line(fig, "CW-RNN").line.color and not point.showlegend
+    errors = metrics(names=("train_error", "test_error"), seeds=1)
+    acc = viz.accuracy_figure(errors, finals={"test_error": {"srn": 0.5}}, chance=1 - 1 / 25)
+    (point,) = [t for t in acc.data if t.name.endswith("final")]
+    assert point.name == "SRN test final" and list(point.y) == [50.0]
+    (chance,) = acc.layout.shapes
+    assert chance.y0 == chance.y1 == pytest.approx(96.0) and acc.layout.annotations[0].text == "chance"
+
+
+def test_a_normalised_confusion_matrix_shows_each_true_words_share_and_keeps_the_counts_in_hover():
+    matrix = np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
+    fig = viz.confusion_figure(matrix, ["yes", "no", "maybe"], normalize=True)
+    heat = fig.data[0]
+    np.testing.assert_allclose(np.array(heat.z), [[0.75, 0.25, 0], [0, 0, 0], [0.25, 0.25, 0.5]])
+    assert heat.zmax == 1 and heat.text[0][0] == "75" and "75% (3 of 4)" in heat.hovertext[0][0]
+    many = [f"word{i}" for i in range(25)]
+    wide = viz.confusion_figure(np.eye(25), many, normalize=True)
+    assert wide.layout.xaxis.tickangle == -50 and wide.layout.height >= 22 * 25  # room for every word
+
+
+def test_probabilities_follow_the_true_class_and_the_likeliest_answers():
+    steps = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]])
+    fig = viz.probabilities_figure(steps, ["a", "b", "c"], true_index=0, top=1)
+    assert [t.name for t in fig.data] == ["a (true)", "b"]
+    np.testing.assert_allclose(fig.data[1].y, [0.3, 0.7, 0.8])
+    assert list(fig.data[0].x) == [0, 1, 2] and fig.layout.yaxis.range == (0, 1)
+    with pytest.raises(viz.VizInputError, match="one label per class"):
+        viz.probabilities_figure(steps, ["a", "b"], true_index=0)

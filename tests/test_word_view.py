@@ -1,7 +1,8 @@
-"""Experiment 2 in the app: datasets, safe zip uploads, and a finished run's CW-RNN replayed over one word."""
+"""Experiment 2 in the app: datasets, the folders they are read from, and a finished run's CW-RNN replayed over
+one word."""
 
 import io
-import zipfile
+import os
 
 import numpy as np
 import pytest
@@ -20,59 +21,6 @@ from cwrnn.paper import WORDS_PERIODS
 TONE = audio.wav_bytes(audio.synthetic_tone(1600) * 0.5, 16000)
 
 
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-# ---- zip uploads -------------------------------------------------------------------------------------
-
-
-def test_a_zip_of_recordings_is_unpacked_flat_into_one_content_named_folder(tmp_path):
-    data = zipped(
-        {
-            "rec/yes_ann_0.wav": TONE,
-            "rec/no_bob_1.wav": TONE,
-            "rec/README.txt": b"hi",
-            "__MACOSX/rec/._yes_ann_0.wav": b"junk",
-        }
-    )
-    folder = wv.extract_recordings(data, tmp_path)
-    assert folder.parent == tmp_path and sorted(p.name for p in folder.iterdir()) == ["no_bob_1.wav", "yes_ann_0.wav"]
-    assert (folder / "yes_ann_0.wav").read_bytes() == TONE
-    assert wv.extract_recordings(data, tmp_path) == folder  # the same archive again: kept once
-    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging folder left behind
-
-
-@pytest.mark.parametrize(
-    "name", ["../evil_x_0.wav", "/tmp/evil_x_0.wav", "a/../../evil_x_0.wav", "..\\evil_x_0.wav", "C:/evil_x_0.wav"]
-)
-def test_a_zip_member_that_escapes_its_folder_refuses_the_whole_archive(tmp_path, name):
-    uploads = tmp_path / "uploads"
-    with pytest.raises(wv.UploadError, match="points outside the archive's folder"):
-        wv.extract_recordings(zipped({"ok_ann_0.wav": TONE, name: TONE}), uploads)
-    assert not uploads.exists()  # refused before anything is written
-
-
-def test_oversized_empty_duplicate_and_broken_archives_are_refused(tmp_path, monkeypatch):
-    with pytest.raises(wv.UploadError, match="not a readable zip archive"):
-        wv.extract_recordings(b"PK but not really", tmp_path)
-    with pytest.raises(wv.UploadError, match="holds no .wav files"):
-        wv.extract_recordings(zipped({"notes.txt": b"x"}), tmp_path)
-    with pytest.raises(wv.UploadError, match="two files named 'a_b_0.wav'"):
-        wv.extract_recordings(zipped({"x/a_b_0.wav": TONE, "y/a_b_0.wav": TONE}), tmp_path)
-    monkeypatch.setattr(wv, "MAX_UNPACKED_BYTES", len(TONE))
-    with pytest.raises(wv.UploadError, match="unpack to .* MiB; at most 0 MiB"):
-        wv.extract_recordings(zipped({"a_b_0.wav": TONE, "a_c_0.wav": TONE}), tmp_path)
-    monkeypatch.setattr(wv, "MAX_ZIP_BYTES", 10)
-    with pytest.raises(wv.UploadError, match="at most 0 MiB"):
-        wv.extract_recordings(zipped({"a_b_0.wav": TONE}), tmp_path)
-    assert list(tmp_path.iterdir()) == []
-
-
 # ---- datasets ----------------------------------------------------------------------------------------
 
 
@@ -86,14 +34,36 @@ def test_the_shipped_words_are_grouped_by_suffix_and_named_by_voice():
     assert wv.load_dataset("synthetic") is data  # kept while the folder is unchanged
 
 
-def test_a_bad_folder_gives_the_datasets_message(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
-        wv.load_dataset("folder", str(tmp_path / "nowhere"))
+def test_a_bad_folder_gives_the_datasets_message_with_paths_relative_to_the_data_home(tmp_path):
+    with pytest.raises(ConfigError, match="there is no folder 'nowhere' here"):
+        wv.load_dataset("folder", "nowhere", tmp_path)
     with pytest.raises(ConfigError, match="give the path of a folder"):
-        wv.load_dataset("folder", None)
-    (tmp_path / "yes_ann_0.wav").write_bytes(TONE)
-    with pytest.raises(ConfigError, match="one speaker"):
-        wv.load_dataset("folder", str(tmp_path))
+        wv.load_dataset("folder", " ", tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "yes_ann_0.wav").write_bytes(TONE)
+    for named in ("mine", str(tmp_path / "mine")):
+        with pytest.raises(ConfigError, match="^invalid configuration:\n- mine has one speaker") as caught:
+            wv.load_dataset("folder", named, tmp_path)
+        assert str(tmp_path) not in str(caught.value)
+
+
+def test_folders_are_read_only_under_the_data_home_and_the_allowed_roots(tmp_path, monkeypatch):
+    home, outside = tmp_path / "home", tmp_path / "elsewhere"
+    (home / "uploads" / "rec").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret-file.txt").write_text("x")
+    (home / "uploads" / "link").symlink_to(outside)
+    monkeypatch.delenv(wv.DATA_ROOTS_VAR, raising=False)
+    assert wv.resolve_folder("uploads/rec", home) == (home / "uploads" / "rec").resolve()
+    for named in (str(outside), "../elsewhere", "uploads/link", "/etc", "/"):
+        with pytest.raises(ConfigError, match="outside the folders this lab reads recordings from") as caught:
+            wv.load_dataset("folder", named, home)
+        assert "secret-file" not in str(caught.value) and str(home) not in str(caught.value)
+    monkeypatch.setenv(wv.DATA_ROOTS_VAR, f"relative/ignored{os.pathsep}{outside}")
+    assert wv.resolve_folder(str(outside), home) == outside.resolve()
+    assert wv.data_roots(home) == [home.resolve(), outside.resolve()]
+    assert wv.shown_path(home / "uploads" / "rec", home) == "uploads/rec"
+    assert wv.shown_path(outside, home) == str(outside)
 
 
 def test_a_test_word_plays_as_recorded():
@@ -136,11 +106,20 @@ def test_a_word_through_the_saved_cwrnn_matches_a_naive_clockwork_rnn(store):
     np.testing.assert_allclose(activity.probabilities, torch.softmax(torch.from_numpy(y), -1).numpy(), atol=1e-5)
     assert activity.predicted == data.labels[int(y.mean(axis=0).argmax())]
     figures = wv.word_figures(data, index, activity)
-    assert set(figures) == {"features", "activity"}
+    assert set(figures) == {"features", "activity", "probabilities"}
     heat = next(t for t in figures["activity"].data if t.type == "heatmap")
     np.testing.assert_allclose(np.array(heat.z, dtype=float), expected.T, atol=5e-4)
     mfcc = figures["features"].data[0]
     np.testing.assert_allclose(np.array(mfcc.z, dtype=float), data.test.features[index].T)
+    # the MFCCs and the activity share one axis: steps, one per 10 ms frame
+    assert list(mfcc.x) == list(range(T)) and figures["features"].layout.xaxis.title.text.startswith("step")
+    # the belief over steps: the true word first (thick), the answer marked right or wrong in the title
+    true = data.labels[int(data.test.targets[index])]
+    probs = figures["probabilities"]
+    assert probs.data[0].name == f"{true} (true)" and probs.data[0].line.width == 3
+    np.testing.assert_allclose(probs.data[0].y, activity.probabilities[:, data.labels.index(true)])
+    mark = "✓ right" if activity.predicted == true else f"✗ wrong: {activity.predicted}, not {true}"
+    assert mark in probs.layout.title.text
 
 
 def test_a_run_without_saved_weights_has_no_word_activity(store):
@@ -158,6 +137,8 @@ def test_the_confusion_chart_of_a_shipped_words_run_is_ordered_by_suffix_group(s
     figure = run_figures(store, run["id"])["confusion"]
     heat = next(t for t in figure.data if t.type == "heatmap")
     order = [data.labels.index(w) for group in WORD_GROUPS for w in group]
-    np.testing.assert_array_equal(np.array(heat.z), matrix[np.ix_(order, order)])
+    ordered = matrix[np.ix_(order, order)]
+    # each row is the share of that true word's recordings given each answer
+    np.testing.assert_allclose(np.array(heat.z), ordered / ordered.sum(axis=1, keepdims=True))
     assert list(figure.layout.xaxis.ticktext) == [w for group in WORD_GROUPS for w in group]
     assert "suffix groups" in figure.layout.title.text

@@ -9,16 +9,33 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .. import clock
-from ..config import LIMITS
+from ..config import PLAYGROUND_LIMITS
 from ..models.sizing import ARCHS, count_parameters, recurrent_macs
 from ..paper import arch_label
 
 PeriodsError = clock.PeriodsError
 
 
+#: The explorer designs what the Playground trains, so it has the Playground's limits (one set, in config).
+MAX_MODULES, MAX_PERIOD = PLAYGROUND_LIMITS["modules"], PLAYGROUND_LIMITS["period"]
+#: Experiment 2's input and output sizes: 13 MFCCs in, one output per word of the shipped 25.
+WORDS_IO = (13, 25)
+
+
 def parse_periods(text: str) -> list[int]:
-    """Periods typed as "1, 2, 4, 8" into the Clock explorer: within LIMITS."""
-    return clock.parse_periods(text, LIMITS["modules"], LIMITS["period"])
+    """Periods typed as "1, 2, 4, 8" into the Clock explorer: within the Playground's limits."""
+    return clock.parse_periods(text, MAX_MODULES, MAX_PERIOD)
+
+
+def playground_link(periods: Sequence[int], hidden_size: int, connectivity: str, input_size: int) -> dict[str, str]:
+    """The Playground's query parameters that train this design: Experiment 2 when it has inputs, else
+    Experiment 1, with the budget of a CW-RNN of `hidden_size` units in equal modules (the Playground
+    matches every model to it, so its CW-RNN gets these units back)."""
+    task = "words" if input_size else "generation"
+    inputs, outputs = WORDS_IO if input_size else (0, 1)
+    sizes = clock.split_units(hidden_size, len(periods))
+    budget = count_parameters("cwrnn", hidden_size, inputs, outputs, module_sizes=sizes, connectivity=connectivity)
+    return {"task": task, "periods": ",".join(map(str, periods)), "connectivity": connectivity, "budget": str(budget)}
 
 
 @dataclass

@@ -5,7 +5,9 @@ The grids themselves (what a cell trains, the background job that runs them) are
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -104,3 +106,31 @@ def hidden_size_table(kind: str = "generation") -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+#: Our results of the paper's grids as the README gives them, made by `reproduce` (see its README).
+SHIPPED_RESULTS = Path(__file__).resolve().parents[2] / "assets" / "paper_results" / "grids.json"
+
+
+def shipped_results(kind: str = "generation") -> tuple[pd.DataFrame, dict]:
+    """The shipped grid results of an experiment as a table in `grid_table`'s columns, and how they were
+    made (command, date, versions, machine); an empty table when none are shipped for it."""
+    entry = json.loads(SHIPPED_RESULTS.read_text()).get(kind)
+    if entry is None:
+        return pd.DataFrame(), {}
+    experiment = EXPERIMENTS[kind]
+    name = "NMSE" if kind == "generation" else experiment.unit
+    order = {arch: i for i, arch in enumerate(viz.ARCH_ORDER)}
+    cells = sorted(entry["cells"], key=lambda c: (c["budget"], order.get(c["arch"], len(order))))
+    rows = [
+        {
+            "parameters": c["budget"],
+            "architecture": viz.arch_label(c["arch"]),
+            "networks": c["networks"],
+            f"{name} (ours)": c["mean"],
+            "std (ours)": c["std"],
+            f"{name} (paper)": paper.paper_value(experiment.paper_table, experiment.budgets, c["arch"], c["budget"]),
+        }
+        for c in cells
+    ]
+    return pd.DataFrame(rows), {k: v for k, v in entry.items() if k != "cells"}

@@ -13,7 +13,6 @@ unsorted list of periods) may still be one the Playground rejects.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -182,7 +181,7 @@ def to_query(cfg: RunConfig) -> dict[str, str]:
         if cfg.source == "clips":
             query["clips"] = ",".join(map(str, cfg.clips))
         if cfg.source == "wav":
-            query.update(wav_path=str(cfg.wav_path), wav_start=f"{cfg.wav_start:g}")
+            query.update(wav_path=Path(cfg.wav_path).name, wav_start=f"{cfg.wav_start:g}")  # uploads by name
     query["periods"] = ",".join(map(str, cfg.periods))
     if cfg.module_sizes is not None:
         query["module_sizes"] = ",".join(map(str, cfg.module_sizes))
@@ -197,6 +196,29 @@ def to_query(cfg: RunConfig) -> dict[str, str]:
         query["lr"] = repr(float(cfg.lr))
     query.update(seeds=str(cfg.seeds), seed=str(cfg.seed))
     return query
+
+
+#: How the Playground names a setting that differs from a shown run's (the link's name otherwise).
+_SETTING_WORDS = {
+    "module_sizes": "module sizes",
+    "baselines": "models",
+    "lr": "learning rate",
+    "preset": "optimiser",
+    "wav_path": "WAV file",
+    "wav_start": "start",
+    "seed": "first seed",
+    "readout": "prediction",
+}
+
+
+def differing_settings(shown: RunConfig, current: RunConfig) -> list[str]:
+    """The settings, in the Playground's words, in which `current` differs from the `shown` run's; changed
+    periods count as "modules" when their number changed."""
+    a, b = to_query(shown), to_query(current)
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    if "periods" in keys and len(shown.periods) != len(current.periods):
+        keys[keys.index("periods")] = "modules"
+    return [_SETTING_WORDS.get(k, k.replace("_", " ")) for k in keys]
 
 
 def _last(value: str | Sequence[str]) -> str:
@@ -255,10 +277,16 @@ def _wav_in(uploads: Path | None) -> Callable[[str], str]:
     return parse
 
 
-def _parse_folder(text: str) -> str:
-    if not text.strip() or len(text) > MAX_FOLDER_CHARS:
-        raise ValueError("not a folder path")
-    return text
+def _folder_in(uploads: Path | None) -> Callable[[str], str]:
+    """A folder as the Playground holds it: relative to the data home (the uploads folder's parent) when
+    inside it, so a run's stored absolute path never reaches the page or its link."""
+
+    def parse(text: str) -> str:
+        if not text.strip() or len(text) > MAX_FOLDER_CHARS:
+            raise ValueError("not a folder path")
+        return word_view.shown_path(text, uploads.parent) if uploads is not None else text
+
+    return parse
 
 
 def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[[str], object], str]]:
@@ -271,7 +299,7 @@ def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[
             lambda t: _parse_choice(t, datasets),
             ", ".join(datasets) + ("" if "fsdd" in datasets else " (FSDD is not installed here)"),
         ),
-        "folder": (_parse_folder, f"the path of a folder of {word_view.FILE_PATTERN} files"),
+        "folder": (_folder_in(uploads), f"the path of a folder of {word_view.FILE_PATTERN} files"),
         "readout": (lambda t: _parse_choice(t, READOUTS), " or ".join(READOUTS)),
         "source": (lambda t: _parse_choice(t, SOURCES), ", ".join(SOURCES)),
         "clips": (_parse_clips, f"distinct clip numbers from 0 to {CLIP_COUNT - 1}, comma-separated"),
@@ -301,8 +329,8 @@ def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None =
 
     The task comes first, as its defaults are the fallbacks (Experiment 2 has its own periods, budget
     and optimiser). Each bad value falls back to its default alone; `run` (the watched run) and
-    Streamlit's own parameters are left to their owners. `uploads` is the only folder a `wav_path` may
-    point into.
+    Streamlit's own parameters are left to their owners. `uploads`, inside the data home, is the only
+    folder a `wav_path` may point into; a folder inside the data home is held relative to it.
     """
     task, notes = DEFAULTS.task, []
     if "task" in params:
@@ -348,26 +376,6 @@ def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None =
             notes.append(f"module_sizes in the link cannot be used ({e}); using equal module sizes")
             cfg = replace(cfg, module_sizes=None)
     return cfg, notes
-
-
-def save_upload(data: bytes, uploads: Path) -> Path:
-    """Keep an uploaded WAV in the lab's uploads folder, named by its content so a link can name it and
-    the same file uploaded twice is kept once; returns its path."""
-    path = uploads / f"{hashlib.sha256(data).hexdigest()[:16]}.wav"
-    if not path.exists():
-        uploads.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return path
-
-
-def parse_run_param(params: Mapping[str, str | Sequence[str]]) -> tuple[int | None, str | None]:
-    """The run id in `?run=`, or (None, a note) when it is malformed; (None, None) when absent."""
-    if _RUN_PARAM not in params:
-        return None, None
-    text = _last(params[_RUN_PARAM])
-    if re.fullmatch(r"[0-9]+", text.strip()):
-        return int(text), None
-    return None, f"run={text!r} in the link is not a run id (a whole number); no run is shown"
 
 
 # ---- the widgets -----------------------------------------------------------------------------------

@@ -38,17 +38,52 @@ def _waiting(what: str, title: str) -> go.Figure:
     return empty_figure(f"Waiting for the first {what}", title=title)
 
 
-def metric_figures(task: str, metrics: pd.DataFrame) -> dict[str, go.Figure]:
-    """The curves over epochs: "loss", and "accuracy" for words runs."""
+def final_values(summary: dict | None) -> dict[str, dict[str, float]]:
+    """metric -> arch -> the final evaluation's mean over seeds, from a finished run's summary ({} before)."""
+    finals: dict[str, dict[str, float]] = {}
+    for arch, named in ((summary or {}).get("final") or {}).items():
+        for metric, stats in named.items():
+            if stats.get("mean") is not None:
+                finals.setdefault(metric, {})[arch] = stats["mean"]
+    return finals
+
+
+def metric_figures(
+    task: str,
+    metrics: pd.DataFrame,
+    *,
+    log_y: bool = True,
+    smoothing: float = 0.0,
+    finals: dict[str, dict[str, float]] | None = None,
+    classes: int | None = None,
+) -> dict[str, go.Figure]:
+    """The curves over epochs: "loss", and "accuracy" for words runs (with the error of guessing among
+    `classes` words). The loss axis is log or linear, the curves smoothed TensorBoard's way, and `finals`
+    (see `final_values`) mark each model's final evaluation."""
     metric, title = LOSS_METRIC.get(task, "loss"), LOSS_TITLE.get(task, "Loss")
+    finals = finals or {}
     figures = {
-        "loss": viz.loss_figure(metrics, metric, title=title, max_points=MAX_POINTS)
+        "loss": viz.loss_figure(
+            metrics,
+            metric,
+            title=title,
+            max_points=MAX_POINTS,
+            log_y=log_y,
+            smoothing=smoothing,
+            finals=finals.get(metric),
+        )
         if not metrics.empty
         else _waiting("epoch", title)
     }
     if task == "words":
         figures["accuracy"] = (
-            viz.accuracy_figure(metrics, max_points=MAX_POINTS)
+            viz.accuracy_figure(
+                metrics,
+                max_points=MAX_POINTS,
+                smoothing=smoothing,
+                finals=finals,
+                chance=1 - 1 / classes if classes else None,
+            )
             if not metrics.empty
             else _waiting("epoch", "Classification error")
         )
@@ -98,18 +133,22 @@ def snapshot_figures(
         if "weights/cwrnn" in arrays
         else _waiting("snapshot", title)
     )
-    if task == "words":
-        title = f"CW-RNN confusion on the test words{at}"
-        matrix = arrays.get("confusion/cwrnn")
-        if matrix is None:
-            figures["confusion"] = _waiting("snapshot", title)
-        else:
+    if task == "words":  # "confusion" is the CW-RNN's; "confusion_lstm" and so on, each other model's
+        archs = sort_archs(k.split("/", 1)[1] for k in arrays if k.startswith("confusion/")) or ["cwrnn"]
+        for arch in [a for a in archs if a == "cwrnn"] + [a for a in archs if a != "cwrnn"]:
+            title = f"{viz.arch_label(arch)} confusion on the test words{at}, share of each true word"
+            matrix = arrays.get(f"confusion/{arch}")
+            name = "confusion" if arch == "cwrnn" else f"confusion_{arch}"
+            if matrix is None:
+                figures[name] = _waiting("snapshot", title)
+                continue
             labels, groups = classes if classes and len(classes[0]) == len(matrix) else (None, None)
-            figures["confusion"] = viz.confusion_figure(
+            figures[name] = viz.confusion_figure(
                 matrix,
                 labels or [str(i) for i in range(len(matrix))],
                 groups,
                 title=title + (" (lines separate the suffix groups)" if groups else ""),
+                normalize=True,
             )
     return figures
 
@@ -131,6 +170,7 @@ class RunWatcher:
         self.metrics = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _METRIC_FRAME.items()})
         self.snapshot: tuple[int, dict, dict] | None = None
         self._curves: dict[str, go.Figure] | None = None
+        self._curve_options: tuple[bool, float] | None = None
         self._pictures: dict[str, go.Figure] | None = None
         self._audio: dict[str, bytes] | None = None
         self._classes: tuple[list[str], list[list[str]] | None] | None = None
@@ -158,14 +198,24 @@ class RunWatcher:
             snapshot = self.store.load_snapshot(self.run_id)
             if snapshot is not None:
                 self.snapshot, self._pictures, self._audio, changed = snapshot, None, None, True
-        if self.finished and not was_finished:
-            self._audio = None
+        if self.finished and not was_finished:  # the summary's final evaluations join the curves
+            self._audio, self._curves = None, None
         return changed
 
-    def figures(self) -> dict[str, go.Figure]:
-        """The run's figures, named as run_figures names them; each is rebuilt only when its data changed."""
-        if self._curves is None:
-            self._curves = metric_figures(self.task, self.metrics)
+    def figures(self, *, log_y: bool = True, smoothing: float = 0.0) -> dict[str, go.Figure]:
+        """The run's figures, named as run_figures names them, the curves drawn as asked (see
+        `metric_figures`); each is rebuilt only when its data or the way it is drawn changed."""
+        if self._curves is None or self._curve_options != (log_y, smoothing):
+            classes = self.classes()
+            self._curves = metric_figures(
+                self.task,
+                self.metrics,
+                log_y=log_y,
+                smoothing=smoothing,
+                finals=final_values(self.run.get("summary")),
+                classes=len(classes[0]) if classes else None,
+            )
+            self._curve_options = (log_y, smoothing)
         if self._pictures is None:
             self._pictures = snapshot_figures(self.task, self.snapshot, self.classes())
         return {**self._curves, **self._pictures}
@@ -178,7 +228,9 @@ class RunWatcher:
         if self._classes is None:
             config = self.run["config"]
             try:
-                labels = word_view.load_dataset(config.get("dataset", "synthetic"), config.get("folder")).labels
+                labels = word_view.load_dataset(
+                    config.get("dataset", "synthetic"), config.get("folder"), self.store.home
+                ).labels
             except ConfigError:
                 return None
             self._classes = (labels, word_view.class_groups(labels))
@@ -210,12 +262,12 @@ class RunWatcher:
         return signals
 
 
-def run_figures(store: RunStore, run_id: int) -> dict[str, go.Figure]:
+def run_figures(store: RunStore, run_id: int, *, log_y: bool = True, smoothing: float = 0.0) -> dict[str, go.Figure]:
     """The charts of a run, by name ("loss", "waveform", "activity", "weights"; words runs: "loss",
     "accuracy", "activity", "weights", "confusion"), drawn from the store as it is now."""
     watcher = RunWatcher(store, run_id)
     watcher.refresh()
-    return watcher.figures()
+    return watcher.figures(log_y=log_y, smoothing=smoothing)
 
 
 def run_audio(store: RunStore, run_id: int) -> dict[str, bytes]:

@@ -1,4 +1,5 @@
-"""Experiment 2 in the app: its datasets, zip uploads of recordings, and what a trained CW-RNN does with one word.
+"""Experiment 2 in the app: its datasets, the folders they may be read from, and what a trained CW-RNN does
+with one word.
 
 The app never trains or computes here on its own: it rebuilds a run's dataset the way the run's worker
 built it (`tasks.words.words_task`, so the split is the same), and replays a finished run's saved CW-RNN
@@ -8,15 +9,10 @@ weights over one test word to show each module's activity while the network hear
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
 import os
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -30,17 +26,10 @@ from ..paper import WORDS_PERIODS
 from ..runs.store import RunStore
 from . import viz
 
-#: A zip upload is refused past these: Streamlit's own upload limit, a generous unpacked size for an
-#: hour of 16-bit audio per thousand files, and a member count no honest speech folder reaches.
-MAX_ZIP_BYTES = 200 * 2**20
-MAX_UNPACKED_BYTES = 1024 * 2**20
-MAX_ZIP_MEMBERS = 20_000
+#: Folders besides the lab's data home (where uploads go) that "your recordings" may read, os.pathsep-separated.
+DATA_ROOTS_VAR = "CWRNN_DATA_ROOTS"
 #: MFCC frames per second (10 ms step).
 FRAME_RATE = 100
-
-
-class UploadError(ValueError):
-    """An uploaded archive that is not extracted; the message says why and what is accepted."""
 
 
 # ---- datasets ----------------------------------------------------------------------------------------
@@ -61,23 +50,74 @@ def _stamp(dataset: str, folder: str | None) -> int:
         return 0
 
 
+def data_roots(home: Path) -> list[Path]:
+    """The folders recordings may be read from: the data home and those in $CWRNN_DATA_ROOTS."""
+    extra = [Path(p) for p in os.environ.get(DATA_ROOTS_VAR, "").split(os.pathsep) if p.strip()]
+    return [Path(home).resolve(), *(p.resolve() for p in extra if p.is_absolute())]
+
+
+def shown_path(path: str | Path, home: Path) -> str:
+    """A path as the lab shows it in links and messages: relative to the data home when inside it, so no
+    server path of the lab's own is given away; a folder under $CWRNN_DATA_ROOTS as the user typed it."""
+    path, home = Path(path), Path(home).resolve()
+    try:
+        return str(path.resolve().relative_to(home))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def resolve_folder(text: str, home: Path) -> Path:
+    """The folder a user named, relative to the data home or absolute, if it lies under an allowed root.
+
+    ConfigError otherwise; it never says what a folder outside the roots holds, or whether it exists.
+    """
+    path = Path(text.strip())
+    real = (path if path.is_absolute() else Path(home) / path).resolve()
+    if not any(real.is_relative_to(root) for root in data_roots(home)):
+        raise ConfigError(
+            [
+                f"the folder {text.strip()!r} is outside the folders this lab reads recordings from: "
+                f"its data folder (uploads/... for a zip uploaded here) and those the lab's operator "
+                f"lists in ${DATA_ROOTS_VAR}"
+            ]
+        )
+    if not real.is_dir():
+        raise ConfigError(
+            [
+                f"there is no folder {text.strip()!r} here; give a folder of {FILE_PATTERN} files, "
+                "or upload them as a zip"
+            ]
+        )
+    return real
+
+
 @functools.lru_cache(maxsize=8)
 def _dataset(dataset: str, folder: str | None, stamp: int) -> SpeechDataset:
     cfg = RunConfig(task="words", dataset=dataset, folder=folder, periods=list(WORDS_PERIODS))
     return build_task(cfg).data
 
 
-def load_dataset(dataset: str, folder: str | None = None) -> SpeechDataset:
+def load_dataset(dataset: str, folder: str | None = None, home: Path | None = None) -> SpeechDataset:
     """The recordings of a words run, split by speaker exactly as its worker splits them.
 
-    Raises ConfigError whose problems say what is wrong with the data (an empty folder, one speaker...).
-    Loads are kept while the folder is unchanged, so a page that redraws every second reads it once.
+    A folder is read only under `data_roots(home)` (see `resolve_folder`). Raises ConfigError whose
+    problems say what is wrong with the data (an empty folder, one speaker...), with paths as
+    `shown_path` shows them. Loads are kept while the folder is unchanged, so a page that redraws every
+    second reads it once.
     """
     if dataset not in DATASETS:
         raise ConfigError([f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}"])
-    if dataset == "folder" and not folder:
+    if dataset != "folder":
+        return _dataset(dataset, None, _stamp(dataset, None))
+    if not folder or not folder.strip():
         raise ConfigError([f"give the path of a folder of {FILE_PATTERN} files, or upload them as a zip"])
-    return _dataset(dataset, folder if dataset == "folder" else None, _stamp(dataset, folder))
+    if home is None:
+        raise ConfigError(["the lab's data folder is needed to read a folder of recordings"])
+    real = resolve_folder(folder, home)
+    try:
+        return _dataset(dataset, str(real), _stamp(dataset, str(real)))
+    except ConfigError as e:
+        raise ConfigError([p.replace(str(real), shown_path(real, home)) for p in e.problems]) from None
 
 
 def class_groups(labels: list[str]) -> list[list[str]] | None:
@@ -98,80 +138,6 @@ def word_audio(data: SpeechDataset, index: int) -> bytes:
     """WAV bytes of one test recording as it was recorded (loudness kept)."""
     signal, rate = read_wav(Path(data.test.paths[index]))
     return audio.wav_bytes(signal, rate)
-
-
-# ---- zip uploads -------------------------------------------------------------------------------------
-
-
-def _wav_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """The archive's WAV files; UploadError for any member that could land outside the target folder."""
-    infos = archive.infolist()
-    if len(infos) > MAX_ZIP_MEMBERS:
-        raise UploadError(f"the zip holds {len(infos)} entries; at most {MAX_ZIP_MEMBERS} are accepted")
-    wavs, names = [], set()
-    for info in infos:
-        path = PurePosixPath(info.filename.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-            raise UploadError(
-                f"the zip member {info.filename!r} points outside the archive's folder "
-                "(an absolute path or '..'); such archives are refused"
-            )
-        if info.is_dir() or path.suffix.lower() != ".wav" or "__MACOSX" in path.parts or path.name.startswith("."):
-            continue
-        if path.name in names:
-            raise UploadError(
-                f"the zip holds two files named {path.name!r}; recordings are read from one "
-                f"folder, so every {FILE_PATTERN} name must be unique"
-            )
-        names.add(path.name)
-        wavs.append(info)
-    if not wavs:
-        raise UploadError(
-            f"the zip holds no .wav files; it should hold {FILE_PATTERN} recordings (at the top or in one folder)"
-        )
-    unpacked = sum(info.file_size for info in wavs)
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise UploadError(
-            f"the zip's WAV files unpack to {unpacked / 2**20:.0f} MiB; at most "
-            f"{MAX_UNPACKED_BYTES // 2**20} MiB are accepted"
-        )
-    return wavs
-
-
-def extract_recordings(data: bytes, uploads: Path) -> Path:
-    """Unpack the WAV files of a zip upload into one folder under `uploads`, named by the archive's content
-    (the same zip uploaded twice is kept once); returns that folder.
-
-    Only `.wav` members are written, flattened into the folder. Archives with absolute or `..` member
-    paths, more than MAX_ZIP_MEMBERS entries, over MAX_ZIP_BYTES, or unpacking past MAX_UNPACKED_BYTES are
-    refused with UploadError before anything is written.
-    """
-    if len(data) > MAX_ZIP_BYTES:
-        raise UploadError(f"the zip is {len(data) / 2**20:.0f} MiB; at most {MAX_ZIP_BYTES // 2**20} MiB are accepted")
-    target = uploads / f"recordings-{hashlib.sha256(data).hexdigest()[:16]}"
-    if target.is_dir():
-        return target
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise UploadError(f"the upload is not a readable zip archive ({exc})") from None
-    with archive:
-        members = _wav_members(archive)
-        uploads.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=uploads))
-        try:
-            for info in members:
-                # Each file is written by its own name only, so no member path can choose where it goes.
-                name = PurePosixPath(info.filename.replace("\\", "/")).name
-                with archive.open(info) as src, open(staging / name, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-            os.replace(staging, target)  # all or nothing: a half-unpacked folder is never seen
-        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            if target.is_dir():  # another session unpacked the same archive first
-                return target
-            raise UploadError(f"the zip could not be unpacked ({exc})") from None
-    return target
 
 
 # ---- one word through a finished run's CW-RNN -------------------------------------------------------
@@ -225,17 +191,28 @@ def word_activity(store: RunStore, run: Mapping, data: SpeechDataset, index: int
     )
 
 
+def verdict(data: SpeechDataset, index: int, activity: WordActivity) -> str:
+    """The CW-RNN's answer for test word `index` with a right or wrong mark."""
+    true = data.labels[int(data.test.targets[index])]
+    return f"✓ right: {true}" if activity.predicted == true else f"✗ wrong: {activity.predicted}, not {true}"
+
+
 def word_figures(data: SpeechDataset, index: int, activity: WordActivity | None) -> dict[str, go.Figure]:
-    """ "features": the word's MFCCs; "activity" (when given): the CW-RNN's modules over it."""
+    """ "features": the word's MFCCs, over steps; with the CW-RNN's `activity`, on the same step axis,
+    "activity": its modules over the word and "probabilities": how its answer forms, marked right or wrong."""
     name = word_names(data)[index]
     figures = {
-        "features": viz.features_figure(
-            data.test.features[index], FRAME_RATE, title=f"Input: MFCCs of {name}, standardised"
-        )
+        "features": viz.features_figure(data.test.features[index], None, title=f"Input: MFCCs of {name}, standardised")
     }
     if activity is not None:
         title = f"CW-RNN hidden units by module while it hears {name}"
         figures["activity"] = viz.activity_figure(
             np.round(activity.hidden, 3), activity.module_sizes, activity.periods, activity.active, title=title
+        )
+        figures["probabilities"] = viz.probabilities_figure(
+            activity.probabilities,
+            data.labels,
+            int(data.test.targets[index]),
+            title=f"CW-RNN's answer step by step: {verdict(data, index, activity)}",
         )
     return figures

@@ -108,20 +108,21 @@ def _scan(folder: Path) -> list[_Recording]:
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """A mono WAV as float64 in [-1, 1] and its sample rate; DatasetError naming the file otherwise."""
+    """A WAV as mono float64 in [-1, 1] and its sample rate; DatasetError naming the file otherwise."""
     try:
         rate, data = wavfile.read(path)
     except (ValueError, OSError, EOFError) as exc:
         raise DatasetError(f"cannot read {path} as a WAV file ({exc})") from exc
-    if data.ndim != 1:
-        raise DatasetError(f"{path} has {data.shape[1]} channels; only mono WAV files are supported")
     if data.size == 0:
         raise DatasetError(f"{path} has no audio samples")
     if data.dtype == np.uint8:
-        return (data.astype(np.float64) - 128.0) / 128.0, rate
-    if np.issubdtype(data.dtype, np.integer):
-        return data.astype(np.float64) / float(-np.iinfo(data.dtype).min), rate
-    return data.astype(np.float64), rate
+        signal = (data.astype(np.float64) - 128.0) / 128.0
+    elif np.issubdtype(data.dtype, np.integer):
+        signal = data.astype(np.float64) / float(-np.iinfo(data.dtype).min)
+    else:
+        signal = data.astype(np.float64)
+    # Channels are averaged, as Experiment 1 reads a WAV (audio.read_wav): a stereo recording is one word.
+    return (signal.mean(axis=1) if signal.ndim == 2 else signal), rate
 
 
 def _cache_file(folder: Path, recordings: Sequence[_Recording], cache_dir: Path) -> Path:

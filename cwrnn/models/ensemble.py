@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-INITS = ("paper", "torch")
-PAPER_STD = 0.1  # "weights drawn from N(0, 0.1)"
+INITS = ("paper", "paper-variance", "torch")
+#: "weights drawn from N(0, 0.1)": read as a standard deviation ("paper") or a variance ("paper-variance")
+INIT_STD = {"paper": 0.1, "paper-variance": 0.1**0.5}
 
 
 def seed_list(num_seeds: int | None, seeds: Sequence[int] | None) -> list[int]:
@@ -100,8 +101,8 @@ def initialise(module: nn.Module, seeds: Sequence[int], scheme: str = "paper") -
             for name, p in params:
                 target = p[r] if is_stacked else p
                 fresh = torch.empty(target.shape)
-                if scheme == "paper":
-                    fresh.normal_(0.0, PAPER_STD, generator=gen)
+                if scheme in INIT_STD:
+                    fresh.normal_(0.0, INIT_STD[scheme], generator=gen)
                 else:  # torch's RNN default: U(-1/sqrt(fan), 1/sqrt(fan)) over the hidden width
                     fan = max(1, getattr(module, "hidden_size", target.shape[-1]))
                     fresh.uniform_(-(fan**-0.5), fan**-0.5, generator=gen)

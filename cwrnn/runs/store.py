@@ -100,6 +100,10 @@ _SAFE_FILENAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _T = TypeVar("_T")
 
 
+#: Run ids are SQLite row ids, from 1 up to SQLite's largest INTEGER; no larger number names a run.
+MAX_RUN_ID = 2**63 - 1
+
+
 class StoreError(RuntimeError):
     """The run store cannot do what was asked; the message says why and what to do instead."""
 
@@ -706,7 +710,10 @@ def _as_int(value: Any, what: str, *, minimum: int | None = None) -> int:
 
 
 def _run_id(value: Any) -> int:
-    return _as_int(value, "run id")
+    run_id = _as_int(value, "run id")
+    if not 1 <= run_id <= MAX_RUN_ID:  # SQLite cannot even be asked about a larger one
+        raise RunNotFound(f"there is no run {run_id}; run ids are whole numbers from 1 to {MAX_RUN_ID}")
+    return run_id
 
 
 def _non_negative_int(value: Any, what: str) -> int:

@@ -12,9 +12,10 @@ import time
 
 import numpy as np
 
-from ..config import validate
+from ..config import as_trained, validate
 from ..experiment import build_specs, build_task, train_config
 from ..grid import summarize
+from ..pace import Pace
 from .jobs import versions
 from .store import RunStore
 
@@ -35,6 +36,7 @@ class StoreCallback:
 
     def on_start(self, info: dict) -> None:
         self.total = info["epochs"]
+        self.pace = Pace(self.total)
         self.store.update_progress(
             self.run_id,
             {
@@ -50,6 +52,7 @@ class StoreCallback:
 
     def on_epoch(self, epoch: int, metrics: dict, elapsed: float) -> None:
         self.epoch = epoch
+        self.pace.add(epoch, elapsed)
         for arch, named in metrics.items():
             for name, values in named.items():
                 self.rows.extend((arch, r, epoch, name, float(v)) for r, v in enumerate(values))
@@ -61,7 +64,7 @@ class StoreCallback:
         if self.rows:
             self.store.add_metrics(self.run_id, self.rows)
             self.rows = []
-        eta = elapsed / self.epoch * (self.total - self.epoch) if self.epoch else None
+        eta = self.pace.eta() if self.epoch < self.total else 0.0
         self.store.update_progress(
             self.run_id,
             {
@@ -119,7 +122,7 @@ def execute(run_id: int, home: str) -> None:
         for arch, model in result.models.items()
     }
     savers["config"] = lambda: store.save_artifact_bytes(
-        run_id, "config.json", json.dumps(cfg.to_dict(), indent=2).encode()
+        run_id, "config.json", json.dumps(as_trained(cfg), indent=2).encode()
     )
     if cfg.task == "generation":
         savers["audio"] = lambda: _save_audio(store, run_id, task, result.models)

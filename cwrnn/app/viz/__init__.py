@@ -4,7 +4,14 @@ Pages only call these and draw the result, so every chart is testable without a 
 in viz_style (colours, shared helpers), viz_curves (lines and boxes) and viz_maps (heatmaps).
 """
 
-from .viz_curves import accuracy_figure, downsample_epochs, loss_figure, paper_box_figure, waveform_figure
+from .viz_curves import (
+    accuracy_figure,
+    downsample_epochs,
+    loss_figure,
+    paper_box_figure,
+    probabilities_figure,
+    waveform_figure,
+)
 from .viz_maps import (
     activity_figure,
     clock_figure,
@@ -27,6 +34,7 @@ __all__ = [
     "accuracy_figure",
     "waveform_figure",
     "paper_box_figure",
+    "probabilities_figure",
     "activity_figure",
     "weights_figure",
     "clock_figure",

@@ -219,11 +219,13 @@ def confusion_figure(
     *,
     title: str | None = "Confusion matrix",
     uirevision: str | None = "confusion",
+    normalize: bool = False,
 ) -> go.Figure:
     """Counts (or rates) of true class (row) against predicted class (column).
 
     With `groups` (lists of labels covering every label once) the classes are reordered group by group
-    and lines separate the groups.
+    and lines separate the groups. `normalize` divides each row by its count, so a cell is the share of a
+    word's recordings given each answer (a word with fewer test recordings weighs the same).
     """
     matrix = to_array(matrix, "matrix", ndim=2)
     labels = list(labels)
@@ -241,19 +243,38 @@ def confusion_figure(
         index = [labels.index(label) for label in order]
         matrix, labels = matrix[np.ix_(index, index)], order
         bounds = list(np.cumsum([len(group) for group in groups])[:-1] - 0.5)
-    cells = [[f"true {t}<br>predicted {p}<br>{v:.3g}" for p, v in zip(labels, row)] for t, row in zip(labels, matrix)]
+    counts = matrix
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+        cells = [
+            [f"true {t}<br>predicted {p}<br>{v:.0%} ({c:g} of {n:g})" for p, v, c in zip(labels, row, crow)]
+            for t, row, crow, n in zip(labels, matrix, counts, totals[:, 0])
+        ]
+        text = np.where(matrix != 0, np.char.mod("%.0f", 100 * matrix), "")
+    else:
+        cells = [
+            [f"true {t}<br>predicted {p}<br>{v:.3g}" for p, v in zip(labels, row)] for t, row in zip(labels, matrix)
+        ]
+        text = np.where(matrix != 0, np.char.mod("%.3g", matrix), "")
     fig = _heatmap(
         matrix,
         colorscale="Blues",
         zmin=0,
+        zmax=1 if normalize else None,
         hovertext=cells,
         hoverinfo="text",
-        text=np.where(matrix != 0, np.char.mod("%.3g", matrix), ""),
+        text=text,
         texttemplate="%{text}",
+        colorbar={"title": "share of row", "tickformat": ".0%"} if normalize else None,
     )
     k = len(labels)
     label_axis(fig, axis="x", positions=range(k), labels=labels, size=k)
     label_axis(fig, axis="y", positions=range(k), labels=labels, size=k, reverse=True)
+    if k > 10:  # whole words: slanted below, and room for a row per word
+        fig.update_xaxes(tickangle=-50, automargin=True)
+        fig.update_yaxes(automargin=True)
+        fig.update_layout(height=max(450, 22 * k + 180), font={"size": 11})
     for axis in ("x", "y"):
         add_separators(fig, bounds, axis=axis, name="group separator")
     _square_cells(fig)
@@ -262,20 +283,21 @@ def confusion_figure(
 
 def features_figure(
     features,
-    rate_hz: float = 100,
+    rate_hz: float | None = 100,
     *,
     channel_labels: Sequence[str] | None = None,
     title: str | None = "Input features",
     uirevision: str | None = "features",
 ) -> go.Figure:
-    """A (frames, channels) feature sequence as channels (y) over time in seconds (x).
+    """A (frames, channels) feature sequence as channels (y) over time in seconds (x), or over frames when
+    `rate_hz` is None (the steps a network takes, to line up with its activity).
 
     13 channels are labelled as the TIMIT task builds them: 12 MFCCs, then energy.
     """
     features = to_array(features, "features", ndim=2)
     frames, channels = features.shape
-    if rate_hz <= 0:
-        raise VizInputError(f"rate_hz must be a positive frame rate, got {rate_hz}")
+    if rate_hz is not None and rate_hz <= 0:
+        raise VizInputError(f"rate_hz must be a positive frame rate or None (steps), got {rate_hz}")
     if channel_labels is None:
         channel_labels = (
             [f"MFCC {i + 1}" for i in range(12)] + ["energy"]
@@ -289,15 +311,17 @@ def features_figure(
     fig = go.Figure(
         go.Heatmap(
             z=features.T,
-            x=np.arange(frames) / rate_hz,
+            x=np.arange(frames) / (rate_hz or 1),
             y=list(channel_labels),
             colorscale="RdBu",
             zmid=0,
             zsmooth=False,
             colorbar={"title": "value"},
-            hovertemplate="%{y}<br>t = %{x:.2f} s<br>%{z:.3g}<extra></extra>",
+            hovertemplate="%{y}<br>" + ("t = %{x:.2f} s" if rate_hz else "step %{x}") + "<br>%{z:.3g}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_xaxes(showgrid=False)
-    return finish(fig, title=title, uirevision=uirevision, x_title="time (s)", y_title="")
+    return finish(
+        fig, title=title, uirevision=uirevision, x_title="time (s)" if rate_hz else "step (10 ms frame)", y_title=""
+    )

@@ -20,6 +20,8 @@ class VizInputError(ValueError):
 # Okabe-Ito colours stay distinguishable under colour blindness; the CW-RNN gets the loudest one.
 ARCH_COLORS: dict[str, str] = {"cwrnn": "#D55E00", "srn": "#0072B2", "lstm": "#009E73", "gru": "#CC79A7"}
 GROUP_PALETTE: tuple[str, ...] = tuple(qualitative.Plotly)
+#: Where colour already names a run (comparing runs), the line style names the model.
+ARCH_DASHES: dict[str, str] = {"cwrnn": "solid", "srn": "dot", "lstm": "dash", "gru": "dashdot"}
 TEMPLATE = "plotly_white"
 
 
