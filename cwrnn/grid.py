@@ -32,13 +32,16 @@ from .runs.store import RunStore
 
 
 def summarize(values: Iterable[float]) -> dict:
-    """Mean and std (population, as the paper's "mean ± std over 100 runs") over the members that did not
-    diverge, and how many did."""
+    """Mean, std (population, as the paper's "mean ± std over 100 runs") and median over the `n` members
+    that did not diverge (None where none survived), and how many did."""
     values = np.asarray(list(values), dtype=float)
     finite = values[np.isfinite(values)]
+    stat = (lambda f: float(f(finite))) if finite.size else (lambda f: None)
     return {
-        "mean": float(finite.mean()) if finite.size else None,
-        "std": float(finite.std()) if finite.size else None,
+        "mean": stat(np.mean),
+        "std": stat(np.std),
+        "median": stat(np.median),
+        "n": int(finite.size),
         "diverged": int(values.size - finite.size),
     }
 
@@ -48,11 +51,13 @@ def summarize(values: Iterable[float]) -> dict:
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One independent piece of a grid: `arch` trained on a RunConfig (as a dict), scored by `metric`."""
+    """One independent piece of a grid: `arch` trained on a RunConfig (as a dict), scored by `metric`.
+    A learning-rate sweep's cell also names its settings and seeds (`cwrnn.sweep.train_sweep_cell`)."""
 
     config: dict
     arch: str
     metric: str
+    sweep: dict | None = None
 
     @property
     def budget(self) -> int:
@@ -97,6 +102,10 @@ def run_cell(spec: CellSpec) -> Cell:
     from .train import train
 
     torch.set_num_threads(1)
+    if spec.sweep is not None:
+        from .sweep import train_sweep_cell
+
+        return train_sweep_cell(spec)
     cfg = validate(spec.config)
     task = build_task(cfg)
     model = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == spec.arch)
