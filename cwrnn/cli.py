@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import grid, paper
-from .config import BASELINES, LIMITS, ConfigError, RunConfig, validate
+from .config import BASELINES, LIMITS, TUNED_PRESETS, ConfigError, RunConfig, validate
 from .experiment import build_specs, build_task, train_config
 
 
@@ -152,10 +152,16 @@ def cmd_reproduce(args) -> int:
             Path(args.json).open("a").close()
         except OSError as e:
             raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
+    if args.tuned and args.experiment not in TUNED_PRESETS:
+        raise SystemExit(
+            f"error: --tuned: {args.experiment} has no tuned preset yet (tuned: {', '.join(TUNED_PRESETS)}); "
+            "sweep its rates first (cwrnn sweep)"
+        )
     if args.experiment == "generation":
         budgets = args.sizes or list(paper.GENERATION_BUDGETS)
         base = validate(
             {
+                "preset": TUNED_PRESETS["generation"] if args.tuned else "paper-generation",
                 "epochs": args.epochs,
                 "seeds": args.runs,
                 "snapshot_every": LIMITS["snapshot_every"],
@@ -273,6 +279,11 @@ def main(argv=None) -> int:
     )
     r.add_argument("--device", choices=["cpu", "cuda"])
     r.add_argument("--json", help="also write the results to this JSON file")
+    r.add_argument(
+        "--tuned",
+        action="store_true",
+        help="each architecture at its best swept rate and clipping (tuned at 1000 parameters), not the paper's",
+    )
     r.set_defaults(func=cmd_reproduce)
 
     s = sub.add_parser("runs", help="list, show, export or delete stored runs")
