@@ -216,6 +216,38 @@ def reproduce_words(args) -> tuple[list[grid.Cell], str]:
     return cells, grid.format_table(cells, "test error %", scale=100)
 
 
+def cmd_sweep(args) -> int:
+    """`cwrnn sweep`: a learning-rate sweep stored as one run; trained here (or queued with --background),
+    its table printed."""
+    from .runs.store import RunStore
+    from .sweep import SWEEP_TASKS, execute_sweep, format_sweep, sweep_request
+
+    if args.json:  # fail now, not after the training
+        try:
+            Path(args.json).open("a").close()
+        except OSError as e:
+            raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
+    raw = sweep_request(args.task, args.budget, args.archs, args.lr, args.seeds, args.momentum, args.epochs)
+    store = RunStore(args.home)
+    run_id = store.create_run(SWEEP_TASKS[args.task], raw, list(range(args.seeds)))
+    if args.background:
+        print(f"queued sweep run {run_id}; it trains when the lab is running (streamlit run app.py)")
+        return 0
+    store.set_status(run_id, "running")
+    print(f"sweep run {run_id}: training {', '.join(args.archs)} in parallel processes", file=sys.stderr)
+    execute_sweep(run_id, store.home, workers=args.workers)
+    run = store.get_run(run_id)
+    rows = run["summary"]["rows"]
+    scale = 100 if args.task == "words" else 1
+    label = rows[0]["metric"] + (" %" if scale != 1 else "")
+    for arch in args.archs:
+        print(f"\n{paper.arch_label(arch)}\n" + format_sweep([r for r in rows if r["arch"] == arch], label, scale))
+    print(f"\nrun {run_id} {run['status']}; * marks each architecture's best rate")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"run_id": run_id, **run["summary"]}, indent=2))
+    return 0 if run["status"] == "completed" else 1
+
+
 def cmd_runs(args) -> int:
     """`cwrnn runs`: list, show, export or delete the runs of a store."""
     from .runs.store import DB_FILENAME, RunStore, default_home
@@ -285,6 +317,22 @@ def main(argv=None) -> int:
         help="each architecture at its best swept rate and clipping (tuned at 1000 parameters), not the paper's",
     )
     r.set_defaults(func=cmd_reproduce)
+
+    w = sub.add_parser("sweep", help="sweep the learning rate of each architecture, stored as one run")
+    w.add_argument("--task", default="generation", choices=["generation", "words"])
+    w.add_argument("--budget", type=int, default=1000, help="parameter budget every model is matched to")
+    w.add_argument("--archs", nargs="+", default=list(paper.ARCHS), help=f"any of cwrnn, {', '.join(BASELINES)}")
+    w.add_argument(
+        "--lr", type=float, nargs="+", default=[1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], help="the rates to try"
+    )
+    w.add_argument("--momentum", type=float, nargs="+", help="momenta to try at every rate (default: the preset's)")
+    w.add_argument("--seeds", type=int, default=5, help="seeds per rate (Experiment 1: each x 5 clips)")
+    w.add_argument("--epochs", type=int, default=2000, help="epochs (words: the cap; early stopping decides)")
+    w.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    w.add_argument("--background", action="store_true", help="queue it for the lab's background workers instead")
+    w.add_argument("--home", help="run store folder (default: $CWRNN_HOME)")
+    w.add_argument("--json", help="also write the table's rows to this JSON file")
+    w.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("runs", help="list, show, export or delete stored runs")
     s.add_argument("action", choices=["list", "show", "export", "delete"])

@@ -12,6 +12,7 @@ out of the mean and the std, and counted.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import os
 import sys
@@ -52,12 +53,14 @@ def summarize(values: Iterable[float]) -> dict:
 @dataclass(frozen=True)
 class CellSpec:
     """One independent piece of a grid: `arch` trained on a RunConfig (as a dict), scored by `metric`.
-    A learning-rate sweep's cell also names its settings and seeds (`cwrnn.sweep.train_sweep_cell`)."""
+    A cell of another kind (a learning-rate sweep's) names its trainer, "module:function" taking the
+    CellSpec (imported where it runs, so that this module imports none of them), and its `plan`."""
 
     config: dict
     arch: str
     metric: str
-    sweep: dict | None = None
+    trainer: str | None = None
+    plan: dict | None = None
 
     @property
     def budget(self) -> int:
@@ -102,10 +105,9 @@ def run_cell(spec: CellSpec) -> Cell:
     from .train import train
 
     torch.set_num_threads(1)
-    if spec.sweep is not None:
-        from .sweep import train_sweep_cell
-
-        return train_sweep_cell(spec)
+    if spec.trainer is not None:
+        module, _, function = spec.trainer.partition(":")
+        return getattr(importlib.import_module(module), function)(spec)
     cfg = validate(spec.config)
     task = build_task(cfg)
     model = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == spec.arch)
@@ -138,6 +140,7 @@ def local_processes(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[C
         futures = {pool.submit(run_cell, cell): cell for cell in cells}
         for future in as_completed(futures):
             yield futures[future], future.result()
+        pool.shutdown(wait=True)  # every cell done: reap the workers now, not in a race at interpreter exit
     finally:  # on an error, Ctrl+C or an early stop, do not wait for the remaining cells to train
         pool.shutdown(wait=False, cancel_futures=True)
 

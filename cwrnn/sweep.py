@@ -14,12 +14,14 @@ holds out training speakers as a validation split and never looks at the test sp
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from .config import BASELINES, RunConfig, validate
+from . import paper
+from .config import BASELINES, LIMITS, RunConfig, validate
 from .data.speech_data import SpeechDataset, SpeechSplit
 from .experiment import build_specs, build_task, train_config
 from .grid import Backend, Cell, CellSpec, local_processes, run_cells, summarize
@@ -133,14 +135,14 @@ def sweep_cells(
 ) -> list[CellSpec]:
     """One grid cell per architecture: all its settings x seeds in one stacked model."""
     plan = {"settings": [list(s) for s in settings], "seeds": [int(s) for s in seeds]}
-    return [CellSpec(cfg.to_dict(), arch, METRICS[cfg.task][0], plan) for arch in archs]
+    return [CellSpec(cfg.to_dict(), arch, METRICS[cfg.task][0], "cwrnn.sweep:train_sweep_cell", plan) for arch in archs]
 
 
 def train_sweep_cell(cell: CellSpec, callbacks: Sequence[Callback] = ()) -> Cell:
     """Train one architecture's sweep (grid.run_cell's work for a sweep cell). Its values are the members'
     metric, replica-major over setting-major seed slots (see `train_members`)."""
     cfg = validate(cell.config)
-    settings, seeds = [tuple(s) for s in cell.sweep["settings"]], cell.sweep["seeds"]
+    settings, seeds = [tuple(s) for s in cell.plan["settings"]], cell.plan["seeds"]
     stacked = replace(cfg, seeds=len(settings) * len(seeds), baselines=[cell.arch] if cell.arch != "cwrnn" else [])
     task = build_task(stacked)
     if isinstance(task, WordsTask):
@@ -203,8 +205,8 @@ def sweep_rows(done: Sequence[tuple[CellSpec, Cell]], name: str) -> list[dict]:
     """The rows of trained sweep cells, in the cells' order, each architecture's best marked."""
     rows = []
     for spec, cell in done:
-        settings = [tuple(s) for s in spec.sweep["settings"]]
-        rows += setting_rows(cell, settings, len(spec.sweep["seeds"]), name)
+        settings = [tuple(s) for s in spec.plan["settings"]]
+        rows += setting_rows(cell, settings, len(spec.plan["seeds"]), name)
     return mark_best(rows)
 
 
@@ -259,3 +261,118 @@ def format_sweep(rows: Sequence[dict], label: str | None = None, scale: float = 
             f"{_number(r['median'], scale, '.4g'):>9} {r['n']:>4} {r['diverged']:>8}"
         )
     return "\n".join(lines)
+
+
+# ---- a sweep as one stored run (`cwrnn sweep`, the Paper page's background job) ----------------------
+
+#: the stored run's task of a sweep of each task
+SWEEP_TASKS = {"generation": "generation-sweep", "words": "words-sweep"}
+#: the paper's settings a sweep of each task starts from (the rates and seeds are the sweep's)
+SWEEP_SETTINGS = {
+    "generation": {"task": "generation", "periods": list(paper.GENERATION_PERIODS), "preset": "paper-generation"},
+    "words": {
+        "task": "words",
+        "dataset": "synthetic",
+        "periods": list(paper.WORDS_PERIODS),
+        "preset": "paper-words",
+    },
+}
+
+
+def sweep_request(
+    task: str,
+    budget: int,
+    archs: Sequence[str],
+    rates: Sequence[float],
+    seeds: int,
+    momenta: Sequence[float] | None = None,
+    epochs: int = 2000,
+) -> dict:
+    """The stored config of a sweep run, checked (`plan_of` raises a ValueError saying what is wrong)."""
+    raw = {
+        "sweep": task,
+        "budget": budget,
+        "archs": list(archs),
+        "rates": list(rates),
+        "momenta": None if momenta is None else list(momenta),
+        "seeds": seeds,
+        "epochs": epochs,
+    }
+    plan_of(raw)
+    return raw
+
+
+def plan_of(raw: dict) -> tuple[RunConfig, list[str], list[tuple[float, float]], list[int]]:
+    """A stored sweep config's RunConfig, architectures, settings and seeds; a ValueError (ConfigError)
+    lists what is wrong and what is allowed."""
+    if not isinstance(raw, dict) or raw.get("sweep") not in SWEEP_SETTINGS:
+        raise ValueError(f"a sweep's task must be one of {', '.join(SWEEP_SETTINGS)}, got {raw.get('sweep')!r}")
+    seeds = raw.get("seeds")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= LIMITS["seeds"]:
+        raise ValueError(f"seeds must be a whole number from 1 to {LIMITS['seeds']}, got {seeds!r}")
+    cfg = validate(
+        {
+            **SWEEP_SETTINGS[raw["sweep"]],
+            "budget": raw.get("budget"),
+            "epochs": raw.get("epochs"),
+            "baselines": [a for a in raw.get("archs") or [] if a in BASELINES],
+            "snapshot_every": LIMITS["snapshot_every"],
+        }
+    )
+    cfg, settings = check_sweep(cfg, raw.get("archs"), raw.get("rates"), list(range(seeds)), raw.get("momenta"))
+    return cfg, list(raw["archs"]), settings, list(range(seeds))
+
+
+def execute_sweep(run_id: int, home: str, workers: int | None = 1) -> None:
+    """The sweep job: train sweep run `run_id` of the store at `home` (in the background, one architecture
+    after another in this worker, which holds one training slot of the manager; `cwrnn sweep` here passes
+    its own `workers`) and store its rows as the run's summary."""
+    from .runs.jobs import versions
+    from .runs.store import RunStore
+    from .train import pick_device
+
+    store = RunStore(home)
+    raw = store.get_run(run_id)["config"]
+    cfg, archs, settings, seeds = plan_of(raw)
+    store.set_versions(run_id, versions())
+    device = str(pick_device(cfg.device))
+    cells, done, start, outcome = sweep_cells(cfg, archs, settings, seeds), [], time.perf_counter(), "completed"
+
+    def report() -> None:
+        elapsed = time.perf_counter() - start
+        left = [paper.arch_label(c.arch) for c in cells if c.arch not in {s.arch for s, _ in done}]
+        store.update_progress(
+            run_id,
+            {
+                "epoch": len(done),
+                "total_epochs": len(cells),
+                "elapsed_s": elapsed,
+                "device": device,
+                "eta_s": elapsed / len(done) * len(left) if done else None,
+                **({"cell": f"{', '.join(left)} at {cfg.budget} parameters"} if left else {}),
+            },
+        )
+
+    report()
+    if store.cancel_requested(run_id):
+        outcome = "cancelled"
+    else:
+        trained = run_cells(cells, workers)
+        for pair in trained:
+            done.append(pair)
+            report()
+            if len(done) < len(cells) and store.cancel_requested(run_id):
+                trained.close()
+                outcome = "cancelled"
+                break
+    done.sort(key=lambda d: archs.index(d[0].arch))
+    name = METRICS[cfg.task][1]
+    summary = {
+        "sweep": raw["sweep"],
+        "metric": name,
+        "rows": sweep_rows(done, name),
+        "seconds": {spec.arch: cell.seconds for spec, cell in done},
+        "elapsed_s": time.perf_counter() - start,
+    }
+    error = f"stopped by request after {len(done)} of {len(cells)} architectures" if outcome == "cancelled" else None
+    store.set_status(run_id, outcome, error=error, device=device, summary=summary)
