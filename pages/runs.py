@@ -7,8 +7,8 @@ from cwrnn.app import runs_view as rv
 from cwrnn.app import viz
 from cwrnn.app.paper_results import grid_figure, grid_kind, grid_results, grid_table
 from cwrnn.app.run_figures import run_audio, run_figures
-from cwrnn.app.text import plain
 from cwrnn.app.sweep_view import is_sweep, sweep_figure, sweep_table
+from cwrnn.app.text import plain
 from cwrnn.grid import is_grid
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import STATUSES, TERMINAL_STATUSES, StoreError

@@ -1,6 +1,5 @@
 """Learning-rate sweeps: the table's shape and statistics, divergence, validation split, bad input."""
 
-
 import numpy as np
 import pytest
 

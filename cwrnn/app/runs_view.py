@@ -19,11 +19,11 @@ import pandas as pd
 
 from ..config import PRESETS, ConfigError, RunConfig, as_trained, validate
 from ..grid import EXPERIMENTS, GRID_ARCHS, is_grid
-from .sweep_view import is_sweep
 from ..paper import arch_label, sort_archs
 from ..runs.jobs import job_kind
 from ..runs.store import MAX_RUN_ID, RunNotFound, RunStore
 from . import word_view
+from .sweep_view import is_sweep
 from .viz.viz_style import ARCH_DASHES, GROUP_PALETTE
 
 #: The final score each task is judged by (lower is better for both).

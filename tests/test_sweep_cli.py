@@ -1,0 +1,68 @@
+"""`cwrnn sweep`: a tiny sweep end to end (stored as one run, a table per architecture, --json), queued
+sweeps, the sweep job's dispatch, and bad rate lists."""
+
+import json
+
+import pytest
+
+from cwrnn.cli import main
+from cwrnn.runs.jobs import job_kind
+from cwrnn.runs.store import RunStore
+from cwrnn.sweep import MAX_SETTINGS, sweep
+
+TINY = ["--budget", "100", "--archs", "cwrnn", "srn", "--seeds", "1", "--epochs", "3", "--workers", "1"]
+
+
+def test_a_tiny_sweep_is_one_stored_run_with_its_table_and_json(tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    argv = ["sweep", *TINY, "--lr", "1e-4", "1e-2", "--home", str(tmp_path / "home"), "--json", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    (run,) = RunStore(tmp_path / "home").list_runs()
+    assert (run["task"], run["status"], job_kind(run["config"])) == ("generation-sweep", "completed", "sweep")
+    rows = run["summary"]["rows"]
+    assert [(r["arch"], r["lr"]) for r in rows] == [("cwrnn", 1e-4), ("cwrnn", 1e-2), ("srn", 1e-4), ("srn", 1e-2)]
+    assert json.loads(out.read_text())["rows"] == rows
+    # the same sweep through the library, in this process: the same networks
+    direct = sweep({"budget": 100, "epochs": 3, "preset": "paper-generation"}, ["cwrnn", "srn"], [1e-4, 1e-2], [0])
+    for stored, alone in zip(rows, direct):
+        assert stored["values"] == pytest.approx(alone["values"], rel=1e-5)
+    assert "CW-RNN\n" in printed and "SRN\n" in printed and sum(" * " in line for line in printed.splitlines() if line.startswith(("cwrnn ", "srn "))) == 2
+    for r in rows:
+        assert f"{r['lr']:>9.3g}" in printed
+
+
+def test_background_queues_the_sweep_untrained(tmp_path, capsys):
+    home = tmp_path / "home"
+    assert main(["sweep", *TINY, "--lr", "1e-3", "--background", "--home", str(home)]) == 0
+    (run,) = RunStore(home).list_runs()
+    assert run["status"] == "queued" and run["config"]["rates"] == [1e-3] and "queued sweep run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "rates, message",
+    [
+        (["nan"], r"rates must be finite numbers in (0, 10]; these are not: [nan]"),
+        (["1e-3", "-0.001"], "these are not: [-0.001]"),
+        (["0"], "these are not: [0.0]"),
+        (["1e-3", "1e-3"], "rates has repeats"),
+        ([str(1e-5 * (i + 1)) for i in range(MAX_SETTINGS + 1)], f"at most {MAX_SETTINGS} rates"),
+    ],
+)
+def test_bad_rate_lists_say_what_is_wrong_and_store_nothing(tmp_path, capsys, rates, message):
+    home = tmp_path / "home"
+    assert main(["sweep", *TINY, "--lr", *rates, "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (home / "runs.db").exists() or RunStore(home).list_runs() == []
+
+
+def test_an_empty_rate_list_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["sweep", "--lr"])
+    assert exit.value.code == 2 and "--lr: expected at least one argument" in capsys.readouterr().err
+
+
+def test_reproduce_tuned_needs_a_tuned_preset(capsys):
+    with pytest.raises(SystemExit, match="words has no tuned preset yet"):
+        main(["reproduce", "words", "--tuned"])
