@@ -27,7 +27,11 @@ def test_a_tiny_sweep_is_one_stored_run_with_its_table_and_json(tmp_path, capsys
     direct = sweep({"budget": 100, "epochs": 3, "preset": "paper-generation"}, ["cwrnn", "srn"], [1e-4, 1e-2], [0])
     for stored, alone in zip(rows, direct):
         assert stored["values"] == pytest.approx(alone["values"], rel=1e-5)
-    assert "CW-RNN\n" in printed and "SRN\n" in printed and sum(" * " in line for line in printed.splitlines() if line.startswith(("cwrnn ", "srn "))) == 2
+    assert (
+        "CW-RNN\n" in printed
+        and "SRN\n" in printed
+        and sum(" * " in line for line in printed.splitlines() if line.startswith(("cwrnn ", "srn "))) == 2
+    )
     for r in rows:
         assert f"{r['lr']:>9.3g}" in printed
 
@@ -36,7 +40,9 @@ def test_background_queues_the_sweep_untrained(tmp_path, capsys):
     home = tmp_path / "home"
     assert main(["sweep", *TINY, "--lr", "1e-3", "--background", "--home", str(home)]) == 0
     (run,) = RunStore(home).list_runs()
-    assert run["status"] == "queued" and run["config"]["rates"] == [1e-3] and "queued sweep run" in capsys.readouterr().out
+    assert (
+        run["status"] == "queued" and run["config"]["rates"] == [1e-3] and "queued sweep run" in capsys.readouterr().out
+    )
 
 
 @pytest.mark.parametrize(
