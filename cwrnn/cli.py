@@ -152,11 +152,6 @@ def cmd_reproduce(args) -> int:
             Path(args.json).open("a").close()
         except OSError as e:
             raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
-    if args.tuned and args.experiment not in TUNED_PRESETS:
-        raise SystemExit(
-            f"error: --tuned: {args.experiment} has no tuned preset yet (tuned: {', '.join(TUNED_PRESETS)}); "
-            "sweep its rates first (cwrnn sweep)"
-        )
     if args.experiment == "generation":
         budgets = args.sizes or list(paper.GENERATION_BUDGETS)
         base = validate(
@@ -194,7 +189,7 @@ def reproduce_words(args) -> tuple[list[grid.Cell], str]:
             "dataset": args.dataset,
             "folder": args.folder,
             "periods": list(paper.WORDS_PERIODS),
-            "preset": "paper-words",
+            "preset": TUNED_PRESETS["words"] if args.tuned else "paper-words",
             "epochs": args.epochs,
             "seeds": args.runs,
             "snapshot_every": LIMITS["snapshot_every"],

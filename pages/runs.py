@@ -197,9 +197,7 @@ def compare(run_ids: list[int]) -> None:
     runs = [store().get_run(i) for i in run_ids]
     grids = [rv.run_label(r) for r in runs if is_grid(r) or is_sweep(r)]
     if grids:
-        st.warning(
-            f"Paper grids and sweeps cannot be compared here: {', '.join(grids)} left out (see the Paper page)."
-        )
+        st.warning(f"Paper grids and sweeps cannot be compared here: {', '.join(grids)} left out (see the Paper page).")
         runs = [r for r in runs if not is_grid(r) and not is_sweep(r)]
     if len(runs) < 2:
         st.info("Select two or more training runs to compare them.")

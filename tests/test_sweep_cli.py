@@ -5,7 +5,9 @@ import json
 
 import pytest
 
+from cwrnn import grid
 from cwrnn.cli import main
+from cwrnn.config import TUNED_PRESETS
 from cwrnn.runs.jobs import job_kind
 from cwrnn.runs.store import RunStore
 from cwrnn.sweep import MAX_SETTINGS, sweep
@@ -69,6 +71,10 @@ def test_an_empty_rate_list_is_a_usage_error(capsys):
     assert exit.value.code == 2 and "--lr: expected at least one argument" in capsys.readouterr().err
 
 
-def test_reproduce_tuned_needs_a_tuned_preset(capsys):
-    with pytest.raises(SystemExit, match="words has no tuned preset yet"):
-        main(["reproduce", "words", "--tuned"])
+@pytest.mark.parametrize("experiment", ["generation", "words"])
+def test_reproduce_tuned_trains_the_tuned_preset(monkeypatch, experiment):
+    seen = []
+    monkeypatch.setattr(grid, "run_grid", lambda base, *a, **k: seen.append(base.preset) or [])
+    for flags in ([], ["--tuned"]):
+        main(["reproduce", experiment, "--sizes", "1000" if experiment == "generation" else "10000", *flags])
+    assert seen == [f"paper-{experiment}", TUNED_PRESETS[experiment]]
