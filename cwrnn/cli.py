@@ -147,11 +147,7 @@ def _train_background(cfg: RunConfig, args) -> int:
 
 def cmd_reproduce(args) -> int:
     """`cwrnn reproduce`: train one of the paper's grids and print it beside the paper's numbers."""
-    if args.json:  # fail now, not after hours of training
-        try:
-            Path(args.json).open("a").close()
-        except OSError as e:
-            raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
+    _check_writable(args.json)
     if args.experiment == "generation":
         budgets = args.sizes or list(paper.GENERATION_BUDGETS)
         base = validate(
@@ -217,11 +213,7 @@ def cmd_sweep(args) -> int:
     from .runs.store import RunStore
     from .sweep import SWEEP_TASKS, execute_sweep, format_sweep, sweep_request
 
-    if args.json:  # fail now, not after the training
-        try:
-            Path(args.json).open("a").close()
-        except OSError as e:
-            raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
+    _check_writable(args.json)
     raw = sweep_request(args.task, args.budget, args.archs, args.lr, args.seeds, args.momentum, args.epochs)
     store = RunStore(args.home)
     run_id = store.create_run(SWEEP_TASKS[args.task], raw, list(range(args.seeds)))
@@ -276,6 +268,21 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def _cell_args(p: argparse.ArgumentParser) -> None:
+    """What every command that trains independent cells (grid.run_cells) takes."""
+    p.add_argument("--epochs", type=int, default=2000, help="epochs (words: the cap; early stopping decides)")
+    p.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+
+
+def _check_writable(path: str | None) -> None:
+    """Fail now on a --json file that cannot be written, not after the training."""
+    if path:
+        try:
+            Path(path).open("a").close()
+        except OSError as e:
+            raise SystemExit(f"error: cannot write --json file {path}: {e.strerror}")
+
+
 def main(argv=None) -> int:
     """Parse the command line and run its command; returns the exit status (2: bad input, said why)."""
     parser = argparse.ArgumentParser(prog="cwrnn", description=__doc__)
@@ -293,8 +300,7 @@ def main(argv=None) -> int:
     r.add_argument("experiment", choices=["generation", "words"])
     r.add_argument("--sizes", type=int, nargs="+", help="parameter budgets (default: the paper's)")
     r.add_argument("--runs", type=int, default=10, help="seeds per cell (the paper: 100)")
-    r.add_argument("--epochs", type=int, default=2000, help="epochs (words: the cap; early stopping decides)")
-    r.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    _cell_args(r)
     r.add_argument("--dataset", default="synthetic", help="words: synthetic or fsdd or folder")
     r.add_argument("--folder", help="words: a folder of {label}_{speaker}_{take}.wav files")
     r.add_argument(
@@ -322,8 +328,7 @@ def main(argv=None) -> int:
     )
     w.add_argument("--momentum", type=float, nargs="+", help="momenta to try at every rate (default: the preset's)")
     w.add_argument("--seeds", type=int, default=5, help="seeds per rate (Experiment 1: each x 5 clips)")
-    w.add_argument("--epochs", type=int, default=2000, help="epochs (words: the cap; early stopping decides)")
-    w.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    _cell_args(w)
     w.add_argument("--background", action="store_true", help="queue it for the lab's background workers instead")
     w.add_argument("--home", help="run store folder (default: $CWRNN_HOME)")
     w.add_argument("--json", help="also write the table's rows to this JSON file")
