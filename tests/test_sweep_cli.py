@@ -78,3 +78,35 @@ def test_reproduce_tuned_trains_the_tuned_preset(monkeypatch, experiment):
     for flags in ([], ["--tuned"]):
         main(["reproduce", experiment, "--sizes", "1000" if experiment == "generation" else "10000", *flags])
     assert seen == [f"paper-{experiment}", TUNED_PRESETS[experiment]]
+
+
+def test_the_background_job_trains_a_queued_sweep(tmp_path):
+    """What a lab's worker does with a queued sweep: jobs.execute hands it to the sweep job."""
+    from cwrnn.runs.jobs import execute
+    from cwrnn.sweep import SWEEP_TASKS, sweep_request
+
+    store = RunStore(tmp_path)
+    raw = sweep_request("generation", 100, ["srn"], [1e-3, 1e-4], seeds=2, epochs=2)
+    run_id = store.create_run(SWEEP_TASKS["generation"], raw, [0, 1])
+    store.claim_next(1)
+    execute(run_id, str(tmp_path))
+    run = store.get_run(run_id)
+    assert run["status"] == "completed" and run["progress"]["epoch"] == run["progress"]["total_epochs"] == 1
+    assert [(r["arch"], r["lr"], r["n"] + r["diverged"]) for r in run["summary"]["rows"]] == [
+        ("srn", 1e-3, 10),
+        ("srn", 1e-4, 10),
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--budget", "5"], "budget"),
+        (["--archs", "rnn"], "archs must be a list drawn from"),
+        (["--seeds", "0"], "seeds"),
+    ],
+)
+def test_other_bad_sweeps_say_what_is_wrong(tmp_path, capsys, args, message):
+    assert main(["sweep", *args, "--home", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
