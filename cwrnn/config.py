@@ -39,9 +39,9 @@ PRESETS = {
         clip_norm=100.0,
         clip_by_arch={"srn": 1.0},
     ),
-    # Experiment 2 at 10k parameters: every architecture's best validation error was at 1e-3
-    # (benchmarks/results/lr_sweep_words_10000_*; 3 seeds, one held-out training speaker)
-    "tuned-words": dict(optimizer="sgd", lr=1e-3, momentum=0.9, lr_scale={}, patience=5),
+    # Experiment 2 at 10k parameters (benchmarks/results/lr_sweep_words_10000_*; 3 seeds, one held-out
+    # training speaker): CW-RNN and LSTM best at 1e-3; the SRN tied at 3e-4 and 1e-3, so it keeps the paper's
+    "tuned-words": dict(optimizer="sgd", lr=1e-3, momentum=0.9, lr_scale={"srn": 0.3}, patience=5),
     "adam": dict(optimizer="adam", lr=3e-3, momentum=0.0, lr_scale={}),
 }
 #: each task's preset of per-architecture tuned rates (`reproduce --tuned`); a task without one was not swept

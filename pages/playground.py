@@ -35,7 +35,7 @@ PRESET_LABELS = {
     "paper-generation": "paper (SGD, momentum)",
     "paper-words": "paper (SGD, momentum, early stop)",
     "tuned-generation": "tuned (each architecture at its best swept rate)",
-    "tuned-words": "tuned (SGD, momentum, early stop, the best swept rate)",
+    "tuned-words": "tuned (SGD, momentum, early stop, each at its best swept rate)",
     "adam": "Adam",
 }
 ss = st.session_state
@@ -365,7 +365,8 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
             "noise 0.6, each network stopped once its training error has not fallen for 5 epochs; "
             "tuned, music: the same SGD with each architecture at its best rate of a sweep at 1000 parameters "
             "(CW-RNN 1e-3, LSTM 3e-4, SRN 3e-3 with every gradient clipped at 1; the rate below is the "
-            "CW-RNN's); tuned, words: as the paper's at the rate 1e-3 that was best for all three in a sweep at 10k; Adam: adaptive steps, often faster",
+            "CW-RNN's); tuned, words: as the paper's with the CW-RNN and LSTM at 1e-3, their best in a "
+            "sweep at 10k; Adam: adaptive steps, often faster",
         )
         st.number_input(
             "Learning rate",
