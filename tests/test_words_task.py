@@ -285,6 +285,7 @@ def test_reproduce_words_runs_the_paper_grid_and_prints_percent(monkeypatch):
         folder=None,
         device="cpu",
         archs=list(paper.ARCHS),
+        tuned=False,
     )
     cells, table = reproduce_words(args)
     base = calls["base"]
