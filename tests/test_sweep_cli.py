@@ -110,3 +110,21 @@ def test_other_bad_sweeps_say_what_is_wrong(tmp_path, capsys, args, message):
     assert main(["sweep", *args, "--home", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_a_sweep_stopped_before_it_starts_and_its_row_in_the_runs_table(store):
+    from cwrnn.app import runs_view
+    from cwrnn.runs.jobs import execute
+    from cwrnn.sweep import SWEEP_TASKS, sweep_request
+
+    raw = sweep_request("words", 500, ["lstm", "srn"], [1e-3], seeds=1, epochs=4)
+    run_id = store.create_run(SWEEP_TASKS["words"], raw, [0])
+    store.claim_next(1)
+    store.request_cancel(run_id)
+    execute(run_id, str(store.home))
+    run = store.get_run(run_id)
+    assert (run["status"], run["error"]) == ("cancelled", "stopped by request after 0 of 2 architectures")
+    assert run["summary"]["rows"] == [] and run["summary"]["metric"] == "validation_error"
+    row = runs_view.runs_table([run]).iloc[0]
+    assert (row["task"], row["architectures"], row["budget"], row["epochs"]) == ("words-sweep", "SRN, LSTM", 500, 4)
+    assert "0 of 2 cells done" in runs_view.status_text(run)[0]
