@@ -315,7 +315,8 @@ def main(argv=None) -> int:
     r.add_argument(
         "--tuned",
         action="store_true",
-        help="each architecture at its best swept rate and clipping (tuned at 1000 parameters), not the paper's",
+        help="each architecture at its best swept rate and clipping (tuned at 1000 parameters for generation, "
+        "10k for words), not the paper's",
     )
     r.set_defaults(func=cmd_reproduce)
 
