@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import grid, paper
-from .config import BASELINES, LIMITS, ConfigError, RunConfig, validate
+from .config import BASELINES, LIMITS, TUNED_PRESETS, ConfigError, RunConfig, validate
 from .experiment import build_specs, build_task, train_config
 
 
@@ -147,17 +147,14 @@ def _train_background(cfg: RunConfig, args) -> int:
 
 def cmd_reproduce(args) -> int:
     """`cwrnn reproduce`: train one of the paper's grids and print it beside the paper's numbers."""
-    if args.json:  # fail now, not after hours of training
-        try:
-            Path(args.json).open("a").close()
-        except OSError as e:
-            raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
+    _check_writable(args.json)
     if args.seed_batch is not None and args.seed_batch < 1:
         raise SystemExit(f"error: --seed-batch must be at least 1, got {args.seed_batch}")
     if args.experiment == "generation":
         budgets = args.sizes or list(paper.GENERATION_BUDGETS)
         base = validate(
             {
+                "preset": TUNED_PRESETS["generation"] if args.tuned else "paper-generation",
                 "epochs": args.epochs,
                 "seeds": args.runs,
                 "snapshot_every": LIMITS["snapshot_every"],
@@ -192,7 +189,7 @@ def reproduce_words(args) -> tuple[list[grid.Cell], str]:
             "dataset": args.dataset,
             "folder": args.folder,
             "periods": list(paper.WORDS_PERIODS),
-            "preset": "paper-words",
+            "preset": TUNED_PRESETS["words"] if args.tuned else "paper-words",
             "epochs": args.epochs,
             "seeds": args.runs,
             "snapshot_every": LIMITS["snapshot_every"],
@@ -214,6 +211,34 @@ def reproduce_words(args) -> tuple[list[grid.Cell], str]:
         paper_budgets=paper.WORDS_BUDGETS,
     )
     return cells, grid.format_table(cells, "test error %", scale=100)
+
+
+def cmd_sweep(args) -> int:
+    """`cwrnn sweep`: a learning-rate sweep stored as one run; trained here (or queued with --background),
+    its table printed."""
+    from .runs.store import RunStore
+    from .sweep import SWEEP_TASKS, execute_sweep, format_sweep, sweep_request
+
+    _check_writable(args.json)
+    raw = sweep_request(args.task, args.budget, args.archs, args.lr, args.seeds, args.momentum, args.epochs)
+    store = RunStore(args.home)
+    run_id = store.create_run(SWEEP_TASKS[args.task], raw, list(range(args.seeds)))
+    if args.background:
+        print(f"queued sweep run {run_id}; it trains when the lab is running (streamlit run app.py)")
+        return 0
+    store.set_status(run_id, "running")
+    print(f"sweep run {run_id}: training {', '.join(args.archs)} in parallel processes", file=sys.stderr)
+    execute_sweep(run_id, store.home, workers=args.workers)
+    run = store.get_run(run_id)
+    rows = run["summary"]["rows"]
+    scale = 100 if args.task == "words" else 1
+    label = rows[0]["metric"] + (" %" if scale != 1 else "")
+    for arch in args.archs:
+        print(f"\n{paper.arch_label(arch)}\n" + format_sweep([r for r in rows if r["arch"] == arch], label, scale))
+    print(f"\nrun {run_id} {run['status']}; * marks each architecture's best rate")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"run_id": run_id, **run["summary"]}, indent=2))
+    return 0 if run["status"] == "completed" else 1
 
 
 def cmd_runs(args) -> int:
@@ -249,6 +274,21 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def _cell_args(p: argparse.ArgumentParser) -> None:
+    """What every command that trains independent cells (grid.run_cells) takes."""
+    p.add_argument("--epochs", type=int, default=2000, help="epochs (words: the cap; early stopping decides)")
+    p.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+
+
+def _check_writable(path: str | None) -> None:
+    """Fail now on a --json file that cannot be written, not after the training."""
+    if path:
+        try:
+            Path(path).open("a").close()
+        except OSError as e:
+            raise SystemExit(f"error: cannot write --json file {path}: {e.strerror}")
+
+
 def main(argv=None) -> int:
     """Parse the command line and run its command; returns the exit status (2: bad input, said why)."""
     parser = argparse.ArgumentParser(prog="cwrnn", description=__doc__)
@@ -266,8 +306,7 @@ def main(argv=None) -> int:
     r.add_argument("experiment", choices=["generation", "words"])
     r.add_argument("--sizes", type=int, nargs="+", help="parameter budgets (default: the paper's)")
     r.add_argument("--runs", type=int, default=10, help="seeds per cell (the paper: 100)")
-    r.add_argument("--epochs", type=int, default=2000, help="epochs (words: the cap; early stopping decides)")
-    r.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    _cell_args(r)
     r.add_argument("--dataset", default="synthetic", help="words: synthetic or fsdd or folder")
     r.add_argument("--folder", help="words: a folder of {label}_{speaker}_{take}.wav files")
     r.add_argument(
@@ -286,7 +325,28 @@ def main(argv=None) -> int:
         "batches to give every CPU one)",
     )
     r.add_argument("--json", help="also write the results to this JSON file")
+    r.add_argument(
+        "--tuned",
+        action="store_true",
+        help="each architecture at its best swept rate and clipping (tuned at 1000 parameters for generation, "
+        "10k for words), not the paper's",
+    )
     r.set_defaults(func=cmd_reproduce)
+
+    w = sub.add_parser("sweep", help="sweep the learning rate of each architecture, stored as one run")
+    w.add_argument("--task", default="generation", choices=["generation", "words"])
+    w.add_argument("--budget", type=int, default=1000, help="parameter budget every model is matched to")
+    w.add_argument("--archs", nargs="+", default=list(paper.ARCHS), help=f"any of cwrnn, {', '.join(BASELINES)}")
+    w.add_argument(
+        "--lr", type=float, nargs="+", default=[1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], help="the rates to try"
+    )
+    w.add_argument("--momentum", type=float, nargs="+", help="momenta to try at every rate (default: the preset's)")
+    w.add_argument("--seeds", type=int, default=5, help="seeds per rate (Experiment 1: each x 5 clips)")
+    _cell_args(w)
+    w.add_argument("--background", action="store_true", help="queue it for the lab's background workers instead")
+    w.add_argument("--home", help="run store folder (default: $CWRNN_HOME)")
+    w.add_argument("--json", help="also write the table's rows to this JSON file")
+    w.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("runs", help="list, show, export or delete stored runs")
     s.add_argument("action", choices=["list", "show", "export", "delete"])

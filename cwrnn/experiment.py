@@ -27,6 +27,8 @@ def train_config(cfg: RunConfig) -> TrainConfig:
     overrides = {
         k: v for k, v in (("lr", cfg.lr), ("momentum", cfg.momentum), ("clip_norm", cfg.clip_norm)) if v is not None
     }
+    if cfg.clip_norm is not None:  # a run's own clip is every architecture's, as it says
+        overrides["clip_by_arch"] = {}
     return TrainConfig.preset(
         cfg.preset, epochs=cfg.epochs, snapshot_every=cfg.snapshot_every, device=cfg.device, **overrides
     )

@@ -13,6 +13,7 @@ out of the mean and the std, and counted.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
 import os
 import sys
@@ -34,13 +35,16 @@ from .runs.store import RunStore
 
 
 def summarize(values: Iterable[float]) -> dict:
-    """Mean and std (population, as the paper's "mean ± std over 100 runs") over the members that did not
-    diverge, and how many did."""
+    """Mean, std (population, as the paper's "mean ± std over 100 runs") and median over the `n` members
+    that did not diverge (None where none survived), and how many did."""
     values = np.asarray(list(values), dtype=float)
     finite = values[np.isfinite(values)]
+    stat = (lambda f: float(f(finite))) if finite.size else (lambda f: None)
     return {
-        "mean": float(finite.mean()) if finite.size else None,
-        "std": float(finite.std()) if finite.size else None,
+        "mean": stat(np.mean),
+        "std": stat(np.std),
+        "median": stat(np.median),
+        "n": int(finite.size),
         "diverged": int(values.size - finite.size),
     }
 
@@ -50,11 +54,15 @@ def summarize(values: Iterable[float]) -> dict:
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One independent piece of a grid: `arch` trained on a RunConfig (as a dict), scored by `metric`."""
+    """One independent piece of a grid: `arch` trained on a RunConfig (as a dict), scored by `metric`.
+    A cell of another kind (a learning-rate sweep's) names its trainer, "module:function" taking the
+    CellSpec (imported where it runs, so that this module imports none of them), and its `plan`."""
 
     config: dict
     arch: str
     metric: str
+    trainer: str | None = None
+    plan: dict | None = None
 
     @property
     def budget(self) -> int:
@@ -99,6 +107,9 @@ def run_cell(spec: CellSpec) -> Cell:
     from .train import train
 
     torch.set_num_threads(1)
+    if spec.trainer is not None:
+        module, _, function = spec.trainer.partition(":")
+        return getattr(importlib.import_module(module), function)(spec)
     cfg = validate(spec.config)
     task = build_task(cfg)
     model = next(s for s in build_specs(cfg, task.input_size, task.output_size) if s.arch == spec.arch)
@@ -131,6 +142,7 @@ def local_processes(cells: Sequence[CellSpec], workers: int) -> Iterator[tuple[C
         futures = {pool.submit(run_cell, cell): cell for cell in cells}
         for future in as_completed(futures):
             yield futures[future], future.result()
+        pool.shutdown(wait=True)  # every cell done: reap the workers now, not in a race at interpreter exit
     finally:  # on an error, Ctrl+C or an early stop, do not wait for the remaining cells to train
         pool.shutdown(wait=False, cancel_futures=True)
 

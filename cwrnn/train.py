@@ -41,6 +41,8 @@ class TrainConfig:
     nesterov: bool = True
     #: clip each member's gradient norm to this (None: no clipping; the paper mentions none)
     clip_norm: float | None = None
+    #: per-architecture clip_norm in its place (the tuned SRN steps best with every gradient clipped at 1)
+    clip_by_arch: dict[str, float] = field(default_factory=dict)
     snapshot_every: int = 50
     #: early stopping: a member stops after this many epochs without improving the task's stop metric
     patience: int | None = None
@@ -71,6 +73,13 @@ class TrainConfig:
             problems.append(f"epochs must be at least 1, got {self.epochs}")
         if self.clip_norm is not None and not (math.isfinite(self.clip_norm) and self.clip_norm > 0):
             problems.append(f"clip_norm must be a finite positive number or None, got {self.clip_norm!r}")
+        bad_clips = {
+            a: v
+            for a, v in self.clip_by_arch.items()
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0)
+        }
+        if bad_clips:
+            problems.append(f"clip_by_arch values must be finite positive numbers, got {bad_clips!r}")
         if self.snapshot_every < 1:
             problems.append(f"snapshot_every must be at least 1, got {self.snapshot_every}")
         if problems:
@@ -264,8 +273,9 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
                 opts[arch].zero_grad(set_to_none=True)
                 loss.sum().backward()
                 _silence(model, dead[arch])
-                if cfg.clip_norm:
-                    _clip_per_member(model, cfg.clip_norm)
+                clip = cfg.clip_by_arch.get(arch, cfg.clip_norm)
+                if clip:
+                    _clip_per_member(model, clip)
                 opts[arch].step()
                 if stopper:
                     stopper.restore(arch, model)

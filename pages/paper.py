@@ -4,7 +4,7 @@ results beside the paper's."""
 import streamlit as st
 
 from cwrnn import grid
-from cwrnn.app import paper_results
+from cwrnn.app import paper_results, sweep_view
 from cwrnn.config import LIMITS
 from cwrnn.grid_ray import cluster_from_env
 from cwrnn.runs.manager import ensure_manager
@@ -194,10 +194,74 @@ def grid_runs(kind: str) -> None:
         st.fragment(draw_grid, run_every=2 if live else None)(shown, live)
 
 
+SWEEP_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+SWEEP_DEFAULTS = {
+    "generation": dict(rates=[1e-4, 3e-4, 1e-3, 3e-3], epochs=300),
+    "words": dict(rates=[3e-4, 1e-3], epochs=30),
+}
+
+
+def sensitivity(kind: str) -> None:
+    """Each architecture's metric against the learning rate, per size: the newest sweep of each size run
+    here, else the shipped one; and the control that queues a sweep."""
+    key = PREFIX[kind]
+    st.subheader("Learning-rate sensitivity")
+    st.markdown(
+        'The paper tuned the learning rate "separately for each method". A sweep trains every architecture at '
+        "each rate (every rate × seed one network of a single batched model) and shows how much the "
+        "comparison depends on the rate; a star marks each architecture's best. "
+        + (
+            "Experiment 2 is scored on a training speaker held out for validation, never on the test speakers."
+            if kind == "words"
+            else ""
+        )
+    )
+    sweeps = sweep_view.latest_sweeps(store().list_runs(), kind)
+    if not sweeps:
+        st.info("No sweep of this experiment yet: run one below.")
+    for budget, found in sweeps.items():
+        st.plotly_chart(
+            sweep_view.sweep_figure(found["rows"], kind, title=f"{budget} parameters"),
+            key=f"{key}_sweep_chart_{budget}",
+        )
+        st.caption(f"From {found['source']}; error bars: one std over the networks that did not diverge.")
+    with st.expander("Run a sweep"):
+        c1, c2, c3, c4 = st.columns(4)
+        budget = c1.selectbox("Parameter budget", grid.EXPERIMENTS[kind].budgets, key=f"{key}_sweep_budget")
+        rates = c2.multiselect(
+            "Learning rates",
+            SWEEP_RATES,
+            SWEEP_DEFAULTS[kind]["rates"],
+            key=f"{key}_sweep_rates",
+            format_func="{:g}".format,
+        )
+        seeds = c3.number_input("Seeds", 1, 20, 2, key=f"{key}_sweep_seeds", help="Networks per rate and clip")
+        epochs = c4.number_input(
+            "Epochs", 1, LIMITS["epochs"], SWEEP_DEFAULTS[kind]["epochs"], key=f"{key}_sweep_epochs"
+        )
+        if st.button(
+            "Run the sweep", key=f"{key}_sweep_run", help="Queue it as one background run (see the Runs page)"
+        ):
+            from cwrnn.sweep import SWEEP_TASKS, sweep_request  # loads torch: only when asked
+
+            try:
+                raw = sweep_request(
+                    kind, int(budget), list(grid.GRID_ARCHS), sorted(rates), int(seeds), epochs=int(epochs)
+                )
+            except ValueError as e:
+                st.error(f"Cannot run this sweep: {e}")
+            else:
+                run_id = ensure_manager().submit(
+                    SWEEP_TASKS[kind], raw, list(range(int(seeds))), name=f"rate sweep, {EXPERIMENT_LABELS[kind]}"
+                )
+                st.success(f"Queued sweep run {run_id}; its chart appears here when it is done (progress: Runs page).")
+
+
 def main() -> None:
     kind = introduction()
     grid_controls(kind)
     grid_runs(kind)
+    sensitivity(kind)
 
 
 main()

@@ -7,6 +7,7 @@ from cwrnn.app import runs_view as rv
 from cwrnn.app import viz
 from cwrnn.app.paper_results import grid_figure, grid_kind, grid_results, grid_table
 from cwrnn.app.run_figures import run_audio, run_figures
+from cwrnn.app.sweep_view import is_sweep, sweep_figure, sweep_table
 from cwrnn.app.text import plain
 from cwrnn.grid import is_grid
 from cwrnn.runs.manager import ensure_manager
@@ -37,6 +38,10 @@ def draw_run(run_id: int, was_live: bool) -> None:
         results = grid_results(store().metrics(run_id), kind)
         st.plotly_chart(grid_figure(results, budgets, kind), key="run_grid_chart")
         st.dataframe(grid_table(results, budgets, kind), hide_index=True)
+    elif is_sweep(run):
+        rows, task = (run.get("summary") or {}).get("rows") or [], run["config"]["sweep"]
+        st.plotly_chart(sweep_figure(rows, task), key="run_sweep_chart")
+        st.dataframe(sweep_table(rows, task), hide_index=True, key="run_sweep_table")
     else:
         figures = list(run_figures(store(), run_id, **curve_options("run")).items())
         for pair in range(0, len(figures), 2):
@@ -58,7 +63,7 @@ def actions(run: dict) -> None:
     if left.button(
         "Open in Playground",
         key="open_in_playground",
-        disabled=is_grid(run),
+        disabled=is_grid(run) or is_sweep(run),
         help="Show this run in the Playground (for spoken words: any test word up close, with "
         "the trained CW-RNN's modules over it), its settings loaded to change and train again",
     ):
@@ -117,7 +122,7 @@ def open_run(run_id: int) -> None:
     st.subheader(f"{rv.run_label(run)}: {run['task']}")
     live = is_live(run)
     st.fragment(draw_run, run_every=2 if live else None)(run_id, live)
-    if not is_grid(run):
+    if not is_grid(run) and not is_sweep(run):
         with st.expander("Settings", expanded=True):
             st.dataframe(rv.settings_table(run, store().home), hide_index=True, key="run_settings_table")
             st.caption(
@@ -190,10 +195,10 @@ def compare_task(task: str, runs: list[dict], colors: dict[str, str], suffix: st
 
 def compare(run_ids: list[int]) -> None:
     runs = [store().get_run(i) for i in run_ids]
-    grids = [rv.run_label(r) for r in runs if is_grid(r)]
+    grids = [rv.run_label(r) for r in runs if is_grid(r) or is_sweep(r)]
     if grids:
-        st.warning(f"Paper grids cannot be compared here: {', '.join(grids)} left out (see the Paper page).")
-        runs = [r for r in runs if not is_grid(r)]
+        st.warning(f"Paper grids and sweeps cannot be compared here: {', '.join(grids)} left out (see the Paper page).")
+        runs = [r for r in runs if not is_grid(r) and not is_sweep(r)]
     if len(runs) < 2:
         st.info("Select two or more training runs to compare them.")
         return

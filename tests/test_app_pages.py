@@ -347,3 +347,53 @@ def test_paper_page_runs_a_tiny_words_grid_beside_the_papers_numbers(store):
     assert table.set_index("architecture").loc["CW-RNN", "test error % (paper)"] == 62
     at.radio(key="paper_experiment").set_value("generation").run()
     assert "No grid has run yet" in texts(at.info)  # each experiment lists its own grids
+
+
+# ---- learning-rate sweeps --------------------------------------------------------------------------
+
+
+def test_paper_page_shows_the_shipped_sweep_until_one_has_run_here(store):
+    at = page("paper")
+    assert not at.exception and "paper_sweep_chart_1000" in charts(at)
+    (chart,) = [c for c in at.get("plotly_chart") if c.key == "paper_sweep_chart_1000"]
+    traces = json.loads(chart.proto.spec)["data"]
+    assert {t["name"] for t in traces} >= {"CW-RNN", "LSTM", "SRN", "CW-RNN: best rate"}
+    assert "shipped: `python benchmarks/lr_sweep.py" in texts(at.caption)
+    at.radio(key="paper_experiment").set_value("words").run()
+    assert not at.exception and "No sweep of this experiment yet" in texts(at.info)
+
+
+def test_a_stored_sweep_replaces_the_shipped_one_and_opens_on_the_runs_page(store):
+    from cwrnn.cli import main
+
+    argv = ["sweep", "--budget", "100", "--archs", "cwrnn", "lstm", "--lr", "1e-4", "1e-3", "--seeds", "1"]
+    assert main([*argv, "--epochs", "2", "--workers", "1", "--home", str(store.home)]) == 0
+    (run,) = store.list_runs()
+    at = page("paper")
+    assert not at.exception and {"paper_sweep_chart_100", "paper_sweep_chart_1000"} <= set(charts(at))
+    assert f"From run {run['id']}" in texts(at.caption)
+    at = page("runs", run=str(run["id"]))
+    assert not at.exception and not at.error and "run_sweep_chart" in charts(at)
+    (table,) = [d.value for d in at.dataframe if "learning rate" in d.value.columns]
+    assert table["learning rate"].tolist() == [1e-4, 1e-3, 1e-4, 1e-3] and table["best"].sum() == 2
+    assert table["networks"].tolist() == [5, 5, 5, 5]
+
+
+def test_paper_page_queues_a_sweep(store, monkeypatch):
+    submitted = []
+
+    class Manager:
+        def submit(self, task, config, seeds, name=None):
+            submitted.append((task, config, seeds))
+            return 7
+
+    monkeypatch.setattr("cwrnn.runs.manager.ensure_manager", lambda: Manager())
+    at = page("paper")
+    at.multiselect(key="paper_sweep_rates").set_value([3e-4, 1e-3])
+    at.button(key="paper_sweep_run").click().run()
+    assert not at.exception and "Queued sweep run 7" in texts(at.success)
+    ((task, config, seeds),) = submitted
+    assert task == "generation-sweep" and config["rates"] == [3e-4, 1e-3] and seeds == [0, 1]
+    at.multiselect(key="paper_sweep_rates").set_value([]).run()
+    at.button(key="paper_sweep_run").click().run()
+    assert "Cannot run this sweep: rates must be a non-empty list" in texts(at.error) and len(submitted) == 1

@@ -26,6 +26,7 @@ TORCH_FREE = [
     "cwrnn.app.playground_state",
     "cwrnn.app.runs_view",
     "cwrnn.app.paper_results",
+    "cwrnn.app.sweep_view",
 ]
 
 

@@ -307,7 +307,9 @@ def test_a_words_link_falls_back_to_the_words_defaults():
     )
     assert (cfg.preset, cfg.readout, cfg.dataset, cfg.budget) == ("paper-words", "last", "synthetic", 2500)
     assert [n.split("=")[0] for n in notes] == ["preset", "readout", "dataset", "budget"]
-    assert "paper-words or adam for the words task" in notes[0] and "using paper-words instead" in notes[0]
+    assert (
+        "paper-words or tuned-words or adam for the words task" in notes[0] and "using paper-words instead" in notes[0]
+    )
     assert "using 2500 instead" in notes[3]
 
 

@@ -1,7 +1,5 @@
 """Learning-rate sweeps: the table's shape and statistics, divergence, validation split, bad input."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -10,7 +8,8 @@ from cwrnn.config import validate
 from cwrnn.data.audio import synthetic_tone
 from cwrnn.data.speech_data import shipped_words
 from cwrnn.experiment import build_specs, build_task
-from cwrnn.sweep import MAX_SETTINGS, mark_best, summarise, sweep, sweep_specs, validation_split
+from cwrnn.grid import summarize
+from cwrnn.sweep import MAX_SETTINGS, mark_best, sweep, sweep_specs, validation_split
 from cwrnn.tasks.generation import GenerationTask
 from cwrnn.train import TrainConfig, train
 
@@ -54,19 +53,21 @@ def test_diverged_members_are_counted_and_left_out():
     low, high = sweep_specs(
         task, [ArchSpec("srn", 8)], [(1e-4, 0.9), (5.0, 0.9)], [0, 1], TrainConfig(epochs=200), "nmse"
     )
-    assert high["diverged"] == 2 and high["n"] == 0 and math.isnan(high["mean"]) and not high["best"]
+    assert high["diverged"] == 2 and high["n"] == 0 and high["mean"] is None and not high["best"]
+    assert high["values"] == [None, None]
     assert low["diverged"] == 0 and low["best"] and np.isfinite(low["mean"])
 
 
-def test_summarise_ignores_non_finite_values():
-    s = summarise(np.array([1.0, np.nan, 3.0, np.inf]))
+def test_summarize_ignores_non_finite_values():
+    s = summarize(np.array([1.0, np.nan, 3.0, np.inf]))
     assert (s["mean"], s["std"], s["median"], s["n"], s["diverged"]) == (2.0, 1.0, 2.0, 2, 2)
+    assert summarize([np.nan]) == {"mean": None, "std": None, "median": None, "n": 0, "diverged": 1}
     rows = mark_best(
         [
             {"arch": "a", "n": 2, "mean": 0.5},
-            {"arch": "a", "n": 0, "mean": float("nan")},
+            {"arch": "a", "n": 0, "mean": None},
             {"arch": "a", "n": 1, "mean": 0.2},
-            {"arch": "b", "n": 0, "mean": float("nan")},
+            {"arch": "b", "n": 0, "mean": None},
         ]
     )
     assert [r["best"] for r in rows] == [False, False, True, False]

@@ -421,3 +421,52 @@ def test_probabilities_follow_the_true_class_and_the_likeliest_answers():
     assert list(fig.data[0].x) == [0, 1, 2] and fig.layout.yaxis.range == (0, 1)
     with pytest.raises(viz.VizInputError, match="one label per class"):
         viz.probabilities_figure(steps, ["a", "b"], true_index=0)
+
+
+# --- sensitivity_figure -----------------------------------------------------------------------------------
+
+
+def sweep_row(arch, lr, mean, std=0.1, momentum=0.95, best=False, n=5, diverged=0):
+    return {
+        "arch": arch,
+        "lr": lr,
+        "momentum": momentum,
+        "mean": mean,
+        "std": std,
+        "n": n,
+        "diverged": diverged,
+        "best": best,
+    }
+
+
+def test_sensitivity_figure_one_line_per_arch_against_the_rate_with_its_spread_and_best():
+    rows = [
+        sweep_row("srn", 1e-3, 0.9, 0.05),
+        sweep_row("srn", 1e-4, 0.95, 0.02, best=True),
+        sweep_row("cwrnn", 1e-4, 0.01, 0.004),
+        sweep_row("cwrnn", 1e-3, 0.002, 0.001, best=True),
+        sweep_row("cwrnn", 1e-2, None, None, n=0, diverged=5),
+    ]
+    fig = viz.sensitivity_figure(rows, metric_label="test error %", scale=100.0)
+    cw = line(fig, "CW-RNN")
+    assert list(cw.x) == [1e-4, 1e-3, 1e-2]  # sorted by rate, whatever the rows' order
+    np.testing.assert_allclose(cw.y, [1.0, 0.2, np.nan])  # scaled; a rate where all diverged is a gap
+    np.testing.assert_allclose(cw.error_y.array, [0.4, 0.1, np.nan])
+    assert [list(c) for c in cw.customdata] == [[5, 0], [5, 0], [0, 5]]
+    srn = line(fig, "SRN")
+    np.testing.assert_allclose(srn.y, [95.0, 90.0])
+    star = line(fig, "CW-RNN: best rate")
+    assert (list(star.x), list(star.y), star.marker.symbol) == ([1e-3], [0.2], "star")
+    assert line(fig, "SRN: best rate").x == (1e-4,)
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("learning rate", "test error %")
+    assert cw.line.color == viz.arch_color("cwrnn")
+
+
+def test_sensitivity_figure_momenta_empty_and_bad_rows():
+    rows = [sweep_row("lstm", 1e-3, 0.5, momentum=m) for m in (0.9, 0.95)]
+    assert [t.name for t in viz.sensitivity_figure(rows).data] == ["LSTM, momentum 0.9", "LSTM, momentum 0.95"]
+    empty = viz.sensitivity_figure([])
+    assert not empty.data and [a.text for a in empty.layout.annotations] == ["No sweep yet"]
+    with pytest.raises(viz.VizInputError, match="lacks mean"):
+        viz.sensitivity_figure([{k: v for k, v in sweep_row("srn", 1e-3, 0.5).items() if k != "mean"}])

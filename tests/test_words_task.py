@@ -287,6 +287,7 @@ def test_reproduce_words_runs_the_paper_grid_and_prints_percent(monkeypatch):
         archs=list(paper.ARCHS),
         ray=None,
         seed_batch=None,
+        tuned=False,
     )
     cells, table = reproduce_words(args)
     base = calls["base"]

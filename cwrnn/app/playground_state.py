@@ -49,7 +49,10 @@ SEEDS_RANGE = PLAYGROUND_LIMITS["seeds"]
 SEED_RANGE = PLAYGROUND_LIMITS["seed"]
 LR_RANGE = PLAYGROUND_LIMITS["lr"]
 #: The optimisers offered for each task: the paper's recipe for that experiment, or Adam.
-TASK_PRESETS = {"generation": ("paper-generation", "adam"), "words": ("paper-words", "adam")}
+TASK_PRESETS = {
+    "generation": ("paper-generation", "tuned-generation", "adam"),
+    "words": ("paper-words", "tuned-words", "adam"),
+}
 #: About this many snapshots per run feed the live waveform and activity charts.
 LIVE_SNAPSHOTS = 40
 

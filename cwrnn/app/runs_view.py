@@ -23,6 +23,7 @@ from ..paper import arch_label, sort_archs
 from ..runs.jobs import job_kind
 from ..runs.store import MAX_RUN_ID, RunNotFound, RunStore
 from . import word_view
+from .sweep_view import is_sweep
 from .viz.viz_style import ARCH_DASHES, GROUP_PALETTE
 
 #: The final score each task is judged by (lower is better for both).
@@ -66,6 +67,8 @@ def _architectures(run: dict) -> list[str]:
     config = run["config"]
     if is_grid(run):
         return list(GRID_ARCHS)
+    if is_sweep(run):
+        return list(config["archs"])
     return ["cwrnn", *config.get("baselines", RunConfig().baselines)]
 
 
@@ -94,7 +97,7 @@ def runs_table(runs: Sequence[dict]) -> pd.DataFrame:
                 "score": SCORE_METRICS.get(run["task"], ""),
                 **{arch_label(a): scores.get(a, np.nan) for a in SCORE_ARCHS},
                 # a grid's progress counts cells; its networks each train the configured epochs
-                "epochs": run["config"]["epochs"] if is_grid(run) else progress.get("epoch"),
+                "epochs": run["config"]["epochs"] if is_grid(run) or is_sweep(run) else progress.get("epoch"),
                 "date": datetime.fromtimestamp(run["created_at"]),
             }
         )
@@ -423,7 +426,7 @@ def status_text(run: Mapping) -> tuple[str, float]:
     """A one-line status of a run (state, device, epoch or grid cell, time left) and its progress from 0
     to 1."""
     progress = run.get("progress") or {}
-    grid = job_kind(run["config"]) == "grid"
+    grid = job_kind(run["config"]) in ("grid", "sweep")  # both count cells
     total = progress.get("total_epochs") or (0 if grid else run["config"].get("epochs")) or 0
     done = progress.get("epoch") or 0
     device = progress.get("device") or run.get("device")

@@ -1,7 +1,8 @@
 """The job types the background workers run, registered in one place.
 
 The manager starts every queued run with `execute`, which hands it to the job its configuration names:
-a training run (cwrnn.runs.worker) or one of the Paper page's grids (cwrnn.grid). Jobs are named as
+a training run (cwrnn.runs.worker), one of the Paper page's grids (cwrnn.grid) or a learning-rate sweep
+(cwrnn.sweep). Jobs are named as
 "module:function" strings and imported when a run needs them, so a worker loads only its own job's code
 and the run service imports nothing of the jobs it serves.
 """
@@ -13,12 +14,16 @@ import platform
 
 from .store import RunStore
 
-JOBS = {"training": "cwrnn.runs.worker:execute", "grid": "cwrnn.grid:execute_grid"}
+JOBS = {
+    "training": "cwrnn.runs.worker:execute",
+    "grid": "cwrnn.grid:execute_grid",
+    "sweep": "cwrnn.sweep:execute_sweep",
+}
 
 
 def job_kind(config: dict) -> str:
     """The job type of a run, from its stored configuration."""
-    return "grid" if "grid" in config else "training"
+    return next((kind for kind in ("grid", "sweep") if kind in config), "training")
 
 
 def _module(kind: str):

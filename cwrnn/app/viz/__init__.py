@@ -1,7 +1,7 @@
 """Clockwork Lab's figures: pure functions from data (numpy arrays, pandas frames) to plotly Figures.
 
 Pages only call these and draw the result, so every chart is testable without a browser. The code lives
-in viz_style (colours, shared helpers), viz_curves (lines and boxes) and viz_maps (heatmaps).
+in viz_style (colours, shared helpers), viz_curves (lines and boxes), viz_maps (heatmaps) and viz_sweep (learning-rate sensitivity).
 """
 
 from .viz_curves import (
@@ -21,6 +21,7 @@ from .viz_maps import (
     weights_figure,
 )
 from .viz_style import ARCH_COLORS, ARCH_LABELS, ARCH_ORDER, VizInputError, arch_color, arch_label
+from .viz_sweep import sensitivity_figure
 
 __all__ = [
     "ARCH_COLORS",
@@ -41,4 +42,5 @@ __all__ = [
     "connectivity_figure",
     "confusion_figure",
     "features_figure",
+    "sensitivity_figure",
 ]
