@@ -221,14 +221,23 @@ def cmd_sweep(args) -> int:
 
     _check_writable(args.json)
     raw = sweep_request(args.task, args.budget, args.archs, args.lr, args.seeds, args.momentum, args.epochs)
+    if args.ray:  # a wrong address fails here, before a run is stored
+        from .grid_ray import check_address
+
+        check_address(args.ray)
     store = RunStore(args.home)
     run_id = store.create_run(SWEEP_TASKS[args.task], raw, list(range(args.seeds)))
     if args.background:
         print(f"queued sweep run {run_id}; it trains when the lab is running (streamlit run app.py)")
         return 0
     store.set_status(run_id, "running")
-    print(f"sweep run {run_id}: training {', '.join(args.archs)} in parallel processes", file=sys.stderr)
-    execute_sweep(run_id, store.home, workers=args.workers)
+    where = f"on the Ray cluster at {args.ray}" if args.ray else "in parallel processes"
+    print(f"sweep run {run_id}: training {', '.join(args.archs)} {where}", file=sys.stderr)
+    try:
+        execute_sweep(run_id, store.home, workers=args.workers, ray=args.ray)
+    except BaseException as e:  # the stored run must not stay "running" (Ctrl-C included)
+        store.set_status(run_id, "failed", error=str(e) or type(e).__name__, if_status="running")
+        raise
     run = store.get_run(run_id)
     rows = run["summary"]["rows"]
     scale = 100 if args.task == "words" else 1
@@ -344,6 +353,7 @@ def main(argv=None) -> int:
     w.add_argument("--seeds", type=int, default=5, help="seeds per rate (Experiment 1: each x 5 clips)")
     _cell_args(w)
     w.add_argument("--background", action="store_true", help="queue it for the lab's background workers instead")
+    w.add_argument("--ray", metavar="auto|HOST:PORT", help="train the architectures on this Ray cluster")
     w.add_argument("--home", help="run store folder (default: $CWRNN_HOME)")
     w.add_argument("--json", help="also write the table's rows to this JSON file")
     w.set_defaults(func=cmd_sweep)

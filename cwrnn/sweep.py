@@ -323,10 +323,13 @@ def plan_of(raw: dict) -> tuple[RunConfig, list[str], list[tuple[float, float]],
     return cfg, list(raw["archs"]), settings, list(range(seeds))
 
 
-def execute_sweep(run_id: int, home: str, workers: int | None = 1) -> None:
+def execute_sweep(run_id: int, home: str, workers: int | None = 1, ray: str | None = None) -> None:
     """The sweep job: train sweep run `run_id` of the store at `home` (in the background, one architecture
     after another in this worker, which holds one training slot of the manager; `cwrnn sweep` here passes
-    its own `workers`) and store its rows as the run's summary."""
+    its own `workers`) and store its rows as the run's summary. With `ray` (an address; in the app
+    CWRNN_RAY_ADDRESS) the architectures train as tasks on that Ray cluster instead."""
+    from .grid import backend_for
+    from .grid_ray import cluster_from_env
     from .runs.jobs import versions
     from .runs.store import RunStore
     from .train import pick_device
@@ -357,14 +360,16 @@ def execute_sweep(run_id: int, home: str, workers: int | None = 1) -> None:
     if store.cancel_requested(run_id):
         outcome = "cancelled"
     else:
-        trained = run_cells(cells, workers)
-        for pair in trained:
-            done.append(pair)
-            report()
-            if len(done) < len(cells) and store.cancel_requested(run_id):
-                trained.close()
-                outcome = "cancelled"
-                break
+        # every seed of an architecture is a member of its one cell, so no seed batches here
+        with backend_for(ray or cluster_from_env(), len(cells), len(seeds), len(seeds)) as (backend, _, _):
+            trained = run_cells(cells, workers, backend)
+            for pair in trained:
+                done.append(pair)
+                report()
+                if len(done) < len(cells) and store.cancel_requested(run_id):
+                    trained.close()
+                    outcome = "cancelled"
+                    break
     done.sort(key=lambda d: archs.index(d[0].arch))
     name = METRICS[cfg.task][1]
     summary = {
