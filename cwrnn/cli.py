@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -219,6 +220,11 @@ def cmd_sweep(args) -> int:
     from .runs.store import RunStore
     from .sweep import SWEEP_TASKS, execute_sweep, format_sweep, sweep_request
 
+    if args.background and (args.ray or args.json):
+        raise SystemExit(
+            "error: --ray and --json apply to a sweep trained here; with --background the lab trains it (on "
+            "the cluster in CWRNN_RAY_ADDRESS, if set) and its table is stored in the run"
+        )
     _check_writable(args.json)
     raw = sweep_request(args.task, args.budget, args.archs, args.lr, args.seeds, args.momentum, args.epochs)
     if args.ray:  # a wrong address fails here, before a run is stored
@@ -226,11 +232,11 @@ def cmd_sweep(args) -> int:
 
         check_address(args.ray)
     store = RunStore(args.home)
-    run_id = store.create_run(SWEEP_TASKS[args.task], raw, list(range(args.seeds)))
     if args.background:
+        run_id = store.create_run(SWEEP_TASKS[args.task], raw, list(range(args.seeds)))
         print(f"queued sweep run {run_id}; it trains when the lab is running (streamlit run app.py)")
         return 0
-    store.set_status(run_id, "running")
+    run_id = store.create_run(SWEEP_TASKS[args.task], raw, list(range(args.seeds)), worker_pid=os.getpid())
     where = f"on the Ray cluster at {args.ray}" if args.ray else "in parallel processes"
     print(f"sweep run {run_id}: training {', '.join(args.archs)} {where}", file=sys.stderr)
     try:
@@ -240,6 +246,9 @@ def cmd_sweep(args) -> int:
         raise
     run = store.get_run(run_id)
     rows = run["summary"]["rows"]
+    if not rows:
+        print(f"run {run_id} {run['status']}: no architecture finished")
+        return 1
     scale = 100 if args.task == "words" else 1
     label = rows[0]["metric"] + (" %" if scale != 1 else "")
     for arch in args.archs:

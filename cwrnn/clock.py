@@ -84,9 +84,12 @@ def parse_ints(text: str, what: str, example: str) -> list[int]:
         raise PeriodsError(f"type at least one {what}, e.g. {example}")
     bad = [p for p in parts if not re.fullmatch(r"[+-]?[0-9]+", p)]
     if bad:
-        raise PeriodsError(
-            f"{what}s must be whole numbers separated by commas, e.g. {example}; not {', '.join(map(repr, bad))}"
-        )
+        shown = ", ".join(repr(b if len(b) <= 20 else b[:20] + "...") for b in bad)
+        raise PeriodsError(f"{what}s must be whole numbers separated by commas, e.g. {example}; not {shown}")
+    # no limit here is near 18 digits; longer ones (int() refuses over 4300) are simply too large
+    huge = [p for p in parts if len(p.lstrip("+-")) > 18]
+    if huge:
+        raise PeriodsError(f"{what}s of {max(len(p) for p in huge)} digits are far too large; e.g. {example}")
     return [int(p) for p in parts]
 
 

@@ -235,5 +235,8 @@ def as_trained(cfg: RunConfig) -> dict:
     `experiment.train_config` resolves them: what a run's config.json records, so it says what was used
     (and trains the same run when read back)."""
     preset = PRESETS[cfg.preset]
-    chosen = {k: preset.get(k) if getattr(cfg, k) is None else getattr(cfg, k) for k in ("lr", "momentum", "clip_norm")}
+    # A preset that clips each architecture its own way has no one clip to write down: null keeps the
+    # preset's per-architecture clipping, also when the config is read back.
+    names = ("lr", "momentum") + (() if preset.get("clip_by_arch") else ("clip_norm",))
+    chosen = {k: preset.get(k) if getattr(cfg, k) is None else getattr(cfg, k) for k in names}
     return {**cfg.to_dict(), **chosen}

@@ -36,7 +36,7 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise RayUnavailable("Ray is not installed here: pip install ray==2.60.0 (as in requirements.txt)") from None
+        raise RayUnavailable("Ray is not installed here: pip install -r requirements-ray.txt (ray==2.60.0)") from None
     return ray
 
 
@@ -48,6 +48,7 @@ def check_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> str:
     mistakes (a typo, nothing started, a firewall, another service's port) are caught here, in seconds.
     """
     if address == "auto":
+        _import_ray()  # a clear message, not an ImportError, where Ray is not installed
         from ray._private.services import canonicalize_bootstrap_address_or_die  # what ray.init does with it
 
         try:

@@ -25,7 +25,7 @@ class Pace:
             self.samples.popleft()  # keep one sample at or before the window's start
 
     def eta(self) -> float | None:
-        """Seconds left, or None until two epochs after the first have been timed."""
+        """Seconds left, or None until an epoch after the first has been timed."""
         if len(self.samples) < 2:
             return None
         (first_epoch, first_s), (epoch, elapsed) = self.samples[0], self.samples[-1]

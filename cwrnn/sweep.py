@@ -232,11 +232,14 @@ def sweep_specs(
 
 
 def mark_best(rows: list[dict]) -> list[dict]:
-    """Flag each architecture's row with the lowest mean (ignoring settings where every member diverged)."""
+    """Flag each architecture's row with the lowest mean among the settings where no member diverged (a
+    mean over the few survivors of an unstable rate would flatter it); if every setting lost members,
+    among those with any survivor."""
     for row in rows:
         row["best"] = False
     for arch in dict.fromkeys(r["arch"] for r in rows):
-        alive = [r for r in rows if r["arch"] == arch and r["n"]]
+        mine = [r for r in rows if r["arch"] == arch]
+        alive = [r for r in mine if r["n"] and not r["diverged"]] or [r for r in mine if r["n"]]
         if alive:
             min(alive, key=lambda r: r["mean"])["best"] = True
     return rows
@@ -323,6 +326,18 @@ def plan_of(raw: dict) -> tuple[RunConfig, list[str], list[tuple[float, float]],
     return cfg, list(raw["archs"]), settings, list(range(seeds))
 
 
+class _StopWhenAsked(Callback):
+    """Stops the training once the run's Stop was pressed (the store is read at most once a second)."""
+
+    def __init__(self, store, run_id: int):
+        self.store, self.run_id, self.asked, self.checked = store, run_id, False, 0.0
+
+    def should_stop(self) -> bool:
+        if not self.asked and time.monotonic() - self.checked >= 1.0:
+            self.asked, self.checked = self.store.cancel_requested(self.run_id), time.monotonic()
+        return self.asked
+
+
 def execute_sweep(run_id: int, home: str, workers: int | None = 1, ray: str | None = None) -> None:
     """The sweep job: train sweep run `run_id` of the store at `home` (in the background, one architecture
     after another in this worker, which holds one training slot of the manager; `cwrnn sweep` here passes
@@ -338,7 +353,8 @@ def execute_sweep(run_id: int, home: str, workers: int | None = 1, ray: str | No
     raw = store.get_run(run_id)["config"]
     cfg, archs, settings, seeds = plan_of(raw)
     store.set_versions(run_id, versions())
-    device = str(pick_device(cfg.device))
+    address = ray or cluster_from_env()
+    device = f"the Ray cluster at {address}" if address else str(pick_device(cfg.device))
     cells, done, start, outcome = sweep_cells(cfg, archs, settings, seeds), [], time.perf_counter(), "completed"
 
     def report() -> None:
@@ -359,9 +375,19 @@ def execute_sweep(run_id: int, home: str, workers: int | None = 1, ray: str | No
     report()
     if store.cancel_requested(run_id):
         outcome = "cancelled"
+    elif not address and (workers or 1) <= 1:
+        # Trained in this worker, so Stop is heard between epochs, not only after a whole architecture.
+        stop = _StopWhenAsked(store, run_id)
+        for cell in cells:
+            cell_result = train_sweep_cell(cell, [stop])
+            if stop.asked:  # a half-trained architecture's numbers are not a sweep's
+                outcome = "cancelled"
+                break
+            done.append((cell, cell_result))
+            report()
     else:
         # every seed of an architecture is a member of its one cell, so no seed batches here
-        with backend_for(ray or cluster_from_env(), len(cells), len(seeds), len(seeds)) as (backend, _, _):
+        with backend_for(address, len(cells), len(seeds), len(seeds)) as (backend, _, _):
             trained = run_cells(cells, workers, backend)
             for pair in trained:
                 done.append(pair)

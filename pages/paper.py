@@ -235,7 +235,14 @@ def sensitivity(kind: str) -> None:
             key=f"{key}_sweep_rates",
             format_func="{:g}".format,
         )
-        seeds = c3.number_input("Seeds", 1, 20, 2, key=f"{key}_sweep_seeds", help="Networks per rate and clip")
+        seeds = c3.number_input(
+            "Seeds",
+            1,
+            20,
+            2,
+            key=f"{key}_sweep_seeds",
+            help="Seeds per rate (in Experiment 1 each trains one network per clip)",
+        )
         epochs = c4.number_input(
             "Epochs", 1, LIMITS["epochs"], SWEEP_DEFAULTS[kind]["epochs"], key=f"{key}_sweep_epochs"
         )

@@ -3,5 +3,6 @@
 # Arguments go to `streamlit run app.py`; PYTHON=/path/to/python3 picks the interpreter.
 set -euo pipefail
 source "$(dirname "$0")/_env.sh"
-venv_ready requirements.txt
+# Ray only where the lab is pointed at a cluster (the Paper page's grids then run there)
+venv_ready "$([ -n "${CWRNN_RAY_ADDRESS:-}" ] && echo requirements-ray.txt || echo requirements.txt)"
 exec "$VENV_PYTHON" -m streamlit run app.py "$@"

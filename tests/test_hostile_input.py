@@ -68,6 +68,8 @@ PLAYGROUND_LINKS = [
     {"source": "wav", "wav_path": "../outside/a.wav"},
     {"periods": "1," * 300},
     {"periods": "9" * 40},
+    {"periods": "1, " + "9" * 5000},
+    {"module_sizes": "4, " + "9" * 5000, "periods": "1,2"},
     {"budget": HUGE},
     {"seed": HUGE},
     {"lr": "nan"},

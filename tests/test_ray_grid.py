@@ -248,8 +248,8 @@ def test_bad_addresses_fail_fast_naming_the_address(web_server, capsys):
         start = time.monotonic()
         with pytest.raises(RayUnavailable, match=message):
             check_address(address)
-        assert time.monotonic() - start < 5
+        assert time.monotonic() - start < 20  # seconds, not ray.init's minutes of retrying, even on a busy machine
     start = time.monotonic()
     assert main(["reproduce", "generation", "--sizes", "100", "--runs", "1", "--ray", closed]) == 2
     assert f"no Ray cluster answers at {closed}" in capsys.readouterr().err
-    assert time.monotonic() - start < 30 and not ray.is_initialized()  # ray.init alone would retry for 12 min
+    assert time.monotonic() - start < 90 and not ray.is_initialized()  # ray.init alone would retry for 12 min

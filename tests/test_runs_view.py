@@ -240,6 +240,17 @@ def test_the_settings_table_shows_a_words_runs_values_as_trained(store):
     assert "target" not in table and "clips" not in table  # Experiment 1's settings are not a words run's
 
 
+def test_a_tuned_runs_stored_config_trains_the_same_per_architecture_clipping(store):
+    from cwrnn.config import as_trained
+    from cwrnn.experiment import train_config
+
+    stored = as_trained(validate({"preset": "tuned-generation"}))
+    assert train_config(validate(stored)).clip_by_arch == {"srn": 1.0}  # not every architecture at 100
+    run_id = finished(store, "generation", stored)
+    table = rv.settings_table(store.get_run(run_id), store.home).set_index("setting")["value"]
+    assert table["gradient norm clipped at"] == "100, SRN at 1"
+
+
 def test_config_diff_names_each_setting_once_when_tasks_differ(store):
     a = finished(store, "generation", RunConfig().to_dict())
     b = finished(store, "words", {**RunConfig().to_dict(), "task": "words"})

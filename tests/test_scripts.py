@@ -20,7 +20,16 @@ import pytest
 from app_server import free_port, serve, stop
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ["app.py", "pages", "cwrnn", "scripts", "pyproject.toml", "requirements.txt", "requirements-test.txt"]
+PROJECT = [
+    "app.py",
+    "pages",
+    "cwrnn",
+    "scripts",
+    "pyproject.toml",
+    "requirements.txt",
+    "requirements-ray.txt",
+    "requirements-test.txt",
+]
 MIN_PYTHON = re.search(r'^requires-python = ">=([0-9.]+)"$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)[1]
 
 

@@ -64,13 +64,15 @@ def test_summarize_ignores_non_finite_values():
     assert summarize([np.nan]) == {"mean": None, "std": None, "median": None, "n": 0, "diverged": 1}
     rows = mark_best(
         [
-            {"arch": "a", "n": 2, "mean": 0.5},
-            {"arch": "a", "n": 0, "mean": None},
-            {"arch": "a", "n": 1, "mean": 0.2},
-            {"arch": "b", "n": 0, "mean": None},
+            {"arch": "a", "n": 2, "diverged": 0, "mean": 0.5},
+            {"arch": "a", "n": 0, "diverged": 3, "mean": None},
+            {"arch": "a", "n": 1, "diverged": 2, "mean": 0.2},  # the lone survivor of an unstable rate
+            {"arch": "b", "n": 0, "diverged": 3, "mean": None},
+            {"arch": "c", "n": 1, "diverged": 1, "mean": 0.4},  # every setting lost members: the best survivor
+            {"arch": "c", "n": 2, "diverged": 1, "mean": 0.3},
         ]
     )
-    assert [r["best"] for r in rows] == [False, False, True, False]
+    assert [r["best"] for r in rows] == [True, False, False, False, False, True]
 
 
 @pytest.mark.parametrize(

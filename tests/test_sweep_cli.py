@@ -2,6 +2,7 @@
 sweeps, the sweep job's dispatch, and bad rate lists."""
 
 import json
+import time
 
 import pytest
 
@@ -128,3 +129,23 @@ def test_a_sweep_stopped_before_it_starts_and_its_row_in_the_runs_table(store):
     row = runs_view.runs_table([run]).iloc[0]
     assert (row["task"], row["architectures"], row["budget"], row["epochs"]) == ("words-sweep", "SRN, LSTM", 500, 4)
     assert "0 of 2 cells done" in runs_view.status_text(run)[0]
+
+
+def test_stop_is_heard_while_an_architecture_trains_and_keeps_no_half_trained_row(store):
+    import threading
+
+    from cwrnn.runs.jobs import execute
+    from cwrnn.sweep import SWEEP_TASKS, sweep_request
+
+    # far more epochs than the test waits for: only a stop inside the architecture's training ends it
+    raw = sweep_request("generation", 100, ["srn", "cwrnn"], [1e-3], seeds=1, epochs=20_000)
+    run_id = store.create_run(SWEEP_TASKS["generation"], raw, [0])
+    store.claim_next(1)
+    job = threading.Thread(target=execute, args=(run_id, str(store.home)), daemon=True)
+    job.start()
+    time.sleep(3)
+    store.request_cancel(run_id)
+    job.join(timeout=120)
+    assert not job.is_alive()
+    run = store.get_run(run_id)
+    assert run["status"] == "cancelled" and run["summary"]["rows"] == []

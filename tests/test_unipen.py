@@ -111,7 +111,7 @@ def test_problems_are_warnings_naming_file_and_line_and_other_files_still_load(t
         ".SEGMENT TEXT\n",
     )
     write(root / "include/xyz/broken.pen", ".PEN_DOWN\n1 2\n3 x\n.PEN_UP\n")
-    write(root / "data/8/xyz/sub/broken.dat", '.INCLUDE xyz/broken.pen\n.SEGMENT TEXT 0 ? "b"\n')
+    write(root / "data/8/xyz/sub/broken.dat", '.INCLUDE xyz/broken.pen\n.DT\n.SEGMENT TEXT 0 ? "b"\n')
     found = read_unipen(root)
     assert [s.label for s in found.segments] == ["good"] * hw.MIN_CHAR_COUNT
     messages = "\n".join(found.warnings)
@@ -124,11 +124,12 @@ def test_problems_are_warnings_naming_file_and_line_and_other_files_still_load(t
         f"{bad}:7: .SEGMENT skipped: components 1 hold no pen-down ink",
         f"{bad}:8: .SEGMENT skipped: expected .SEGMENT <level> <components>",
         f"{root / 'include/xyz/broken.pen'}:1: .PEN_DOWN: pen data must be numbers; found 'x'",
-        f"{broken}:2: .SEGMENT skipped: component 0 does not exist",
+        f"{broken}:2: .DT: DT (milliseconds between components) needs a number; got ''",
+        f"{broken}:3: .SEGMENT skipped: component 0 does not exist",
     ):
         assert expected in messages
-    assert len(found.warnings) == 8
-    with pytest.warns(UserWarning, match=f"8 problems while reading {root}"):
+    assert len(found.warnings) == 9
+    with pytest.warns(UserWarning, match=f"9 problems while reading {root}"):
         data = hw.load_handwriting(root)
     assert data.notes == found.warnings and [line.text for line in data.train] == ["good"] * hw.MIN_CHAR_COUNT
 

@@ -242,6 +242,15 @@ _TASK_FIELDS = {
 }
 
 
+def _preset_clip(preset: str | None) -> str:
+    """A run without its own clip: the preset's clipping, per architecture where it has one."""
+    chosen = PRESETS.get(preset, {})
+    if not chosen.get("clip_norm"):
+        return "none"
+    by_arch = chosen.get("clip_by_arch") or {}
+    return f"{chosen['clip_norm']:g}" + "".join(f", {arch_label(a)} at {c:g}" for a, c in by_arch.items())
+
+
 def settings_table(run: Mapping, home: Path | None = None) -> pd.DataFrame:
     """One row per setting of a training run, with the values it was trained with (the preset's learning
     rate, momentum and clipping, not "automatic"), its models' sizes and, once finished, its epochs and
@@ -252,7 +261,7 @@ def settings_table(run: Mapping, home: Path | None = None) -> pd.DataFrame:
     for name, label in SETTING_NAMES.items():
         if name in skip or name not in config or (name in ("wav_path", "wav_start") and config.get("source") != "wav"):
             continue
-        value = config[name] if (name, config[name]) != ("clip_norm", None) else "none"
+        value = config[name] if (name, config[name]) != ("clip_norm", None) else _preset_clip(config.get("preset"))
         if name in ("folder", "wav_path") and value and home is not None:  # no server path of the lab's
             value = word_view.shown_path(value, home)
         if name == "lr" and config.get("preset") in PRESETS and PRESETS[config["preset"]]["lr_scale"]:

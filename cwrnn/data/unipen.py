@@ -182,7 +182,7 @@ class _FileReader:
         elif keyword == "WRITER_ID":
             s.writer = args.split("\n")[0].strip()
         elif keyword == "DT":
-            s.clock += float(args.split()[0]) / 1000.0  # milliseconds between components
+            s.clock += _number(args, "DT (milliseconds between components)") / 1000.0
 
     def include(self, name: str, where: str, depth: int) -> None:
         if depth >= MAX_INCLUDE_DEPTH:

@@ -296,8 +296,16 @@ class RunStore:
 
     # ---- runs ------------------------------------------------------------------------------
 
-    def create_run(self, task: str, config: Mapping[str, Any], seeds: Sequence[int], name: str | None = None) -> int:
-        """Queue a new run; returns its id."""
+    def create_run(
+        self,
+        task: str,
+        config: Mapping[str, Any],
+        seeds: Sequence[int],
+        name: str | None = None,
+        worker_pid: int | None = None,
+    ) -> int:
+        """Queue a new run; returns its id. With `worker_pid` the run starts out running in that process
+        (one that trains it itself), so no lab's worker can claim it in between."""
         if not isinstance(task, str) or not task.strip():
             raise ValueError(f"task must be a non-empty string naming the task, got {task!r}")
         if not isinstance(config, Mapping):
@@ -305,11 +313,15 @@ class RunStore:
         if name is not None and not isinstance(name, str):
             raise ValueError(f"name must be a string or None, got {type(name).__name__}")
         values = (name, task, _to_json(dict(config), "config"), _to_json(_check_seeds(seeds), "seeds"))
+        pid = None if worker_pid is None else _as_int(worker_pid, "worker pid", minimum=1)
+        status = "queued" if pid is None else "running"
 
         def insert(conn: sqlite3.Connection) -> int:
+            now = time.time()
             cursor = conn.execute(
-                "INSERT INTO runs (name, task, config, seeds, status, created_at) VALUES (?, ?, ?, ?, 'queued', ?)",
-                (*values, time.time()),
+                "INSERT INTO runs (name, task, config, seeds, status, created_at, started_at, worker_pid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, status, now, None if pid is None else now, pid),
             )
             return int(cursor.lastrowid)
 
