@@ -11,25 +11,33 @@ import time
 from pathlib import Path
 
 from . import grid, paper
-from .config import BASELINES, LIMITS, TUNED_PRESETS, ConfigError, RunConfig, validate
+from .config import BASELINES, LIMITS, PRESETS, SHIPPED_UNIPEN, TUNED_PRESETS, ConfigError, RunConfig, validate
 from .experiment import build_specs, build_task, train_config
+
+TASK_PRESETS = {"generation": "paper-generation", "words": "paper-words", "handwriting": "paper-handwriting"}
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
     d = RunConfig()
-    p.add_argument("--task", default=d.task, help="generation (Experiment 1) or words (Experiment 2)")
+    p.add_argument(
+        "--task", default=d.task, help="generation (Experiment 1), words (Experiment 2) or handwriting (Experiment 3)"
+    )
     p.add_argument("--source", default=d.source, help="generation data: clips, tone or wav")
     p.add_argument("--clips", type=int, nargs="+", default=d.clips, help="which shipped clips (0-4)")
     p.add_argument("--wav", dest="wav_path", help="a WAV file for --source wav")
     p.add_argument("--wav-start", type=float, default=d.wav_start, help="start of the window, seconds")
     p.add_argument("--dataset", default=d.dataset, help="words data: synthetic, fsdd or folder")
     p.add_argument("--folder", help="a folder of {label}_{speaker}_{take}.wav files for --dataset folder")
+    p.add_argument("--unipen", default=d.unipen, help="handwriting data: shipped, or a UNIPEN folder")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="lines or words per mini-batch")
     p.add_argument("--periods", type=int, nargs="+", default=d.periods, help="CW-RNN clock periods, fastest first")
     p.add_argument("--module-sizes", type=int, nargs="+", help="units per module (default: equal split)")
     p.add_argument("--connectivity", default=d.connectivity, help="slow_to_fast (paper), fast_to_slow or full")
-    p.add_argument("--budget", type=int, default=d.budget, help="parameter budget every model is matched to")
+    p.add_argument(
+        "--budget", type=int, help=f"parameter budget every model is matched to (default {d.budget}; handwriting 10000)"
+    )
     p.add_argument("--baselines", nargs="*", default=d.baselines, help=f"any of {', '.join(BASELINES)}")
-    p.add_argument("--preset", default=None, help="paper-generation, paper-words or adam")
+    p.add_argument("--preset", default=None, help=f"{', '.join(PRESETS)} (default: the task's paper preset)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
     p.add_argument("--momentum", type=float)
@@ -50,6 +58,8 @@ def _config_from(args) -> RunConfig:
             "wav_start",
             "dataset",
             "folder",
+            "unipen",
+            "batch_size",
             "periods",
             "module_sizes",
             "connectivity",
@@ -64,9 +74,13 @@ def _config_from(args) -> RunConfig:
             "device",
         )
     }
-    raw["preset"] = args.preset or ("paper-words" if args.task == "words" else "paper-generation")
+    raw["preset"] = args.preset or TASK_PRESETS.get(args.task, "paper-generation")
     if args.task == "words" and args.periods == RunConfig().periods:
         raw["periods"] = list(paper.WORDS_PERIODS)
+    if args.task == "handwriting" and args.periods == RunConfig().periods:
+        raw["periods"] = list(paper.HANDWRITING_PERIODS)
+    if raw["budget"] is None:  # Experiment 3's readout alone (96 outputs from 2n units) outgrows small budgets
+        raw["budget"] = paper.HANDWRITING_BUDGETS[0] if args.task == "handwriting" else RunConfig().budget
     return validate(raw)
 
 
@@ -80,7 +94,7 @@ def cmd_train(args) -> int:
 
     task = build_task(cfg)
     specs = build_specs(cfg, task.input_size, task.output_size)
-    metric = "nmse" if cfg.task == "generation" else "test_error"
+    metric = {"generation": "nmse", "words": "test_error"}.get(cfg.task, "val_cer")
     result = train(task, specs, cfg.seed_list, train_config(cfg), [Progress(metric)])
     summary = {a: {k: grid.summarize(v) for k, v in m.items()} for a, m in result.final.items()}
     if args.json:
@@ -152,28 +166,16 @@ def cmd_reproduce(args) -> int:
     if args.seed_batch is not None and args.seed_batch < 1:
         raise SystemExit(f"error: --seed-batch must be at least 1, got {args.seed_batch}")
     if args.experiment == "generation":
-        budgets = args.sizes or list(paper.GENERATION_BUDGETS)
-        base = validate(
-            {
-                "preset": TUNED_PRESETS["generation"] if args.tuned else "paper-generation",
-                "epochs": args.epochs,
-                "seeds": args.runs,
-                "snapshot_every": LIMITS["snapshot_every"],
-                "device": args.device,
-            }
-        )
-        cells = grid.run_grid(
-            base,
-            budgets,
-            args.archs,
+        cells, table = _reproduce(
+            args,
+            {},
             metric="nmse",
-            workers=args.workers,
-            ray=args.ray,
-            seed_batch=args.seed_batch,
             paper_table=paper.GENERATION_NMSE,
             paper_budgets=paper.GENERATION_BUDGETS,
+            label="NMSE",
         )
-        table = grid.format_table(cells, "NMSE")
+    elif args.experiment == "handwriting":
+        cells, table = reproduce_handwriting(args)
     else:
         cells, table = reproduce_words(args)
     print(table)
@@ -182,36 +184,81 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-def reproduce_words(args) -> tuple[list[grid.Cell], str]:
-    """The paper's Experiment 2 grid (test error per budget and architecture) and its table in percent."""
+def _reproduce(args, settings: dict, *, metric: str, paper_table: dict, paper_budgets: tuple, label: str, scale=1.0):
+    """Train one of the paper's grids with `settings` (a RunConfig's task fields); the cells and their table.
+    With --tuned each architecture trains at its best swept rate (the task's tuned preset)."""
+    task = settings.get("task", "generation")
+    if args.tuned:
+        if task not in TUNED_PRESETS:
+            raise SystemExit(
+                f"error: --tuned: {task} has not been swept yet; tuned presets exist for "
+                f"{', '.join(TUNED_PRESETS)} (`cwrnn sweep` finds the rates)"
+            )
+        settings = {**settings, "preset": TUNED_PRESETS[task]}
     base = validate(
         {
-            "task": "words",
-            "dataset": args.dataset,
-            "folder": args.folder,
-            "periods": list(paper.WORDS_PERIODS),
-            "preset": TUNED_PRESETS["words"] if args.tuned else "paper-words",
+            **settings,
             "epochs": args.epochs,
             "seeds": args.runs,
             "snapshot_every": LIMITS["snapshot_every"],
             "device": args.device,
         }
     )
-    # The paper's TIMIT errors sit beside the shipped set, which copies its words and 5/2 speaker split;
-    # beside FSDD's digits or another folder they would compare different problems.
-    reference = paper.WORDS_ERROR if args.dataset == "synthetic" else {}
     cells = grid.run_grid(
         base,
-        args.sizes or list(paper.WORDS_BUDGETS),
+        args.sizes or list(paper_budgets),
         args.archs,
-        metric="test_error",
+        metric=metric,
         workers=args.workers,
         ray=args.ray,
         seed_batch=args.seed_batch,
+        paper_table=paper_table,
+        paper_budgets=paper_budgets,
+    )
+    return cells, grid.format_table(cells, label, scale=scale)
+
+
+def reproduce_words(args) -> tuple[list[grid.Cell], str]:
+    """The paper's Experiment 2 grid (test error per budget and architecture) and its table in percent."""
+    settings = {
+        "task": "words",
+        "dataset": args.dataset,
+        "folder": args.folder,
+        "periods": list(paper.WORDS_PERIODS),
+        "preset": "paper-words",
+    }
+    # The paper's TIMIT errors sit beside the shipped set, which copies its words and 5/2 speaker split;
+    # beside FSDD's digits or another folder they would compare different problems.
+    reference = paper.WORDS_ERROR if args.dataset == "synthetic" else {}
+    return _reproduce(
+        args,
+        settings,
+        metric="test_error",
         paper_table=reference,
         paper_budgets=paper.WORDS_BUDGETS,
+        label="test error %",
+        scale=100,
     )
-    return cells, grid.format_table(cells, "test error %", scale=100)
+
+
+def reproduce_handwriting(args) -> tuple[list[grid.Cell], str]:
+    """The paper's Experiment 3 grid (held-out-writer CER per budget and architecture) in percent. The
+    paper's numbers are on IAM-OnDB, shown beside ours on UNIPEN as the nearest published reference."""
+    settings = {
+        "task": "handwriting",
+        "unipen": args.unipen,
+        "periods": list(paper.HANDWRITING_PERIODS),
+        "preset": "paper-handwriting",
+    }
+    return _reproduce(
+        args,
+        settings,
+        metric="test_cer",
+        paper_table=paper.HANDWRITING_CER,
+        paper_budgets=paper.HANDWRITING_BUDGETS,
+        label="test CER %",
+        scale=100,
+    )
 
 
 def cmd_sweep(args) -> int:
@@ -294,7 +341,9 @@ def cmd_runs(args) -> int:
 
 def _cell_args(p: argparse.ArgumentParser) -> None:
     """What every command that trains independent cells (grid.run_cells) takes."""
-    p.add_argument("--epochs", type=int, default=2000, help="epochs (words: the cap; early stopping decides)")
+    p.add_argument(
+        "--epochs", type=int, default=2000, help="epochs (words, handwriting: the cap; early stopping decides)"
+    )
     p.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
 
 
@@ -321,12 +370,13 @@ def main(argv=None) -> int:
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("reproduce", help="reproduce one of the paper's tables")
-    r.add_argument("experiment", choices=["generation", "words"])
+    r.add_argument("experiment", choices=["generation", "words", "handwriting"])
     r.add_argument("--sizes", type=int, nargs="+", help="parameter budgets (default: the paper's)")
-    r.add_argument("--runs", type=int, default=10, help="seeds per cell (the paper: 100)")
+    r.add_argument("--runs", type=int, help="seeds per cell (default 10, handwriting 3; the paper: 100)")
     _cell_args(r)
     r.add_argument("--dataset", default="synthetic", help="words: synthetic or fsdd or folder")
     r.add_argument("--folder", help="words: a folder of {label}_{speaker}_{take}.wav files")
+    r.add_argument("--unipen", default=SHIPPED_UNIPEN, help="handwriting: shipped, or a UNIPEN folder")
     r.add_argument(
         "--archs",
         nargs="+",
@@ -376,6 +426,8 @@ def main(argv=None) -> int:
     s.set_defaults(func=cmd_runs)
 
     args = parser.parse_args(argv)
+    if args.command == "reproduce" and args.runs is None:
+        args.runs = 3 if args.experiment == "handwriting" else 10
     try:
         return args.func(args)
     except ConfigError as e:
