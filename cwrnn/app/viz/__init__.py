@@ -1,10 +1,12 @@
 """Clockwork Lab's figures: pure functions from data (numpy arrays, pandas frames) to plotly Figures.
 
 Pages only call these and draw the result, so every chart is testable without a browser. The code lives
-in viz_style (colours, shared helpers), viz_curves (lines and boxes) and viz_maps (heatmaps).
+in viz_style (colours, shared helpers), viz_curves (lines and boxes), viz_maps (heatmaps) and viz_ink
+(handwriting as pen trajectories).
 """
 
 from .viz_curves import accuracy_figure, downsample_epochs, loss_figure, paper_box_figure, waveform_figure
+from .viz_ink import emission_figure, ink_figure, mark_strokes, stroke_ends, stroke_paths
 from .viz_maps import (
     activity_figure,
     clock_figure,
@@ -33,4 +35,9 @@ __all__ = [
     "connectivity_figure",
     "confusion_figure",
     "features_figure",
+    "ink_figure",
+    "emission_figure",
+    "mark_strokes",
+    "stroke_ends",
+    "stroke_paths",
 ]

@@ -173,10 +173,12 @@ def accuracy_figure(
     uirevision: str | None = "accuracy",
     title: str | None = "Classification error",
     group_col: str = "arch",
+    y_title: str = "error (%)",
 ) -> go.Figure:
     """Error in % over epochs, one line per group and metric: `names[i]` drawn with `dashes[i]`.
 
-    Errors are stored as fractions; `scale` = 100 shows them in percent.
+    Errors are stored as fractions; `scale` = 100 shows them in percent (1 with a `y_title` of its own
+    draws any metrics side by side, e.g. a training and a validation loss).
     """
     require_columns(metrics_df, [group_col, *METRIC_COLUMNS], "metrics")
     if len(dashes) < len(names):
@@ -198,7 +200,7 @@ def accuracy_figure(
     if not fig.data:
         return empty_figure(title=title, uirevision=uirevision)
     fig.update_layout(hovermode="x unified")
-    return finish(fig, title=title, uirevision=uirevision, x_title="epoch", y_title="error (%)")
+    return finish(fig, title=title, uirevision=uirevision, x_title="epoch", y_title=y_title)
 
 
 def waveform_figure(
