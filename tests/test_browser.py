@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 from app_server import free_port, serve, stop
+from handwriting_runs import stored_run
+
+from cwrnn.app import handwriting_view
+from cwrnn.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -66,9 +70,13 @@ def start_app(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("cwrnn-home")
-    process, url = start_app(home, home / "streamlit.log")
+def app_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cwrnn-home")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_home):
+    process, url = start_app(app_home, app_home / "streamlit.log")
     try:
         yield url
     finally:
@@ -156,3 +164,28 @@ def test_train_from_the_playground_watch_it_live_and_find_it_on_runs(app_url, pa
 
     wait_until(page, listed, 30, f"run {run_id} in the runs table")
     page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)
+
+
+def test_a_handwriting_run_draws_its_line_as_ink_with_each_reading(app_home, app_url, page):
+    data = handwriting_view.load_data()
+    line = data.val[0]
+    run_id = stored_run(RunStore(app_home), line, data.alphabet, epochs=2)
+    page.goto(f"{app_url}/?run={run_id}")
+
+    def ink():
+        return page.evaluate(
+            """() => {
+            const plot = document.querySelector('.st-key-ink_chart .js-plotly-plot');
+            return plot && plot._fullData && plot._fullData.length
+                ? {points: plot._fullData[0].x.length, notes: plot._fullLayout.annotations.map(a => a.text)}
+                : null;
+        }"""
+        )
+
+    drawn = wait_until(page, ink, 60, "the ink chart")
+    strokes = int(line.pen_up[:-1].sum()) + 1
+    assert drawn["points"] == len(line.ink) + strokes - 1  # one gap between strokes, no pen jumps drawn
+    assert len(drawn["notes"]) == 4 and drawn["notes"][0].startswith("<b>written</b>")
+    assert page.locator(".st-key-activity_backward_chart .js-plotly-plot").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "playground-handwriting.png"), full_page=True)

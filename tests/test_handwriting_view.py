@@ -8,11 +8,12 @@ import html
 import numpy as np
 import pandas as pd
 import pytest
+from handwriting_runs import ARCHS, MODULE_SIZES, snapshot, stored_run
 
 from cwrnn.app import handwriting_view as hv
 from cwrnn.app import viz
+from cwrnn.app.run_figures import run_figures
 from cwrnn.config import ConfigError
-from tests.handwriting_runs import ARCHS, MODULE_SIZES, snapshot, stored_run
 
 # Two strokes: an L (points 0-2) and a dot (points 3-4).
 INK = np.array([[0, 10], [0, 0], [5, 0], [9, 9], [9, 8]], dtype=np.int16)
@@ -41,6 +42,8 @@ def test_ink_is_drawn_stroke_by_stroke_with_no_pen_jumps():
     parts = strokes(fig)
     assert [p.tolist() for p in parts] == [INK[:3].tolist(), INK[3:].tolist()]
     assert fig.layout.yaxis.scaleanchor == "x"  # one scale on both axes: y up, unstretched
+    wide = viz.ink_figure(INK * [10, 1], PEN_UP)  # a line ten times as wide needs less height
+    assert wide.layout.height < fig.layout.height
 
 
 def test_the_written_text_and_every_reading_are_under_the_ink_in_order():
@@ -59,6 +62,17 @@ def test_emitted_characters_sit_on_the_points_that_emit_them():
     marks = fig.data[1]
     assert np.column_stack([marks.x, marks.y]).tolist() == INK[[1, 4]].tolist()
     assert list(marks.text) == ["L", "."] and marks.marker.color == viz.arch_color("lstm")
+
+
+def test_the_output_timeline_shows_how_sure_a_network_is_of_a_character_and_what_it_emits():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [1.0, 0.0], [0.3, 0.7], [0.6, 0.4]])
+    fig = viz.emission_timeline_figure(probs, [1, 3], ["L", "<"], PEN_UP, "srn")
+    sure, emitted = fig.data
+    assert np.allclose(sure.y, [0.1, 0.8, 0.0, 0.7, 0.4]) and sure.line.color == viz.arch_color("srn")
+    assert list(emitted.x) == [1, 3] and np.allclose(emitted.y, [0.8, 0.7]) and list(emitted.text) == ["L", "&lt;"]
+    assert [s.x0 for s in fig.layout.shapes if s.name == "stroke end"] == [2.5]
+    with pytest.raises(viz.VizInputError, match="one flag per step of probs"):
+        viz.emission_timeline_figure(probs, [1], ["L"], PEN_UP[:4], "srn")
 
 
 @pytest.mark.parametrize(
@@ -85,7 +99,7 @@ def test_a_snapshot_shows_the_line_what_each_network_reads_and_both_clocks(data)
     line = data.val[0]
     arrays, meta = snapshot(line, data.alphabet, readings={"srn": "ab"})
     figures = hv.snapshot_figures((7, arrays, meta), data)
-    assert set(figures) == {"ink", "emissions", "activity", "activity_backward", "weights"}
+    assert set(figures) == {"ink", "emissions", "activity", "activity_backward", "outputs", "weights"}
     shown = html.escape(line.text, quote=False)
     assert texts(figures["ink"]) == [
         f"<b>written</b>: {shown}",
@@ -96,6 +110,8 @@ def test_a_snapshot_shows_the_line_what_each_network_reads_and_both_clocks(data)
     assert hv.readings(arrays, data.alphabet) == {"cwrnn": line.text, "srn": "ab", "lstm": line.text}
     emitted = figures["emissions"].data[1]
     assert "".join(html.unescape(c) for c in emitted.text) == line.text
+    sure = figures["outputs"].data[0]  # the CW-RNN's output, as the close-up follows it by default
+    assert np.allclose(sure.y, 1 - arrays["probs/cwrnn"][:, 0], atol=1e-6)
     n = sum(MODULE_SIZES)
     ends = [s.x0 for s in figures["activity"].layout.shapes if s.name == "stroke end"]
     assert ends == (np.flatnonzero(line.pen_up[:-1]) + 0.5).tolist() and len(ends) == line.pen_up[:-1].sum()
@@ -151,3 +167,14 @@ def test_the_shipped_lines_load_once_and_a_bad_folder_says_why(tmp_path, data):
         hv.load_data(str(tmp_path / "nowhere"))
     with pytest.raises(ConfigError, match="cannot be used"):
         hv.load_data(str(tmp_path))  # a folder without any UNIPEN lines
+
+
+def test_a_stored_run_is_drawn_from_its_latest_snapshot(store, data):
+    line = data.val[0]
+    run_id = stored_run(store, line, data.alphabet, epochs=2)
+    figures = run_figures(store, run_id)
+    assert list(figures) == ["loss", "cer", "ink", "emissions", "activity", "activity_backward", "outputs", "weights"]
+    assert "epoch 2" in figures["ink"].layout.title.text
+    assert texts(figures["ink"])[1:] == [
+        f"<b>{viz.arch_label(a)}</b>: {html.escape(line.text, quote=False)}" for a in ("srn", "lstm", "cwrnn")
+    ]

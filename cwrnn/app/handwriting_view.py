@@ -42,11 +42,11 @@ def _data(source: str, stamp: int) -> HandwritingData:
 
 
 def load_data(source: str = SHIPPED) -> HandwritingData:
-    """The lines a handwriting run reads: the shipped subset ("shipped") or a UNIPEN folder's, split by
-    writer exactly as the worker splits them. ConfigError says what is wrong with a folder; a load is kept
+    """The lines a handwriting run reads: the shipped subset ("shipped"), a UNIPEN folder's or a .npz of
+    lines, split by writer exactly as the worker splits them. ConfigError says what is wrong with a folder; a load is kept
     while the folder is unchanged, so a page redrawn every second reads it once."""
-    if source != SHIPPED and not Path(source).expanduser().is_dir():
-        raise ConfigError([f"the UNIPEN folder {source} does not exist or is not a folder"])
+    if source != SHIPPED and not Path(source).expanduser().exists():
+        raise ConfigError([f"the UNIPEN folder {source} does not exist"])
     try:
         return _data(source, 0 if source == SHIPPED else _stamp(source))
     except (UnipenError, OSError) as e:
@@ -108,6 +108,20 @@ def closeup_figure(snapshot: tuple[int, dict, dict], arch: str, alphabet: str | 
     )
 
 
+def timeline_figure(snapshot: tuple[int, dict, dict], arch: str, alphabet: str | None) -> go.Figure:
+    """`arch`'s output along the snapshot's line: how sure it is of some character at each point, and what
+    it emits where."""
+    epoch, arrays, _ = snapshot
+    return viz.emission_timeline_figure(
+        arrays[f"probs/{arch}"],
+        arrays[f"emit_steps/{arch}"],
+        characters(arrays[f"emit_labels/{arch}"], alphabet),
+        arrays["pen_up"],
+        arch,
+        title=f"{viz.arch_label(arch)}: probability of a character, not the blank, at each point, epoch {epoch}",
+    )
+
+
 def _activity(arrays: dict, meta: dict, backward: bool, title: str) -> go.Figure:
     n = sum(meta["module_sizes"])
     hidden = arrays["hidden/cwrnn"]
@@ -130,12 +144,14 @@ def snapshot_figures(
 ) -> dict[str, go.Figure]:
     """The pictures of a handwriting snapshot: "ink" (the line and each network's reading), "emissions"
     (where `closeup`, else the first architecture, emits each character), "activity" and
-    "activity_backward" (the CW-RNN's two layers over the line) and "weights" (its forward W_H)."""
+    "activity_backward" (the CW-RNN's two layers along the line), "outputs" (the `closeup` network's output
+    along the line) and "weights" (the CW-RNN's forward W_H)."""
     titles = {
         "ink": "A validation line (held-out writer) and what each network reads",
         "emissions": "Where each character is emitted",
         "activity": "CW-RNN forward layer: hidden units by module along the line",
         "activity_backward": "CW-RNN backward layer (its clock counts from the line's last point)",
+        "outputs": "The output along the line",
         "weights": "CW-RNN forward recurrent weights (grey: none)",
     }
     if snapshot is None:
@@ -144,7 +160,8 @@ def snapshot_figures(
     at = f", epoch {epoch}"
     alphabet = data.alphabet if data is not None else None
     archs = archs_of(arrays)
-    figures = {
+    shown = closeup if closeup in archs else archs[0]
+    return {
         "ink": viz.ink_figure(
             arrays["ink"],
             arrays["pen_up"],
@@ -152,17 +169,14 @@ def snapshot_figures(
             readings=readings(arrays, alphabet),
             title=titles["ink"] + at,
         ),
-        "emissions": closeup_figure(snapshot, closeup if closeup in archs else archs[0], alphabet)
-        if archs
-        else empty_figure("No network in this snapshot", title=titles["emissions"]),
-    }
-    if "hidden/cwrnn" in arrays:
-        figures["activity"] = _activity(arrays, meta, False, titles["activity"] + at)
-        figures["activity_backward"] = _activity(arrays, meta, True, titles["activity_backward"] + at)
-        figures["weights"] = viz.weights_figure(
+        "emissions": closeup_figure(snapshot, shown, alphabet),
+        "activity": _activity(arrays, meta, False, titles["activity"] + at),
+        "activity_backward": _activity(arrays, meta, True, titles["activity_backward"] + at),
+        "outputs": timeline_figure(snapshot, shown, alphabet),
+        "weights": viz.weights_figure(
             arrays["weights/cwrnn"], meta["module_sizes"], periods=meta["periods"], title=titles["weights"] + at
-        )
-    return figures
+        ),
+    }
 
 
 def metric_figures(metrics: pd.DataFrame, max_points: int) -> dict[str, go.Figure]:

@@ -6,7 +6,7 @@ in viz_style (colours, shared helpers), viz_curves (lines and boxes), viz_maps (
 """
 
 from .viz_curves import accuracy_figure, downsample_epochs, loss_figure, paper_box_figure, waveform_figure
-from .viz_ink import emission_figure, ink_figure, mark_strokes, stroke_ends, stroke_paths
+from .viz_ink import emission_figure, emission_timeline_figure, ink_figure, mark_strokes, stroke_ends, stroke_paths
 from .viz_maps import (
     activity_figure,
     clock_figure,
@@ -37,6 +37,7 @@ __all__ = [
     "features_figure",
     "ink_figure",
     "emission_figure",
+    "emission_timeline_figure",
     "mark_strokes",
     "stroke_ends",
     "stroke_paths",

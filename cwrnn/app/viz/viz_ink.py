@@ -20,6 +20,8 @@ FAINT_INK = "rgba(0,0,0,0.25)"
 STROKE_LINE = {"color": "rgba(0,0,0,0.35)", "width": 1, "dash": "dot"}
 #: Pixels below the ink per line of text written under it (the transcription and each network's reading).
 TEXT_LINE_PX = 22
+#: A line is drawn for about this width; its height follows from the ink's own proportions, within limits.
+INK_WIDTH_PX, INK_HEIGHT_PX = 1000, (100, 450)
 
 
 def _ink(ink, pen_up) -> tuple[np.ndarray, np.ndarray]:
@@ -63,10 +65,16 @@ def _ink_trace(ink, pen_up, color: str, name: str) -> go.Scatter:
     )
 
 
-def _paper_axes(fig: go.Figure) -> None:
-    """Equal scales on x and y (a line must not look stretched), no ticks: the ink is the picture."""
+def _paper_layout(fig: go.Figure, ink: np.ndarray, *, title: str | None, uirevision: str | None, below: int) -> None:
+    """Equal scales on x and y (a line must not look stretched), no ticks: the ink is the picture. The
+    figure is as tall as a line of these proportions needs, plus `below` pixels for text under it."""
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
+    finish(fig, title=title, uirevision=uirevision, x_title="", y_title="")
+    width, height = np.ptp(ink, axis=0) if len(ink) else (1, 1)
+    plot = int(np.clip(INK_WIDTH_PX * (height + 1) / (width + 1) * 1.2, *INK_HEIGHT_PX))
+    top = 50 if title else 20
+    fig.update_layout(showlegend=False, height=plot + top + below, margin={"l": 10, "r": 10, "t": top, "b": below})
 
 
 def ink_figure(
@@ -84,8 +92,6 @@ def ink_figure(
     if len(ink) == 0:
         return empty_figure("This line has no points", title=title, uirevision=uirevision)
     fig = go.Figure(_ink_trace(ink, pen_up, INK_COLOR, "ink"))
-    fig.update_layout(showlegend=False)
-    _paper_axes(fig)
     lines = ([("written", text, INK_COLOR)] if text is not None else []) + [
         (arch_label(a), readings[a], arch_color(a)) for a in sort_archs(readings or {})
     ]
@@ -103,8 +109,7 @@ def ink_figure(
             align="left",
             font={"color": color, "size": 14, "family": "monospace"},
         )
-    finish(fig, title=title, uirevision=uirevision, x_title="", y_title="")
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 20 + TEXT_LINE_PX * len(lines)})
+    _paper_layout(fig, ink, title=title, uirevision=uirevision, below=20 + TEXT_LINE_PX * len(lines))
     return fig
 
 
@@ -140,6 +145,7 @@ def emission_figure(
             x=ink[steps, 0],
             y=ink[steps, 1],
             mode="markers+text",
+            cliponaxis=False,
             name=f"{arch_label(arch)} emits",
             text=[_escape(c) for c in characters],
             textposition="top center",
@@ -149,10 +155,7 @@ def emission_figure(
             hovertemplate="point %{customdata[0]} emits “%{customdata[1]}”<extra></extra>",
         )
     )
-    fig.update_layout(showlegend=False)
-    _paper_axes(fig)
-    finish(fig, title=title, uirevision=uirevision, x_title="", y_title="")
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 10})
+    _paper_layout(fig, ink, title=title, uirevision=uirevision, below=10)
     return fig
 
 
@@ -164,3 +167,66 @@ def mark_strokes(fig: go.Figure, pen_up) -> go.Figure:
             type="line", name="stroke end", xref="x", x0=x, x1=x, yref="y domain", y0=0, y1=1, line=STROKE_LINE
         )
     return fig
+
+
+def emission_timeline_figure(
+    probs,
+    steps,
+    characters: Sequence[str],
+    pen_up,
+    arch: str,
+    *,
+    title: str | None = None,
+    uirevision: str | None = "emission_timeline",
+) -> go.Figure:
+    """A network's output along the line: at each point the probability that it emits some character (not
+    the CTC blank), each emitted character written where it is emitted, and dotted lines at stroke ends."""
+    probs = to_array(probs, "probs", ndim=2)
+    pen_up = to_array(pen_up, "pen_up", ndim=1, dtype=bool)
+    steps = np.asarray(steps, dtype=int).ravel()
+    T = len(probs)
+    if pen_up.shape != (T,):
+        raise VizInputError(f"pen_up must hold one flag per step of probs ({T}), got shape {pen_up.shape}")
+    if len(characters) != steps.size:
+        raise VizInputError(f"got {len(characters)} characters for {steps.size} emitting steps; give one per step")
+    if steps.size and (steps.min() < 0 or steps.max() >= T):
+        raise VizInputError(f"emitting steps must lie on the line's points 0 to {T - 1}, got {steps.tolist()}")
+    if T == 0:
+        return empty_figure("This line has no points", title=title, uirevision=uirevision)
+    color = arch_color(arch)
+    some = 1 - probs[:, 0]
+    fig = go.Figure(
+        go.Scatter(
+            x=np.arange(T),
+            y=some,
+            mode="lines",
+            name="a character",
+            line={"color": color, "width": 1.5},
+            hovertemplate="point %{x}: a character with p = %{y:.2f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=steps,
+            y=some[steps],
+            mode="markers+text",
+            cliponaxis=False,
+            name="emitted",
+            text=[_escape(c) for c in characters],
+            textposition="top center",
+            textfont={"color": color, "size": 14, "family": "monospace"},
+            marker={"color": color, "size": 6},
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(showlegend=False)
+    fig.update_yaxes(range=[0, 1.15], tickvals=[0, 0.5, 1])
+    fig.update_xaxes(range=[-0.5, T - 0.5])
+    mark_strokes(fig, pen_up)
+    return finish(
+        fig,
+        title=title,
+        uirevision=uirevision,
+        x_title="point of the line (dotted: a stroke ends)",
+        y_title="p(not blank)",
+    )
