@@ -8,12 +8,13 @@ torch: the pages check what a user types without loading the models.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 
 from . import clock
 from .paper import GENERATION_PERIODS
 
-TASKS = ("generation", "words")
+TASKS = ("generation", "words", "handwriting")
 SOURCES = ("clips", "tone", "wav")
 DATASETS = ("synthetic", "fsdd", "folder")
 READOUTS = ("last", "mean")
@@ -30,11 +31,27 @@ PRESETS = {
     "paper-generation": dict(optimizer="sgd", lr=3e-4, momentum=0.95, lr_scale={"lstm": 0.1}, clip_norm=100.0),
     "paper-words": dict(optimizer="sgd", lr=3e-4, momentum=0.9, lr_scale={}, patience=5),
     "adam": dict(optimizer="adam", lr=3e-3, momentum=0.0, lr_scale={}),
+    # Experiment 3 (Sect. 4.3): the LSTM at ten times the others' rate; [our choice] the GRU, the other
+    # gated network (not in the paper), likewise. Early stopping after 50 epochs without a better
+    # validation CER. The rates assume the CTC loss summed over a batch's lines (tasks/handwriting.py).
+    "paper-handwriting": dict(
+        optimizer="sgd", lr=3e-4, momentum=0.9, lr_scale={"lstm": 10.0, "gru": 10.0}, patience=50
+    ),
 }
+#: Experiment 3's data: the shipped lines, or else a path (a UNIPEN folder or a .npz of lines)
+SHIPPED_UNIPEN = "shipped"
 
 #: Limits that keep one user from exhausting a shared machine (the CLI, the workers, the Clock explorer).
 LIMITS = dict(
-    modules=16, period=4096, hidden=1024, budget=200_000, epochs=20_000, seeds=100, steps=8192, snapshot_every=10_000
+    modules=16,
+    period=4096,
+    hidden=1024,
+    budget=200_000,
+    epochs=20_000,
+    seeds=100,
+    steps=8192,
+    snapshot_every=10_000,
+    batch_size=1024,
 )
 #: The Playground's tighter ranges. Its sequences are 320 steps, so a module with a period above that
 #: fires once, at step 0; 512 leaves room for one doubling past the paper's 9 modules (1..256), and 10
@@ -65,7 +82,8 @@ class ConfigError(ValueError):
 class RunConfig:
     """One training run: a task, the CW-RNN's design, its baselines and the optimiser's settings."""
 
-    #: which experiment: "generation" (Experiment 1, music) or "words" (Experiment 2, spoken words)
+    #: which experiment: "generation" (Experiment 1, music), "words" (Experiment 2, spoken words) or
+    #: "handwriting" (Experiment 3, online handwriting; its networks are bidirectional)
     task: str = "generation"
     #: Experiment 1's target: "clips" (the shipped five), "tone" (synthetic) or "wav" (wav_path)
     source: str = "clips"
@@ -83,6 +101,13 @@ class RunConfig:
     folder: str | None = None
     #: where a word's answer is read: "last" frame (the paper's) or the "mean" over its frames
     readout: str = "last"
+    #: Experiment 3's lines: "shipped" (assets/handwriting) or the path of a UNIPEN folder (or of a .npz
+    #: made by scripts/make_handwriting.py)
+    unipen: str = SHIPPED_UNIPEN
+    #: sequences per training mini-batch of Experiments 2 and 3, 1 to LIMITS["batch_size"]; the paper
+    #: gives none. 16: updates stay frequent under the summed loss while a batch keeps the per-step
+    #: overhead of the recurrent scans and of CTC shared by 16 lines
+    batch_size: int = 16
     #: the CW-RNN's clock periods, fastest first: distinct integers 1 to LIMITS["period"], at most
     #: LIMITS["modules"] of them
     periods: list[int] = field(default_factory=lambda: list(GENERATION_PERIODS))
@@ -175,6 +200,7 @@ def validate(raw: dict) -> RunConfig:
     _int_field(merged, "seed", 0, 2**31 - 1, problems)
     _int_field(merged, "steps", 2, L["steps"], problems)
     _int_field(merged, "snapshot_every", 1, L["snapshot_every"], problems)
+    _int_field(merged, "batch_size", 1, L["batch_size"], problems)
     base = merged["baselines"]
     if not isinstance(base, list) or any(b not in BASELINES for b in base) or len(set(base)) != len(base):
         problems.append(f"baselines must be a list drawn from {', '.join(BASELINES)} without repeats, got {base!r}")
@@ -210,6 +236,22 @@ def validate(raw: dict) -> RunConfig:
         problems.append(f"wav_start must be a non-negative number of seconds, got {ws!r}")
     if merged["task"] == "words" and merged["dataset"] == "folder" and not merged["folder"]:
         problems.append("dataset 'folder' needs folder, the path of a folder of {label}_{speaker}_{take}.wav files")
+    if merged["task"] == "handwriting":
+        _check_unipen(merged["unipen"], problems)
     if problems:
         raise ConfigError(problems)
     return RunConfig(**merged)
+
+
+def _check_unipen(value, problems: list[str]) -> None:
+    allowed = f'unipen must be "{SHIPPED_UNIPEN}" or the path of a readable UNIPEN folder or .npz of lines'
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{allowed}, got {value!r}")
+    elif value != SHIPPED_UNIPEN:
+        path = os.path.expanduser(value)
+        if not os.path.exists(path):
+            problems.append(f"{allowed}; {value} does not exist")
+        elif not (os.path.isdir(path) or path.endswith(".npz")):
+            problems.append(f"{allowed}; {value} is a file but not a .npz")
+        elif not os.access(path, os.R_OK | (os.X_OK if os.path.isdir(path) else 0)):
+            problems.append(f"{allowed}; {value} cannot be read (permission denied)")

@@ -34,6 +34,8 @@ def train_config(cfg: RunConfig) -> TrainConfig:
 
 def build_specs(cfg: RunConfig, input_size: int, output_size: int) -> list[ArchSpec]:
     """The CW-RNN and its parameter-matched baselines; raises ConfigError when they cannot be sized."""
+    # Experiment 3 reads whole lines in both directions, and its LSTM has no forget-gate bias (Sect. 4.3).
+    handwriting = cfg.task == "handwriting"
     try:
         specs = matched_specs(
             cfg.budget,
@@ -43,6 +45,8 @@ def build_specs(cfg: RunConfig, input_size: int, output_size: int) -> list[ArchS
             module_sizes=cfg.module_sizes,
             connectivity=cfg.connectivity,
             baselines=cfg.baselines,
+            bidirectional=handwriting,
+            **({"forget_bias": 0.0} if handwriting else {}),
         )
     except ValueError as e:
         raise ConfigError([str(e)]) from e
@@ -76,8 +80,12 @@ def build_task(cfg: RunConfig):
             from .tasks.generation import generation_task
 
             return generation_task(cfg)
+        if cfg.task == "handwriting":
+            from .tasks.handwriting import handwriting_task
+
+            return handwriting_task(cfg)
         from .tasks.words import words_task
 
         return words_task(cfg)
-    except (ValueError, OSError) as e:  # AudioError and DatasetError are ValueErrors with clear messages
+    except (ValueError, OSError) as e:  # AudioError, DatasetError and UnipenError are ValueErrors with clear messages
         raise ConfigError([str(e)]) from e

@@ -245,6 +245,18 @@ EXPERIMENTS = {
         {"task": "words", "dataset": "synthetic", "periods": list(paper.WORDS_PERIODS), "preset": "paper-words"},
         "Experiment 2: test error on unseen voices (lower is better)",
     ),
+    "handwriting": Experiment(
+        "handwriting-grid",
+        "test_cer",
+        "final_test_cer",
+        paper.HANDWRITING_BUDGETS,
+        paper.HANDWRITING_CER,
+        100.0,
+        "character error rate %",
+        1,
+        {"task": "handwriting", "periods": list(paper.HANDWRITING_PERIODS), "preset": "paper-handwriting"},
+        "Experiment 3: character error rate on unseen writers (lower is better)",
+    ),
 }
 GRID_TASKS = {kind: e.task for kind, e in EXPERIMENTS.items()}
 GRID_TASK = GRID_TASKS["generation"]
@@ -292,7 +304,7 @@ def check_grid(raw: dict) -> Grid:
     problems = []
     if not isinstance(raw, dict) or raw.get("grid") not in EXPERIMENTS:
         raise GridConfigError(
-            'a grid config is a dict with "grid" ("generation" or "words"), "budgets", "seeds" and "epochs"'
+            f'a grid config is a dict with "grid" (one of {", ".join(EXPERIMENTS)}), "budgets", "seeds" and "epochs"'
         )
     budgets, paper_budgets = raw.get("budgets"), EXPERIMENTS[raw["grid"]].budgets
     allowed = ", ".join(map(str, paper_budgets))

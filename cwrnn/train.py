@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .config import PRESETS
-from .models import ArchSpec, SequenceModel
+from .models import ArchSpec, SequenceModel, build_network
 from .tasks.base import Task
 
 OPTIMIZERS = ("sgd", "adam")
@@ -202,7 +202,7 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
         raise ValueError("give at least one seed")
     task.to(device)
     members = member_seeds(seeds, task.replicas())
-    models = {s.arch: SequenceModel(s, task.input_size, task.output_size, members, cfg.init).to(device) for s in specs}
+    models = {s.arch: build_network(s, task.input_size, task.output_size, members, cfg.init).to(device) for s in specs}
     opts = {a: _optimizer(cfg, m.parameters(), a) for a, m in models.items()}
     stopper = _EarlyStop(models, cfg.patience) if cfg.patience and task.stop_metric else None
     info = {
@@ -298,11 +298,14 @@ def _snapshot(task: Task, models: dict[str, SequenceModel], epoch: int) -> tuple
     with torch.no_grad():
         for arch, model in models.items():
             for key, value in task.snapshot(model).items():
-                arrays[key if key in ("target", "input") else f"{key}/{arch}"] = value
+                arrays[key if key in task.shared_snapshot_keys else f"{key}/{arch}"] = value
     meta = {"epoch": epoch, "archs": list(models)}
     cw = models.get("cwrnn")
     if cw is not None:
         meta.update(periods=cw.spec.periods, module_sizes=cw.spec.module_sizes)
-        arrays["active"] = cw.core.activity(arrays["hidden/cwrnn"].shape[0])
+        steps = arrays["hidden/cwrnn"].shape[0]
+        arrays["active"] = cw.core.activity(steps)
+        if cw.spec.bidirectional:  # the backward layer's clock counts from 0 at the line's last point
+            arrays["active_backward"] = cw.reverse_core.activity(steps)[:, ::-1].copy()
         arrays["weights/cwrnn"] = cw.core.dense_weights()["W_H"][0].cpu().numpy()
     return arrays, meta

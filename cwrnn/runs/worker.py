@@ -152,6 +152,6 @@ def warm_up() -> None:
 
     from .. import train  # noqa: F401
     from ..data import audio  # noqa: F401
-    from ..tasks import generation, words  # noqa: F401
+    from ..tasks import generation, handwriting, words  # noqa: F401
 
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # the first optimiser imports torch._dynamo

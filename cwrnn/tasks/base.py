@@ -17,6 +17,8 @@ class Task(Protocol):
     output_size: int
     #: per-member metric that early stopping watches (lower is better), or None
     stop_metric: str | None
+    #: snapshot keys every architecture shares (the data), stored once rather than once per architecture
+    shared_snapshot_keys: tuple[str, ...]
 
     def replicas(self) -> int:
         """Networks per seed: Experiment 1 trains one network per target sequence."""

@@ -21,6 +21,7 @@ class GenerationTask:
     input_size = 0
     output_size = 1
     stop_metric = None
+    shared_snapshot_keys = ("target",)
 
     def __init__(
         self,

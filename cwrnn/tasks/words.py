@@ -49,6 +49,7 @@ def noise_seed(member_seed: int, epoch: int, batch: int) -> int:
 class WordsTask:
     name = "words"
     stop_metric = "train_error"
+    shared_snapshot_keys = ("input",)
 
     def __init__(
         self,
@@ -211,4 +212,4 @@ def words_task(cfg) -> WordsTask:
         data, name = fsdd(), "fsdd"
     else:
         data, name = load_folder(cfg.folder), f"folder {cfg.folder}"
-    return WordsTask(data, readout=cfg.readout, dataset=name)
+    return WordsTask(data, readout=cfg.readout, batch_size=cfg.batch_size, dataset=name)
