@@ -9,7 +9,7 @@ from cwrnn.app import playground_state as ps
 from cwrnn.app import runs_view, viz
 from cwrnn.app import word_view as wv
 from cwrnn.app.run_figures import RunWatcher, looped
-from cwrnn.config import ConfigError
+from cwrnn.config import SHIPPED_UNIPEN, ConfigError
 from cwrnn.data import audio
 from cwrnn.experiment import build_task
 from cwrnn.runs.manager import ensure_manager
@@ -162,7 +162,7 @@ def load_data() -> tuple[list[str], object, list[str], tuple[int, int]]:
         try:
             if ss.unipen_source == "folder" and not folder:
                 raise ConfigError(["give the path of a UNIPEN folder on this server, or use the shipped lines"])
-            speech = hv.load_data(folder if ss.unipen_source == "folder" else hv.SHIPPED)
+            speech = hv.load_data(folder if ss.unipen_source == "folder" else SHIPPED_UNIPEN)
             io_sizes = (speech.train[0].features.shape[1], speech.n_classes)
         except ConfigError as e:  # a missing folder, one without UNIPEN text lines...
             speech_problems = list(e.problems)

@@ -331,7 +331,7 @@ def test_a_words_link_falls_back_to_the_words_defaults():
 def test_a_bad_task_or_a_folder_dataset_without_a_folder_fall_back_with_notes():
     cfg, notes = ps.from_query({"task": "speech"})
     assert cfg == ps.DEFAULTS and notes == [
-        "task='speech' in the link is not allowed (generation or words); using generation instead"
+        "task='speech' in the link is not allowed (generation, words, handwriting); using generation instead"
     ]
     cfg, notes = ps.from_query({"task": "words", "dataset": "folder"})
     assert cfg.dataset == "synthetic" and "dataset=folder needs folder=PATH" in notes[0]

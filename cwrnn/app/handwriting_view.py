@@ -15,15 +15,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..config import ConfigError
+from ..config import SHIPPED_UNIPEN, ConfigError
 from ..data.handwriting import HandwritingData, HandwritingLine, load_handwriting
 from ..data.unipen import UnipenError
 from ..paper import sort_archs
 from . import viz
 from .viz.viz_style import empty_figure
 
-#: The `unipen` setting naming the shipped lines rather than a folder.
-SHIPPED = "shipped"
 LOSS_TITLE = "CTC loss per line: dashed training, solid validation"
 CER_TITLE = "Character error rate: dashed validation, solid test (held-out writers)"
 
@@ -38,17 +36,17 @@ def _stamp(source: str) -> int:
 
 @functools.lru_cache(maxsize=4)
 def _data(source: str, stamp: int) -> HandwritingData:
-    return load_handwriting(None if source == SHIPPED else Path(source).expanduser())
+    return load_handwriting(None if source == SHIPPED_UNIPEN else Path(source).expanduser())
 
 
-def load_data(source: str = SHIPPED) -> HandwritingData:
+def load_data(source: str = SHIPPED_UNIPEN) -> HandwritingData:
     """The lines a handwriting run reads: the shipped subset ("shipped"), a UNIPEN folder's or a .npz of
     lines, split by writer exactly as the worker splits them. ConfigError says what is wrong with a folder; a load is kept
     while the folder is unchanged, so a page redrawn every second reads it once."""
-    if source != SHIPPED and not Path(source).expanduser().exists():
+    if source != SHIPPED_UNIPEN and not Path(source).expanduser().exists():
         raise ConfigError([f"the UNIPEN folder {source} does not exist"])
     try:
-        return _data(source, 0 if source == SHIPPED else _stamp(source))
+        return _data(source, 0 if source == SHIPPED_UNIPEN else _stamp(source))
     except (UnipenError, OSError) as e:
         raise ConfigError([f"the handwriting in {source} cannot be used: {e}"]) from None
 

@@ -290,7 +290,7 @@ def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[
     presets = TASK_PRESETS[task]
     datasets = DATASETS if word_view.fsdd_folder() else tuple(d for d in DATASETS if d != "fsdd")
     return {
-        "task": (lambda t: _parse_choice(t, TASKS), " or ".join(TASKS)),
+        "task": (lambda t: _parse_choice(t, TASKS), ", ".join(TASKS)),
         "dataset": (
             lambda t: _parse_choice(t, datasets),
             ", ".join(datasets) + ("" if "fsdd" in datasets else " (FSDD is not installed here)"),
@@ -339,7 +339,7 @@ def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None =
         if text in TASKS:
             task = text
         else:
-            notes.append(f"task={text!r} in the link is not allowed ({' or '.join(TASKS)}); using {task} instead")
+            notes.append(f"task={text!r} in the link is not allowed ({', '.join(TASKS)}); using {task} instead")
     base = TASK_DEFAULTS[task]
     parsers = _field_parsers(uploads, task)
     known = {f.name for f in fields(RunConfig)}

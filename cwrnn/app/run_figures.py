@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..config import ConfigError
+from ..config import SHIPPED_UNIPEN, ConfigError
 from ..data import audio
 from ..runs.store import TERMINAL_STATUSES, RunStore
 from . import handwriting_view, viz, word_view
@@ -198,7 +198,7 @@ class RunWatcher:
             return None
         if self._lines is None:
             try:
-                self._lines = handwriting_view.load_data(self.run["config"].get("unipen", handwriting_view.SHIPPED))
+                self._lines = handwriting_view.load_data(self.run["config"].get("unipen", SHIPPED_UNIPEN))
             except ConfigError:
                 return None
         return self._lines
