@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from cwrnn.clock import active_mask
+from cwrnn.data.handwriting import InkLine, save_lines
 from cwrnn.runs.store import RunStore
 
 ARCHS = ("cwrnn", "srn", "lstm")
@@ -63,3 +64,26 @@ def stored_run(store: RunStore, line, alphabet: str, *, epochs: int = 3, unipen:
         store.add_snapshot(run_id, epoch, arrays, {**meta, "epoch": epoch})
     store.set_status(run_id, "completed", device="cpu")
     return run_id
+
+
+def tiny_lines(path) -> str:
+    """A .npz of 16 short made-up lines of "a" and "b" strokes by 8 writers (12 lines to train on, 2 to
+    validate, 2 to test), in the shipped file's format: a handwriting run on it trains in seconds."""
+    rng = np.random.default_rng(0)
+    lines, splits = [], []
+    for i in range(16):
+        text = "".join(rng.choice(["a", "b"], 4))
+        # one stroke per character: a small loop for "a", a tall one for "b"
+        strokes = [
+            np.column_stack([np.cos(np.linspace(0, 6, 8)), (3 if c == "b" else 1) * np.sin(np.linspace(0, 6, 8))]) * 20
+            + [60 * k, 30]
+            for k, c in enumerate(text)
+        ]
+        ink = np.concatenate(strokes).round().astype(np.int16)
+        pen_up = np.zeros(len(ink), dtype=bool)
+        pen_up[np.cumsum([len(s) for s in strokes]) - 1] = True
+        times = np.arange(len(ink), dtype=np.float32) / 100
+        lines.append(InkLine(ink, pen_up, times, text, f"writer{i // 2}", f"tiny.dat:{i}"))
+        splits.append("train" if i < 12 else "val" if i < 14 else "test")
+    save_lines(path, lines, splits)
+    return str(path)

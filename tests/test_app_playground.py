@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from handwriting_runs import stored_run
+from handwriting_runs import stored_run, tiny_lines
 from streamlit.testing.v1 import AppTest
 
 from cwrnn.app import handwriting_view as hv
@@ -351,3 +351,23 @@ def test_a_handwriting_run_shows_the_ink_each_reading_and_the_clocks(app, store)
     assert "CW-RNN test_cer" in [t["name"] for t in chart(at, "cer_chart")["data"]]
     widget(at, "hw_closeup").set_value("lstm").run()
     assert not at.exception and chart(at, "emissions_chart")["data"][1]["marker"]["color"] == viz.arch_color("lstm")
+
+
+def test_a_tiny_handwriting_run_trains_and_shows_what_it_reads(app, store, tmp_path):
+    lines = tiny_lines(tmp_path / "tiny.npz")
+    at = opened(app, task="handwriting", unipen=lines, budget="800", epochs="2", batch_size="4")
+    assert not at.exception and not at.error and "12 lines by 6 writers" in at.info[0].value
+    widget(at, "train").click().run()
+    run = wait_for(store, int(at.query_params["run"]), TERMINAL_STATUSES)
+    assert run["status"] == "completed" and run["task"] == "handwriting", run["error"]
+    at.run()
+    assert not at.exception and not at.error
+    assert {"ink_chart", "loss_chart", "cer_chart", "emissions_chart", "outputs_chart", "activity_chart"} <= chart_keys(
+        at
+    )
+    assert [n.split("</b>")[0] for n in notes(chart(at, "ink_chart"))] == [
+        "<b>written",
+        "<b>SRN",
+        "<b>LSTM",
+        "<b>CW-RNN",
+    ]
