@@ -186,6 +186,11 @@ def test_a_handwriting_run_draws_its_line_as_ink_with_each_reading(app_home, app
     strokes = int(line.pen_up[:-1].sum()) + 1
     assert drawn["points"] == len(line.ink) + strokes - 1  # one gap between strokes, no pen jumps drawn
     assert len(drawn["notes"]) == 4 and drawn["notes"][0].startswith("<b>written</b>")
-    assert page.locator(".st-key-activity_backward_chart .js-plotly-plot").count() == 1
+    wait_until(
+        page,
+        lambda: page.locator(".st-key-activity_backward_chart .js-plotly-plot").count() == 1,
+        30,
+        "the backward layer's timeline",
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "playground-handwriting.png"), full_page=True)

@@ -11,7 +11,7 @@ import pytest
 from handwriting_runs import ARCHS, MODULE_SIZES, snapshot, stored_run
 
 from cwrnn.app import handwriting_view as hv
-from cwrnn.app import viz
+from cwrnn.app import runs_view, viz
 from cwrnn.app.run_figures import run_figures
 from cwrnn.config import ConfigError
 
@@ -178,3 +178,10 @@ def test_a_stored_run_is_drawn_from_its_latest_snapshot(store, data):
     assert texts(figures["ink"])[1:] == [
         f"<b>{viz.arch_label(a)}</b>: {html.escape(line.text, quote=False)}" for a in ("srn", "lstm", "cwrnn")
     ]
+
+
+def test_the_runs_table_scores_a_handwriting_run_by_its_test_error(store, data):
+    run_id = stored_run(store, data.val[0], data.alphabet, epochs=1)
+    store.update_progress(run_id, {"latest": {"cwrnn": {"test_cer": 0.4, "val_cer": 0.3}, "lstm": {"test_cer": 0.2}}})
+    row = runs_view.runs_table([store.get_run(run_id)]).iloc[0]
+    assert (row["score"], row["CW-RNN"], row["LSTM"]) == ("test_cer", 0.4, 0.2)

@@ -23,7 +23,7 @@ from . import viz
 from .viz.viz_style import empty_figure
 
 LOSS_TITLE = "CTC loss per line: dashed training, solid validation"
-CER_TITLE = "Character error rate: dashed validation, solid test (held-out writers)"
+CER_TITLE = "Character error (%): dashed validation, solid test (unseen writers)"
 
 
 def _stamp(source: str) -> int:

@@ -22,8 +22,13 @@ from ..paper import arch_label, sort_archs
 from ..runs.jobs import job_kind
 from ..runs.store import RunNotFound, RunStore
 
-#: The final score each task is judged by (lower is better for both).
-SCORE_METRICS = {"generation": "nmse", "words": "test_error", **{e.task: e.stored for e in EXPERIMENTS.values()}}
+#: The final score each task is judged by (lower is better for all).
+SCORE_METRICS = {
+    "generation": "nmse",
+    "words": "test_error",
+    "handwriting": "test_cer",
+    **{e.task: e.stored for e in EXPERIMENTS.values()},
+}
 SCORE_ARCHS = ("cwrnn", "srn", "lstm", "gru")
 RUNS_COLUMNS = (
     "id",
