@@ -351,7 +351,8 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
             step=50,
             key="budget",
             help="Every model gets about this many weights; the hidden sizes below are matched to it. "
-            "The paper uses 100 to 1000 for music, 500 to 10,000 for words",
+            "The paper uses 100 to 1000 for music, 500 to 10,000 for words, 10k to 100k for handwriting "
+            "(the Paper page runs the larger sizes)",
         )
         st.checkbox("SRN (simple RNN)", key="srn", help="A tanh RNN whose units all update every step")
         st.checkbox("LSTM", key="lstm", help="A gated RNN (peepholes, forget-gate bias 5 as in the paper)")
@@ -372,7 +373,9 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
             help="paper, music: SGD with Nesterov momentum 0.95 on the summed squared error, the LSTM at a "
             "tenth of the rate (as the paper trains it); paper, words: SGD with momentum 0.9, input "
             "noise 0.6, each network stopped once its training error has not fallen for 5 epochs; "
-            "Adam: adaptive steps, often faster",
+            "paper, handwriting: SGD with momentum 0.9 on the CTC loss summed over a batch's lines, the LSTM "
+            "(and GRU) at ten times the rate, each network stopped once its validation character error has "
+            "not improved for 50 epochs; Adam: adaptive steps, often faster",
         )
         st.number_input(
             "Learning rate",
@@ -387,8 +390,8 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
             *ps.EPOCHS_RANGE,
             step=100,
             key="epochs",
-            help="Training passes over the data. Music: the paper trains 2000. Words: the most "
-            "allowed; the paper's optimiser usually stops each network earlier",
+            help="Training passes over the data. Music: the paper trains 2000. Words and handwriting: the "
+            "most allowed; the paper's optimiser usually stops each network earlier",
         )
         if ss.task in ps.BATCH_TASKS:
             st.number_input(

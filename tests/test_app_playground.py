@@ -226,12 +226,18 @@ def test_train_and_stop_run_in_the_background_and_the_runs_page_lists_them(app, 
 WORDS_CONTROLS = ("task", "dataset", "readout", "modules", "budget", "preset", "epochs", "seeds")
 
 
-def test_switching_to_spoken_words_shows_its_controls_design_and_a_word(app):
+def switched(app: AppTest, task: str, controls: tuple[str, ...]) -> AppTest:
+    """The Playground switched to `task`, drawn without a problem, each of its `controls` explained."""
     at = opened(app)
-    widget(at, "task").set_value("words").run()
+    widget(at, "task").set_value(task).run()
     assert not at.exception and not at.error
-    for key in WORDS_CONTROLS:
+    for key in controls:
         assert widget(at, key).help, f"{key} has no help text"
+    return at
+
+
+def test_switching_to_spoken_words_shows_its_controls_design_and_a_word(app):
+    at = switched(app, "words", WORDS_CONTROLS)
     assert [widget(at, ps.period_key(i)).value for i in range(7)] == [1, 2, 4, 8, 16, 32, 64]
     assert (widget(at, "preset").value, widget(at, "budget").value) == ("paper-words", 2500)
     assert widget(at, "dataset").value == "synthetic" and "synthetic speech" in widget(at, "dataset").options[0]
@@ -300,11 +306,7 @@ def notes(figure: dict) -> list[str]:
 
 
 def test_switching_to_handwriting_shows_its_controls_design_and_the_line(app):
-    at = opened(app)
-    widget(at, "task").set_value("handwriting").run()
-    assert not at.exception and not at.error
-    for key in HANDWRITING_CONTROLS:
-        assert widget(at, key).help, f"{key} has no help text"
+    at = switched(app, "handwriting", HANDWRITING_CONTROLS)
     assert [widget(at, ps.period_key(i)).value for i in range(9)] == [2**i for i in range(9)]
     assert (widget(at, "preset").value, widget(at, "budget").value) == ("paper-handwriting", 10000)
     assert at.query_params["task"] == "handwriting" and at.query_params["unipen"] == "shipped"
