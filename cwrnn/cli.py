@@ -167,25 +167,14 @@ def cmd_reproduce(args) -> int:
         except OSError as e:
             raise SystemExit(f"error: cannot write --json file {args.json}: {e.strerror}")
     if args.experiment == "generation":
-        budgets = args.sizes or list(paper.GENERATION_BUDGETS)
-        base = validate(
-            {
-                "epochs": args.epochs,
-                "seeds": args.runs,
-                "snapshot_every": LIMITS["snapshot_every"],
-                "device": args.device,
-            }
-        )
-        cells = grid.run_grid(
-            base,
-            budgets,
-            args.archs,
+        cells, table = _reproduce(
+            args,
+            {},
             metric="nmse",
-            workers=args.workers,
             paper_table=paper.GENERATION_NMSE,
             paper_budgets=paper.GENERATION_BUDGETS,
+            label="NMSE",
         )
-        table = grid.format_table(cells, "NMSE")
     elif args.experiment == "handwriting":
         cells, table = reproduce_handwriting(args)
     else:
@@ -196,61 +185,70 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-def reproduce_words(args) -> tuple[list[grid.Cell], str]:
-    """The paper's Experiment 2 grid (test error per budget and architecture) and its table in percent."""
+def _reproduce(args, settings: dict, *, metric: str, paper_table: dict, paper_budgets: tuple, label: str, scale=1.0):
+    """Train one of the paper's grids with `settings` (a RunConfig's task fields); the cells and their table."""
     base = validate(
         {
-            "task": "words",
-            "dataset": args.dataset,
-            "folder": args.folder,
-            "periods": list(paper.WORDS_PERIODS),
-            "preset": "paper-words",
+            **settings,
             "epochs": args.epochs,
             "seeds": args.runs,
             "snapshot_every": LIMITS["snapshot_every"],
             "device": args.device,
         }
     )
+    cells = grid.run_grid(
+        base,
+        args.sizes or list(paper_budgets),
+        args.archs,
+        metric=metric,
+        workers=args.workers,
+        paper_table=paper_table,
+        paper_budgets=paper_budgets,
+    )
+    return cells, grid.format_table(cells, label, scale=scale)
+
+
+def reproduce_words(args) -> tuple[list[grid.Cell], str]:
+    """The paper's Experiment 2 grid (test error per budget and architecture) and its table in percent."""
+    settings = {
+        "task": "words",
+        "dataset": args.dataset,
+        "folder": args.folder,
+        "periods": list(paper.WORDS_PERIODS),
+        "preset": "paper-words",
+    }
     # The paper's TIMIT errors sit beside the shipped set, which copies its words and 5/2 speaker split;
     # beside FSDD's digits or another folder they would compare different problems.
     reference = paper.WORDS_ERROR if args.dataset == "synthetic" else {}
-    cells = grid.run_grid(
-        base,
-        args.sizes or list(paper.WORDS_BUDGETS),
-        args.archs,
+    return _reproduce(
+        args,
+        settings,
         metric="test_error",
-        workers=args.workers,
         paper_table=reference,
         paper_budgets=paper.WORDS_BUDGETS,
+        label="test error %",
+        scale=100,
     )
-    return cells, grid.format_table(cells, "test error %", scale=100)
 
 
 def reproduce_handwriting(args) -> tuple[list[grid.Cell], str]:
     """The paper's Experiment 3 grid (held-out-writer CER per budget and architecture) in percent. The
     paper's numbers are on IAM-OnDB, shown beside ours on UNIPEN as the nearest published reference."""
-    base = validate(
-        {
-            "task": "handwriting",
-            "unipen": args.unipen,
-            "periods": list(paper.HANDWRITING_PERIODS),
-            "preset": "paper-handwriting",
-            "epochs": args.epochs,
-            "seeds": args.runs,
-            "snapshot_every": LIMITS["snapshot_every"],
-            "device": args.device,
-        }
-    )
-    cells = grid.run_grid(
-        base,
-        args.sizes or list(paper.HANDWRITING_BUDGETS),
-        args.archs,
+    settings = {
+        "task": "handwriting",
+        "unipen": args.unipen,
+        "periods": list(paper.HANDWRITING_PERIODS),
+        "preset": "paper-handwriting",
+    }
+    return _reproduce(
+        args,
+        settings,
         metric="test_cer",
-        workers=args.workers,
         paper_table=paper.HANDWRITING_CER,
         paper_budgets=paper.HANDWRITING_BUDGETS,
+        label="test CER %",
+        scale=100,
     )
-    return cells, grid.format_table(cells, "test CER %", scale=100)
 
 
 def cmd_runs(args) -> int:

@@ -300,7 +300,7 @@ def test_clock_numbers_full_connectivity_and_too_few_units():
 @pytest.mark.parametrize(
     "raw, message",
     [
-        ({"budgets": [100], "seeds": 1, "epochs": 5}, r"\"grid\" \(one of generation, words, handwriting\)"),
+        ({"budgets": [100], "seeds": 1, "epochs": 5}, '"grid" \\(one of generation, words, handwriting\\)'),
         ({"grid": "words", "budgets": [100], "seeds": 1, "epochs": 5}, "sizes from 500, 1000, 2500, 5000, 10000"),
         ({"grid": "generation", "budgets": [], "seeds": 1, "epochs": 5}, "one or more distinct sizes from 100, 250"),
         ({"grid": "generation", "budgets": [300], "seeds": 1, "epochs": 5}, "got \\[300\\]"),
