@@ -59,8 +59,8 @@ SCALE_NOTE = {
     ),
     "words": ("On a 2-core CPU a cell of one seed at 10k parameters takes a minute or two; small sizes take seconds."),
     "handwriting": (
-        "Every epoch reads all 2,150 training lines: on a 2-core CPU a cell at 10k parameters takes about half "
-        "a minute per epoch, so a grid of hundreds of epochs runs for hours; a machine with a GPU is faster."
+        "Every epoch reads all 2,150 training lines, so on a CPU a cell trains for tens of minutes or more "
+        "(BENCHMARKS.md has measured epoch times); a machine with a GPU is faster."
     ),
 }
 

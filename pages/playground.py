@@ -666,7 +666,10 @@ def main() -> None:
     if run is not None:
         st.fragment(show_run, run_every=REFRESH_S if live else None)(run["id"], live)
     elif ss.task == "handwriting" and speech is not None:
-        st.info(f"Press **Train** to start. {hv.summary(speech)}")
+        st.info(
+            f"Press **Train** to start. {hv.summary(speech)} Every epoch reads all the training lines, so the "
+            "charts move on once per epoch: every few tens of seconds on a CPU."
+        )
         st.plotly_chart(hv.preview_figure(speech.val[0]), key="ink_chart")
     elif speech is not None and not speech_problems:
         train_speakers, test_speakers = len(set(speech.train.speakers)), len(set(speech.test.speakers))
