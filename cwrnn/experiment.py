@@ -35,7 +35,7 @@ def train_config(cfg: RunConfig) -> TrainConfig:
 def build_specs(cfg: RunConfig, input_size: int, output_size: int) -> list[ArchSpec]:
     """The CW-RNN and its parameter-matched baselines; raises ConfigError when they cannot be sized."""
     # Experiment 3 reads whole lines in both directions, and its LSTM has no forget-gate bias (Sect. 4.3).
-    handwriting = cfg.task == "handwriting"
+    experiment3 = {"bidirectional": True, "forget_bias": 0.0} if cfg.task == "handwriting" else {}
     try:
         specs = matched_specs(
             cfg.budget,
@@ -45,8 +45,7 @@ def build_specs(cfg: RunConfig, input_size: int, output_size: int) -> list[ArchS
             module_sizes=cfg.module_sizes,
             connectivity=cfg.connectivity,
             baselines=cfg.baselines,
-            bidirectional=handwriting,
-            **({"forget_bias": 0.0} if handwriting else {}),
+            **experiment3,
         )
     except ValueError as e:
         raise ConfigError([str(e)]) from e
