@@ -1,15 +1,17 @@
 """Playground: design a CW-RNN, press Train, and watch it learn one of the paper's experiments against an SRN
-and an LSTM: generating music (Experiment 1) or telling spoken words apart (Experiment 2)."""
+and an LSTM: generating music (Experiment 1), telling spoken words apart (Experiment 2) or reading online
+handwriting (Experiment 3)."""
 
 import streamlit as st
 
+from cwrnn.app import handwriting_view as hv
 from cwrnn.app import playground_state as ps
 from cwrnn.app import runs_view, viz
 from cwrnn.app import uploads as up
 from cwrnn.app import word_view as wv
 from cwrnn.app.run_figures import RunWatcher, looped
 from cwrnn.app.text import bullets, plain
-from cwrnn.config import ConfigError
+from cwrnn.config import SHIPPED_UNIPEN, ConfigError
 from cwrnn.data import audio
 from cwrnn.experiment import build_task
 from cwrnn.runs.manager import ensure_manager
@@ -17,7 +19,8 @@ from cwrnn.runs.store import RunNotFound
 from pages._common import curve_options, is_live, status_line, store
 
 REFRESH_S = 1.0
-TASK_LABELS = {"generation": "1: generate music", "words": "2: spoken words"}
+TASK_LABELS = {"generation": "1: generate music", "words": "2: spoken words", "handwriting": "3: online handwriting"}
+UNIPEN_LABELS = {"shipped": "shipped UNIPEN lines", "folder": "a UNIPEN folder"}
 SOURCE_LABELS = {"clips": "shipped clips", "tone": "synthetic tone", "wav": "your WAV file"}
 DATASET_LABELS = {
     "synthetic": "synthetic speech (25 words)",
@@ -36,6 +39,7 @@ PRESET_LABELS = {
     "paper-words": "paper (SGD, momentum, early stop)",
     "tuned-generation": "tuned (each architecture at its best swept rate)",
     "tuned-words": "tuned (SGD, momentum, early stop, each at its best swept rate)",
+    "paper-handwriting": "paper (SGD, momentum, early stop on validation)",
     "adam": "Adam",
 }
 ss = st.session_state
@@ -160,8 +164,9 @@ def sync_with_link() -> None:
         ss.setdefault(key, value)  # widgets hidden on the last run lose their state; give it back
 
 
-def load_speech() -> tuple[list[str], object, list[str], tuple[int, int]]:
-    """The datasets offered here, and Experiment 2's recordings with their problems and input/output sizes."""
+def load_data() -> tuple[list[str], object, list[str], tuple[int, int]]:
+    """The datasets offered here, and Experiment 2's recordings or Experiment 3's lines with their problems
+    and input/output sizes."""
     datasets = [d for d in DATASET_LABELS if d != "fsdd" or wv.fsdd_folder()]
     if ss.dataset not in datasets:  # a run's link from a lab where FSDD is installed
         ss.dataset = ps.WORDS_DEFAULTS.dataset
@@ -174,6 +179,15 @@ def load_speech() -> tuple[list[str], object, list[str], tuple[int, int]]:
             io_sizes = (speech.n_channels, len(speech.labels))
         except ConfigError as e:  # an empty folder, one speaker only, unreadable files...
             speech_problems = [f"the recordings cannot be used: {p}" for p in e.problems]
+    elif ss.task == "handwriting":
+        folder = ss.unipen_folder.strip()
+        try:
+            if ss.unipen_source == "folder" and not folder:
+                raise ConfigError(["give the path of a UNIPEN folder on this server, or use the shipped lines"])
+            speech = hv.load_data(folder if ss.unipen_source == "folder" else SHIPPED_UNIPEN)
+            io_sizes = (speech.train[0].features.shape[1], speech.n_classes)
+        except ConfigError as e:  # a missing folder, one without UNIPEN text lines...
+            speech_problems = list(e.problems)
     return datasets, speech, speech_problems, io_sizes
 
 
@@ -189,8 +203,9 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
             horizontal=True,
             on_change=on_task,
             help="1: generate a 7 ms piece of music from no input (the paper's Experiment 1); 2: hear a "
-            "spoken word as MFCC frames and say which word it was (its Experiment 2). Switching sets "
-            "that experiment's paper design",
+            "spoken word as MFCC frames and say which word it was (its Experiment 2); 3: read a handwritten "
+            "line from its pen trajectory, with bidirectional networks and CTC (its Experiment 3). Switching "
+            "sets that experiment's paper design",
         )
         if ss.task == "words":
             st.radio(
@@ -233,6 +248,25 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                 help="Where the network's answer is read: its output at the word's last frame (the paper's), "
                 "or its output averaged over every frame of the word",
             )
+        elif ss.task == "handwriting":
+            st.radio(
+                "Lines",
+                list(UNIPEN_LABELS),
+                format_func=UNIPEN_LABELS.get,
+                key="unipen_source",
+                horizontal=True,
+                help="shipped: 3,135 text lines from UNIPEN (six contributors, more than 120 writers, CC BY 4.0), "
+                "split by writer so validation and test writers are never trained on; a folder: any UNIPEN "
+                "distribution on this server (its .SEGMENT TEXT lines), split by writer the same way",
+            )
+            if ss.unipen_source == "folder":
+                st.text_input(
+                    "UNIPEN folder on this server",
+                    key="unipen_folder",
+                    placeholder="/path/to/unipen",
+                    help="A folder holding a UNIPEN distribution (include/ and data/, or part of one), "
+                    "or a .npz of lines made by scripts/make_handwriting.py",
+                )
         else:
             st.radio(
                 "Target",
@@ -342,7 +376,8 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
             step=50,
             key="budget",
             help="Every model gets about this many weights; the hidden sizes below are matched to it. "
-            "The paper uses 100 to 1000 for music, 500 to 10,000 for words",
+            "The paper uses 100 to 1000 for music, 500 to 10,000 for words, 10k to 100k for handwriting "
+            "(the Paper page runs the larger sizes)",
         )
         st.checkbox("SRN (simple RNN)", key="srn", help="A tanh RNN whose units all update every step")
         st.checkbox("LSTM", key="lstm", help="A gated RNN (peepholes, forget-gate bias 5 as in the paper)")
@@ -366,7 +401,10 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
             "tuned, music: the same SGD with each architecture at its best rate of a sweep at 1000 parameters "
             "(CW-RNN 1e-3, LSTM 3e-4, SRN 3e-3 with every gradient clipped at 1; the rate below is the "
             "CW-RNN's); tuned, words: as the paper's with the CW-RNN and LSTM at 1e-3, their best in a "
-            "sweep at 10k; Adam: adaptive steps, often faster",
+            "sweep at 10k; "
+            "paper, handwriting: SGD with momentum 0.9 on the CTC loss summed over a batch's lines, the LSTM "
+            "(and GRU) at ten times the rate, each network stopped once its validation character error has "
+            "not improved for 50 epochs; Adam: adaptive steps, often faster",
         )
         st.number_input(
             "Learning rate",
@@ -381,9 +419,17 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
             *ps.EPOCHS_RANGE,
             step=100,
             key="epochs",
-            help="Training passes over the data. Music: the paper trains 2000. Words: the most "
-            "allowed; the paper's optimiser usually stops each network earlier",
+            help="Training passes over the data. Music: the paper trains 2000. Words and handwriting: the "
+            "most allowed; the paper's optimiser usually stops each network earlier",
         )
+        if ss.task in ps.BATCH_TASKS:
+            st.number_input(
+                "Batch size",
+                *ps.BATCH_RANGE,
+                step=1,
+                key="batch_size",
+                help="Sequences per weight update; the loss is summed over them (the paper gives no batch size)",
+            )
         st.slider(
             "Seeds",
             *ps.SEEDS_RANGE,
@@ -402,7 +448,17 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
 
 def introduction() -> None:
     st.title("Playground")
-    if ss.task == "words":
+    if ss.task == "handwriting":
+        st.markdown(
+            "Bidirectional recurrent networks with the same number of weights read a whole line of handwriting, "
+            "one pen position at a time (x, y, time and whether the pen lifts), forwards and backwards, and "
+            "must spell out what was written. They learn with CTC, which needs no alignment of characters to "
+            "points, and read by emitting the most likely character at each point (best path). The "
+            "**Clockwork RNN**'s slow modules see a stroke or a word at a time; the **SRN** and the **LSTM** "
+            "update every unit at every point. In the paper this is the one task where the CW-RNN loses to "
+            "the LSTM. Press **Train** and watch each network's reading of a line by an unseen writer improve."
+        )
+    elif ss.task == "words":
         st.markdown(
             "Recurrent networks with the same number of weights hear spoken words, one 10 ms frame of 13 MFCCs "
             "at a time, and must say at the end which word it was. Words ending alike (mak*ing*, walk*ing*, ...) "
@@ -534,6 +590,8 @@ def show_run(run_id: int, was_live: bool) -> None:
     figures = w.figures(**curve_options("pg"))
     if w.task == "words":
         show_words_run(w, figures)
+    elif w.task == "handwriting":
+        show_handwriting_run(w, figures)
     else:
         show_generation_run(w, figures)
     if was_live and w.finished:
@@ -581,6 +639,45 @@ def show_words_run(w: RunWatcher, figures: dict) -> None:
     show_word(w, data, figures["activity"])
 
 
+def show_handwriting_run(w: RunWatcher, figures: dict) -> None:
+    """The line and each network's reading, the curves, where each character is emitted, and the CW-RNN's
+    two layers along the line."""
+    st.plotly_chart(figures["ink"], key="ink_chart")
+    left, right = st.columns(2)
+    left.plotly_chart(figures["loss"], key="loss_chart")
+    right.plotly_chart(figures["cer"], key="cer_chart")
+    st.caption(
+        "Character error rate: edit distance from the best-path reading to the transcription, summed over "
+        "lines, over the transcriptions' length; validation and test writers never appear in training."
+    )
+    st.subheader("The line up close")
+    if w.snapshot is None:
+        st.plotly_chart(figures["emissions"], key="emissions_chart")
+    else:
+        archs = hv.archs_of(w.snapshot[1])
+        arch = st.radio(
+            "Network",
+            archs,
+            index=archs.index("cwrnn"),
+            format_func=viz.arch_label,
+            key="hw_closeup",
+            horizontal=True,
+            help="Whose output to follow along the line: each character sits on the point where best path emits it",
+        )
+        data = w.handwriting()
+        alphabet = data.alphabet if data else None
+        st.plotly_chart(hv.closeup_figure(w.snapshot, arch, alphabet), key="emissions_chart")
+        st.plotly_chart(hv.timeline_figure(w.snapshot, arch, alphabet), key="outputs_chart")
+    left, right = st.columns(2)
+    left.plotly_chart(figures["activity"], key="activity_chart")
+    right.plotly_chart(figures["activity_backward"], key="activity_backward_chart")
+    st.caption(
+        "Ticks mark the points at which a module updates; between them it holds its value. Dotted lines "
+        "mark where a stroke ends, so a slow module's stripe shows which strokes it took in at once."
+    )
+    st.plotly_chart(figures["weights"], key="weights_chart")
+
+
 def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
     """One test word: a player, its MFCCs and, with a run, how the CW-RNN's modules follow it."""
     names = wv.word_names(data)
@@ -618,13 +715,19 @@ def show_word(w: RunWatcher | None, data, snapshot_activity=None) -> None:
 
 def main() -> None:
     sync_with_link()
-    datasets, speech, speech_problems, io_sizes = load_speech()
+    datasets, speech, speech_problems, io_sizes = load_data()
     sidebar(datasets, io_sizes)
     introduction()
     cfg, raw, problems, target = configuration(speech_problems, io_sizes)
     run, live = train_controls(cfg, raw, problems, io_sizes)
     if run is not None:
         st.fragment(show_run, run_every=REFRESH_S if live else None)(run["id"], live)
+    elif ss.task == "handwriting" and speech is not None:
+        st.info(
+            f"Press **Train** to start. {hv.summary(speech)} Every epoch reads all the training lines, so the "
+            "charts move on once per epoch: every few tens of seconds on a CPU."
+        )
+        st.plotly_chart(hv.preview_figure(speech.val[0]), key="ink_chart")
     elif speech is not None and not speech_problems:
         train_speakers, test_speakers = len(set(speech.train.speakers)), len(set(speech.test.speakers))
         st.info(

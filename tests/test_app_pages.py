@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from handwriting_runs import stored_run
 from streamlit.testing.v1 import AppTest
 
 from cwrnn import grid as paper_grid
+from cwrnn import paper
+from cwrnn.app import handwriting_view
 from cwrnn.config import RunConfig
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES, RunStore
@@ -397,3 +400,41 @@ def test_paper_page_queues_a_sweep(store, monkeypatch):
     at.multiselect(key="paper_sweep_rates").set_value([]).run()
     at.button(key="paper_sweep_run").click().run()
     assert "Cannot run this sweep: rates must be a non-empty list" in texts(at.error) and len(submitted) == 1
+
+
+# ---- Experiment 3 on the Runs and Paper pages ------------------------------------------------------
+
+
+def test_a_handwriting_run_opens_on_the_runs_page_with_its_line(store):
+    data = handwriting_view.load_data()
+    run_id = stored_run(store, data.val[0], data.alphabet, epochs=2)
+    at = page("runs", run=str(run_id))
+    assert not at.exception and not at.error
+    assert charts(at) == [
+        f"run_{name}_chart"
+        for name in ("loss", "cer", "ink", "emissions", "activity", "activity_backward", "outputs", "weights")
+    ]
+
+
+def test_the_handwriting_grid_lies_beside_table_3(store):
+    grid_id = store.create_run(
+        "handwriting-grid", {"grid": "handwriting", "budgets": [10000], "seeds": 2, "epochs": 3}, [0, 1]
+    )
+    cer = {"cwrnn": (0.60, 0.70), "srn": (0.50, 0.54), "lstm": (0.30, 0.40)}
+    store.add_metrics(grid_id, [(a, s, 10000, "final_test_cer", v[s]) for a, v in cer.items() for s in (0, 1)])
+    store.set_status(grid_id, "completed")
+    at = page("paper")
+    at.radio(key="paper_experiment").set_value("handwriting").run()
+    assert not at.exception and not at.error
+    assert "UNIPEN" in texts(at.markdown) and "bidirectional" in texts(at.markdown)
+    sizes = at.dataframe[0].value.set_index(["parameters", "architecture"])
+    for arch, label in (("srn", "SRN"), ("lstm", "LSTM"), ("cwrnn", "CW-RNN")):
+        for budget, paper_units in zip(paper.HANDWRITING_BUDGETS, paper.HANDWRITING_HIDDEN[arch]):
+            row = sizes.loc[(budget, label)]
+            assert row["hidden units (paper)"] == paper_units and abs(row["hidden units (ours)"] - paper_units) <= 2
+    assert "paper_chart" in charts(at)
+    table = at.dataframe[-1].value.set_index("architecture")
+    assert table["character error rate % (ours)"].to_dict() == pytest.approx(
+        {"CW-RNN": 65.0, "SRN": 52.0, "LSTM": 35.0}
+    )
+    assert table["character error rate % (paper)"].to_dict() == {"CW-RNN": 67.2, "SRN": 52.8, "LSTM": 34.2}

@@ -1,6 +1,8 @@
 """The Playground page through Streamlit's AppTest: controls, messages, links, and a real background run."""
 
+import html
 import io
+import json
 import re
 import time
 import zipfile
@@ -9,9 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from handwriting_runs import stored_run, tiny_lines
 from streamlit.testing.v1 import AppTest
 
+from cwrnn.app import handwriting_view as hv
 from cwrnn.app import playground_state as ps
+from cwrnn.app import viz
 from cwrnn.data import audio
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES
@@ -228,12 +233,18 @@ def test_train_and_stop_run_in_the_background_and_the_runs_page_lists_them(app, 
 WORDS_CONTROLS = ("task", "dataset", "readout", "modules", "budget", "preset", "epochs", "seeds")
 
 
-def test_switching_to_spoken_words_shows_its_controls_design_and_a_word(app):
+def switched(app: AppTest, task: str, controls: tuple[str, ...]) -> AppTest:
+    """The Playground switched to `task`, drawn without a problem, each of its `controls` explained."""
     at = opened(app)
-    widget(at, "task").set_value("words").run()
+    widget(at, "task").set_value(task).run()
     assert not at.exception and not at.error
-    for key in WORDS_CONTROLS:
+    for key in controls:
         assert widget(at, key).help, f"{key} has no help text"
+    return at
+
+
+def test_switching_to_spoken_words_shows_its_controls_design_and_a_word(app):
+    at = switched(app, "words", WORDS_CONTROLS)
     assert [widget(at, ps.period_key(i)).value for i in range(7)] == [1, 2, 4, 8, 16, 32, 64]
     assert (widget(at, "preset").value, widget(at, "budget").value) == ("paper-words", 2500)
     assert widget(at, "dataset").value == "synthetic" and "synthetic speech" in widget(at, "dataset").options[0]
@@ -315,3 +326,86 @@ def test_a_words_design_that_cannot_be_trained_does_not_say_press_train(app):
     widget(at, "sizes_text").input("1, x").run()
     assert "cannot be trained" in errors(at)
     assert not any("Press **Train**" in i.value for i in at.info) and "words:" in at.info[0].value
+
+
+# ---- Experiment 3 ---------------------------------------------------------------------------------
+
+HANDWRITING_CONTROLS = ("task", "unipen_source", "modules", "budget", "batch_size", "preset", "epochs", "seeds")
+
+
+def chart(at: AppTest, key: str) -> dict:
+    return json.loads(next(el for el in at.get("plotly_chart") if el.proto.id.endswith(key)).proto.spec)
+
+
+def notes(figure: dict) -> list[str]:
+    return [a["text"] for a in figure["layout"].get("annotations", [])]
+
+
+def test_switching_to_handwriting_shows_its_controls_design_and_the_line(app):
+    at = switched(app, "handwriting", HANDWRITING_CONTROLS)
+    assert [widget(at, ps.period_key(i)).value for i in range(9)] == [2**i for i in range(9)]
+    assert (widget(at, "preset").value, widget(at, "budget").value) == ("paper-handwriting", 10000)
+    assert at.query_params["task"] == "handwriting" and at.query_params["unipen"] == "shipped"
+    table = at.dataframe[0].value  # bidirectional networks, 4 inputs, 96 outputs
+    assert table["architecture"].tolist() == ["CW-RNN", "SRN", "LSTM"] and table["hidden units"].tolist() == [
+        40,
+        36,
+        23,
+    ]
+    assert chart_keys(at) == {"ink_chart"} and "2150 lines by" in at.info[0].value
+    line = hv.load_data().val[0]
+    assert notes(chart(at, "ink_chart")) == [f"<b>written</b>: {html.escape(line.text, quote=False)}"]
+
+
+def test_a_missing_unipen_folder_is_explained(app, tmp_path):
+    at = opened(app, task="handwriting", unipen=str(tmp_path / "missing"))
+    assert widget(at, "unipen_source").value == "folder" and widget(at, "train").disabled
+    assert "does not exist" in errors(at) and not at.exception
+    widget(at, "unipen_folder").set_value("").run()
+    assert "give the path of a UNIPEN folder" in errors(at)
+    widget(at, "unipen_source").set_value("shipped").run()
+    assert not at.error and not widget(at, "train").disabled
+
+
+def test_a_handwriting_run_shows_the_ink_each_reading_and_the_clocks(app, store):
+    data = hv.load_data()
+    line = data.val[0]
+    run_id = stored_run(store, line, data.alphabet, epochs=2)
+    at = opened(app, run=str(run_id))
+    assert not at.exception and not at.error
+    assert widget(at, "task").value == "handwriting" and widget(at, "batch_size").value == 16
+    assert chart_keys(at) == {
+        "ink_chart",
+        "loss_chart",
+        "cer_chart",
+        "emissions_chart",
+        "activity_chart",
+        "activity_backward_chart",
+        "outputs_chart",
+        "weights_chart",
+    }
+    written = html.escape(line.text, quote=False)  # the last snapshot reads the whole line
+    assert notes(chart(at, "ink_chart")) == [f"<b>{who}</b>: {written}" for who in ("written", "SRN", "LSTM", "CW-RNN")]
+    assert "CW-RNN test_cer" in [t["name"] for t in chart(at, "cer_chart")["data"]]
+    widget(at, "hw_closeup").set_value("lstm").run()
+    assert not at.exception and chart(at, "emissions_chart")["data"][1]["marker"]["color"] == viz.arch_color("lstm")
+
+
+def test_a_tiny_handwriting_run_trains_and_shows_what_it_reads(app, store, tmp_path):
+    lines = tiny_lines(tmp_path / "tiny.npz")
+    at = opened(app, task="handwriting", unipen=lines, budget="800", epochs="2", batch_size="4")
+    assert not at.exception and not at.error and "12 lines by 6 writers" in at.info[0].value
+    widget(at, "train").click().run()
+    run = wait_for(store, int(at.query_params["run"]), TERMINAL_STATUSES)
+    assert run["status"] == "completed" and run["task"] == "handwriting", run["error"]
+    at.run()
+    assert not at.exception and not at.error
+    assert {"ink_chart", "loss_chart", "cer_chart", "emissions_chart", "outputs_chart", "activity_chart"} <= chart_keys(
+        at
+    )
+    assert [n.split("</b>")[0] for n in notes(chart(at, "ink_chart"))] == [
+        "<b>written",
+        "<b>SRN",
+        "<b>LSTM",
+        "<b>CW-RNN",
+    ]

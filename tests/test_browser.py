@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 from app_server import free_port, serve, stop
+from handwriting_runs import stored_run
+
+from cwrnn.app import handwriting_view
+from cwrnn.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -71,12 +75,17 @@ FINISHED_BUDGETS = (100, 120)
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cwrnn-home")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_home):
     from cwrnn.config import RunConfig
     from cwrnn.runs.store import RunStore
     from cwrnn.runs.worker import execute
 
-    home = tmp_path_factory.mktemp("cwrnn-home")
+    home = app_home
     store = RunStore(home)
     for budget in FINISHED_BUDGETS:
         run_id = store.create_run("generation", RunConfig(epochs=3, budget=budget, clips=[0]).to_dict(), [0])
@@ -216,3 +225,33 @@ def test_what_a_first_time_user_tripped_over(app_url, page):
     cells = settings()
     assert cells[cells.index("learning rate") + 1] == "0.0003 (LSTM x 0.1)"
     assert cells[cells.index("momentum") + 1] == "0.95" and cells[cells.index("parameter budget") + 1] == "100"
+
+
+def test_a_handwriting_run_draws_its_line_as_ink_with_each_reading(app_home, app_url, page):
+    data = handwriting_view.load_data()
+    line = data.val[0]
+    run_id = stored_run(RunStore(app_home), line, data.alphabet, epochs=2)
+    page.goto(f"{app_url}/?run={run_id}")
+
+    def ink():
+        return page.evaluate(
+            """() => {
+            const plot = document.querySelector('.st-key-ink_chart .js-plotly-plot');
+            return plot && plot._fullData && plot._fullData.length
+                ? {points: plot._fullData[0].x.length, notes: plot._fullLayout.annotations.map(a => a.text)}
+                : null;
+        }"""
+        )
+
+    drawn = wait_until(page, ink, 60, "the ink chart")
+    strokes = int(line.pen_up[:-1].sum()) + 1
+    assert drawn["points"] == len(line.ink) + strokes - 1  # one gap between strokes, no pen jumps drawn
+    assert len(drawn["notes"]) == 4 and drawn["notes"][0].startswith("<b>written</b>")
+    wait_until(
+        page,
+        lambda: page.locator(".st-key-activity_backward_chart .js-plotly-plot").count() == 1,
+        30,
+        "the backward layer's timeline",
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "playground-handwriting.png"), full_page=True)

@@ -83,6 +83,8 @@ def test_a_repeated_parameter_counts_as_its_last_value():
         ("baselines", "srn,tcn"),
         ("wav_start", "-1"),
         ("module_sizes", "a,b"),
+        ("batch_size", "0"),
+        ("batch_size", "many"),
     ],
 )
 def test_a_bad_value_falls_back_to_its_default_with_a_note(key, text):
@@ -316,7 +318,7 @@ def test_a_words_link_falls_back_to_the_words_defaults():
 def test_a_bad_task_or_a_folder_dataset_without_a_folder_fall_back_with_notes():
     cfg, notes = ps.from_query({"task": "speech"})
     assert cfg == ps.DEFAULTS and notes == [
-        "task='speech' in the link is not allowed (generation or words or handwriting); using generation instead"
+        "task='speech' in the link is not allowed (generation, words, handwriting); using generation instead"
     ]
     cfg, notes = ps.from_query({"task": "words", "dataset": "folder"})
     assert cfg.dataset == "synthetic" and "dataset=folder needs folder=PATH" in notes[0]
@@ -364,3 +366,41 @@ def test_differing_settings_name_what_changed_in_the_playgrounds_words():
     changed = replace(shown, periods=[1, 2, 4], budget=300, lr=0.01, seed=3)
     assert ps.differing_settings(shown, changed) == ["modules", "budget", "first seed", "learning rate"]
     assert ps.differing_settings(shown, replace(shown, periods=[1, 3, 9, 27, 81, 100, 200, 300, 400])) == ["periods"]
+
+
+# ---- Experiment 3 ---------------------------------------------------------------------------------
+
+
+def test_the_handwriting_defaults_are_the_papers_design_on_the_shipped_lines():
+    d = ps.HANDWRITING_DEFAULTS
+    assert (d.task, d.unipen, d.periods, d.budget, d.preset) == (
+        "handwriting",
+        "shipped",
+        [2**i for i in range(9)],
+        10000,
+        "paper-handwriting",
+    )
+    assert validate(d.to_dict()) == d
+    assert ps.live_snapshot_every(d.epochs, "handwriting") == 1  # an epoch is long: every one is shown
+
+
+def test_a_handwriting_link_reproduces_its_configuration(tmp_path):
+    folder = tmp_path / "unipen"
+    folder.mkdir()
+    cfg = replace(ps.HANDWRITING_DEFAULTS, unipen=str(folder), batch_size=8, preset="adam", epochs=20, seeds=2)
+    query = ps.to_query(cfg)
+    assert (query["task"], query["unipen"], query["batch_size"]) == ("handwriting", str(folder), "8")
+    assert "source" not in query and "dataset" not in query
+    assert ps.from_query(query) == (cfg, [])
+    values = ps.widget_state(cfg)
+    assert (values["unipen_source"], values["unipen_folder"]) == ("folder", str(folder))
+    assert replace(validate(ps.config_from_widgets(values)), snapshot_every=cfg.snapshot_every) == cfg
+    shipped = ps.widget_state(ps.HANDWRITING_DEFAULTS)
+    assert ps.config_from_widgets({**shipped, "unipen_folder": "/ignored"})["unipen"] == "shipped"
+
+
+def test_a_handwriting_link_falls_back_to_the_handwriting_defaults():
+    cfg, notes = ps.from_query({"task": "handwriting", "preset": "paper-words", "batch_size": "9999"})
+    assert (cfg.preset, cfg.batch_size) == ("paper-handwriting", 16)
+    assert "paper-handwriting or adam for the handwriting task" in notes[0]
+    assert "from 1 to 256" in notes[1] and "using 16 instead" in notes[1]

@@ -28,6 +28,7 @@ from ..config import (
     PLAYGROUND_LIMITS,
     PRESETS,
     READOUTS,
+    SHIPPED_UNIPEN,
     SOURCES,
     TASKS,
     ConfigError,
@@ -36,7 +37,7 @@ from ..config import (
 )
 from ..experiment import build_specs
 from ..models.sizing import match_hidden_size
-from ..paper import GENERATION_PERIODS, WORDS_PERIODS, arch_label
+from ..paper import GENERATION_PERIODS, HANDWRITING_PERIODS, WORDS_PERIODS, arch_label
 from . import word_view
 from .runs_view import shown
 
@@ -52,7 +53,11 @@ LR_RANGE = PLAYGROUND_LIMITS["lr"]
 TASK_PRESETS = {
     "generation": ("paper-generation", "tuned-generation", "adam"),
     "words": ("paper-words", "tuned-words", "adam"),
+    "handwriting": ("paper-handwriting", "adam"),
 }
+#: Sequences per mini-batch, offered where a task has batches (Experiments 2 and 3).
+BATCH_RANGE = (1, 256)
+BATCH_TASKS = ("words", "handwriting")
 #: About this many snapshots per run feed the live waveform and activity charts.
 LIVE_SNAPSHOTS = 40
 
@@ -84,7 +89,19 @@ WORDS_DEFAULTS = replace(
     preset="paper-words",
     epochs=150,
 )
-TASK_DEFAULTS = {"generation": DEFAULTS, "words": WORDS_DEFAULTS}
+#: Experiment 3 on the shipped UNIPEN lines at the paper's smallest size (10k parameters), one seed: an
+#: epoch reads all 2,150 training lines, so each architecture's snapshot line is redrawn after every epoch.
+HANDWRITING_DEFAULTS = replace(
+    DEFAULTS,
+    task="handwriting",
+    unipen=SHIPPED_UNIPEN,
+    periods=list(HANDWRITING_PERIODS),
+    budget=10000,
+    preset="paper-handwriting",
+    epochs=100,
+    seeds=1,
+)
+TASK_DEFAULTS = {"generation": DEFAULTS, "words": WORDS_DEFAULTS, "handwriting": HANDWRITING_DEFAULTS}
 #: Folder paths longer than this in a link are refused (no real path is this long).
 MAX_FOLDER_CHARS = 1000
 
@@ -179,12 +196,16 @@ def to_query(cfg: RunConfig) -> dict[str, str]:
         if cfg.dataset == "folder":
             query["folder"] = str(cfg.folder)
         query["readout"] = cfg.readout
+    elif cfg.task == "handwriting":
+        query["unipen"] = cfg.unipen
     else:
         query["source"] = cfg.source
         if cfg.source == "clips":
             query["clips"] = ",".join(map(str, cfg.clips))
         if cfg.source == "wav":
             query.update(wav_path=Path(cfg.wav_path).name, wav_start=f"{cfg.wav_start:g}")  # uploads by name
+    if cfg.task in BATCH_TASKS:
+        query["batch_size"] = str(cfg.batch_size)
     query["periods"] = ",".join(map(str, cfg.periods))
     if cfg.module_sizes is not None:
         query["module_sizes"] = ",".join(map(str, cfg.module_sizes))
@@ -292,18 +313,29 @@ def _folder_in(uploads: Path | None) -> Callable[[str], str]:
     return parse
 
 
+def _unipen_path(text: str) -> str:
+    if not text.strip() or len(text) > MAX_FOLDER_CHARS:
+        raise ValueError("not a folder path")
+    return text
+
+
 def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[[str], object], str]]:
     """URL parameter -> (parser raising ValueError, what is allowed), for a Playground showing `task`."""
     presets = TASK_PRESETS[task]
     datasets = DATASETS if word_view.fsdd_folder() else tuple(d for d in DATASETS if d != "fsdd")
     return {
-        "task": (lambda t: _parse_choice(t, TASKS), " or ".join(TASKS)),
+        "task": (lambda t: _parse_choice(t, TASKS), ", ".join(TASKS)),
         "dataset": (
             lambda t: _parse_choice(t, datasets),
             ", ".join(datasets) + ("" if "fsdd" in datasets else " (FSDD is not installed here)"),
         ),
         "folder": (_folder_in(uploads), f"the path of a folder of {word_view.FILE_PATTERN} files"),
         "readout": (lambda t: _parse_choice(t, READOUTS), " or ".join(READOUTS)),
+        "unipen": (_unipen_path, f"{SHIPPED_UNIPEN} or the path of a UNIPEN folder"),
+        "batch_size": (
+            lambda t: _parse_int(t, *BATCH_RANGE),
+            f"a whole number from {BATCH_RANGE[0]} to {BATCH_RANGE[1]}",
+        ),
         "source": (lambda t: _parse_choice(t, SOURCES), ", ".join(SOURCES)),
         "clips": (_parse_clips, f"distinct clip numbers from 0 to {CLIP_COUNT - 1}, comma-separated"),
         "wav_path": (_wav_in(uploads), "a WAV file uploaded to this lab"),
@@ -341,7 +373,7 @@ def from_query(params: Mapping[str, str | Sequence[str]], uploads: Path | None =
         if text in TASKS:
             task = text
         else:
-            notes.append(f"task={text!r} in the link is not allowed ({' or '.join(TASKS)}); using {task} instead")
+            notes.append(f"task={text!r} in the link is not allowed ({', '.join(TASKS)}); using {task} instead")
     base = TASK_DEFAULTS[task]
     parsers = _field_parsers(uploads, task)
     known = {f.name for f in fields(RunConfig)}
@@ -397,6 +429,9 @@ def widget_state(cfg: RunConfig) -> dict:
         "dataset": cfg.dataset,
         "folder": cfg.folder or "",
         "readout": cfg.readout,
+        "unipen_source": "shipped" if cfg.unipen == SHIPPED_UNIPEN else "folder",
+        "unipen_folder": "" if cfg.unipen == SHIPPED_UNIPEN else cfg.unipen,
+        "batch_size": cfg.batch_size,
         "source": cfg.source,
         "clips": list(cfg.clips),
         "wav_start": float(cfg.wav_start),
@@ -433,6 +468,8 @@ def config_from_widgets(values: Mapping, wav_path: str | None = None) -> dict:
         "dataset": values["dataset"],
         "folder": (values["folder"].strip() or None) if values["dataset"] == "folder" else None,
         "readout": values["readout"],
+        "unipen": values["unipen_folder"].strip() if values["unipen_source"] == "folder" else SHIPPED_UNIPEN,
+        "batch_size": int(values["batch_size"]),
         "source": values["source"],
         "clips": sorted(values["clips"]),
         "wav_path": wav_path,
@@ -447,19 +484,34 @@ def config_from_widgets(values: Mapping, wav_path: str | None = None) -> dict:
         "epochs": int(values["epochs"]),
         "seeds": int(values["seeds"]),
         "seed": int(values["seed"]),
-        "snapshot_every": live_snapshot_every(int(values["epochs"])),
+        "snapshot_every": live_snapshot_every(int(values["epochs"]), task),
     }
 
 
-def live_snapshot_every(epochs: int) -> int:
-    """How often a Playground run snapshots its outputs: about LIVE_SNAPSHOTS times, at most every 5 epochs."""
-    return max(5, epochs // LIVE_SNAPSHOTS)
+def live_snapshot_every(epochs: int, task: str = "generation") -> int:
+    """How often a Playground run snapshots its outputs: about LIVE_SNAPSHOTS times, at most every 5 epochs;
+    handwriting every epoch, as one epoch over its lines takes many seconds."""
+    return 1 if task == "handwriting" else max(5, epochs // LIVE_SNAPSHOTS)
 
 
 def task_switch_state(task: str) -> dict:
     """The widget values that change when the Playground switches to `task`: the design, budget and
     training settings of that task's defaults (its data choices, the seeds and the links stay)."""
-    keep = ("source", "clips", "wav_start", "dataset", "folder", "readout", "connectivity", *BASELINES, "seeds", "seed")
+    keep = (
+        "source",
+        "clips",
+        "wav_start",
+        "dataset",
+        "folder",
+        "readout",
+        "unipen_source",
+        "unipen_folder",
+        "batch_size",
+        "connectivity",
+        *BASELINES,
+        "seeds",
+        "seed",
+    )
     return {k: v for k, v in widget_state(TASK_DEFAULTS[task]).items() if k not in keep}
 
 

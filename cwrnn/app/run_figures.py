@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..config import ConfigError
+from ..config import SHIPPED_UNIPEN, ConfigError
 from ..data import audio
 from ..runs.store import TERMINAL_STATUSES, RunStore
-from . import viz, word_view
+from . import handwriting_view, viz, word_view
 from .viz.viz_style import empty_figure, sort_archs
 
 #: The metric each task's loss chart shows: NMSE compares clips of any loudness; words log their loss.
@@ -59,7 +59,9 @@ def metric_figures(
 ) -> dict[str, go.Figure]:
     """The curves over epochs: "loss", and "accuracy" for words runs (with the error of guessing among
     `classes` words). The loss axis is log or linear, the curves smoothed TensorBoard's way, and `finals`
-    (see `final_values`) mark each model's final evaluation."""
+    (see `final_values`) mark each model's final evaluation. Handwriting runs: "loss" and "cer"."""
+    if task == "handwriting":
+        return handwriting_view.metric_figures(metrics, MAX_POINTS)
     metric, title = LOSS_METRIC.get(task, "loss"), LOSS_TITLE.get(task, "Loss")
     finals = finals or {}
     figures = {
@@ -174,6 +176,7 @@ class RunWatcher:
         self._pictures: dict[str, go.Figure] | None = None
         self._audio: dict[str, bytes] | None = None
         self._classes: tuple[list[str], list[list[str]] | None] | None = None
+        self._lines: handwriting_view.HandwritingData | None = None
 
     @property
     def task(self) -> str:
@@ -217,7 +220,11 @@ class RunWatcher:
             )
             self._curve_options = (log_y, smoothing)
         if self._pictures is None:
-            self._pictures = snapshot_figures(self.task, self.snapshot, self.classes())
+            self._pictures = (
+                handwriting_view.snapshot_figures(self.snapshot, self.handwriting())
+                if self.task == "handwriting"
+                else snapshot_figures(self.task, self.snapshot, self.classes())
+            )
         return {**self._curves, **self._pictures}
 
     def classes(self) -> tuple[list[str], list[list[str]] | None] | None:
@@ -235,6 +242,18 @@ class RunWatcher:
                 return None
             self._classes = (labels, word_view.class_groups(labels))
         return self._classes
+
+    def handwriting(self) -> handwriting_view.HandwritingData | None:
+        """A handwriting run's lines (for its alphabet and the snapshot line's text); None for other tasks
+        or when its UNIPEN folder can no longer be read."""
+        if self.task != "handwriting":
+            return None
+        if self._lines is None:
+            try:
+                self._lines = handwriting_view.load_data(self.run["config"].get("unipen", SHIPPED_UNIPEN))
+            except ConfigError:
+                return None
+        return self._lines
 
     def audio(self) -> dict[str, bytes]:
         """WAV bytes of the target and each model's output, looped to be heard, on one loudness scale."""
@@ -264,7 +283,8 @@ class RunWatcher:
 
 def run_figures(store: RunStore, run_id: int, *, log_y: bool = True, smoothing: float = 0.0) -> dict[str, go.Figure]:
     """The charts of a run, by name ("loss", "waveform", "activity", "weights"; words runs: "loss",
-    "accuracy", "activity", "weights", "confusion"), drawn from the store as it is now."""
+    "accuracy", "activity", "weights", "confusion"; handwriting runs: "loss", "cer", "ink", "emissions",
+    "activity", "activity_backward", "outputs", "weights"), drawn from the store as it is now."""
     watcher = RunWatcher(store, run_id)
     watcher.refresh()
     return watcher.figures(log_y=log_y, smoothing=smoothing)

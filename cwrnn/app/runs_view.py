@@ -26,8 +26,13 @@ from . import word_view
 from .sweep_view import is_sweep
 from .viz.viz_style import ARCH_DASHES, GROUP_PALETTE
 
-#: The final score each task is judged by (lower is better for both).
-SCORE_METRICS = {"generation": "nmse", "words": "test_error", **{e.task: e.stored for e in EXPERIMENTS.values()}}
+#: The final score each task is judged by (lower is better for all).
+SCORE_METRICS = {
+    "generation": "nmse",
+    "words": "test_error",
+    "handwriting": "test_cer",
+    **{e.task: e.stored for e in EXPERIMENTS.values()},
+}
 SCORE_ARCHS = ("cwrnn", "srn", "lstm", "gru")
 RUNS_COLUMNS = (
     "id",

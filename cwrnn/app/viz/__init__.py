@@ -1,7 +1,8 @@
 """Clockwork Lab's figures: pure functions from data (numpy arrays, pandas frames) to plotly Figures.
 
 Pages only call these and draw the result, so every chart is testable without a browser. The code lives
-in viz_style (colours, shared helpers), viz_curves (lines and boxes), viz_maps (heatmaps) and viz_sweep (learning-rate sensitivity).
+in viz_style (colours, shared helpers), viz_curves (lines and boxes), viz_maps (heatmaps), viz_sweep
+(learning-rate sensitivity) and viz_ink (handwriting as pen trajectories).
 """
 
 from .viz_curves import (
@@ -12,6 +13,7 @@ from .viz_curves import (
     probabilities_figure,
     waveform_figure,
 )
+from .viz_ink import emission_figure, emission_timeline_figure, ink_figure, mark_strokes, stroke_ends, stroke_paths
 from .viz_maps import (
     activity_figure,
     clock_figure,
@@ -43,4 +45,10 @@ __all__ = [
     "confusion_figure",
     "features_figure",
     "sensitivity_figure",
+    "ink_figure",
+    "emission_figure",
+    "emission_timeline_figure",
+    "mark_strokes",
+    "stroke_ends",
+    "stroke_paths",
 ]

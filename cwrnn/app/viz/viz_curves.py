@@ -245,10 +245,12 @@ def accuracy_figure(
     smoothing: float = 0.0,
     finals: Mapping[str, Mapping[str, float]] | None = None,
     chance: float | None = None,
+    y_title: str = "error (%)",
 ) -> go.Figure:
     """Error in % over epochs, one line per group and metric: `names[i]` drawn with `dashes[i]`.
 
-    Errors are stored as fractions; `scale` = 100 shows them in percent. `finals` (metric name -> group ->
+    Errors are stored as fractions; `scale` = 100 shows them in percent (1 with a `y_title` of its own
+    draws any metrics side by side, e.g. a training and a validation loss). `finals` (metric name -> group ->
     value) marks final evaluations on their lines; `chance` (a fraction) draws the error of guessing.
     """
     require_columns(metrics_df, [group_col, *METRIC_COLUMNS], "metrics")
@@ -280,7 +282,7 @@ def accuracy_figure(
             annotation_text="chance",
             annotation_position="top left",
         )
-    return finish(fig, title=title, uirevision=uirevision, x_title="epoch", y_title="error (%)")
+    return finish(fig, title=title, uirevision=uirevision, x_title="epoch", y_title=y_title)
 
 
 def waveform_figure(
