@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from handwriting_runs import stored_run, tiny_lines
+from playground_configs import CUSTOM
 from streamlit.testing.v1 import AppTest
 
 from cwrnn.app import handwriting_view as hv
@@ -137,20 +138,7 @@ def test_the_optimiser_preset_sets_its_learning_rate(app):
 
 
 def test_a_link_sets_every_control_and_changes_update_the_link(app):
-    cfg = replace(
-        ps.DEFAULTS,
-        source="tone",
-        periods=[1, 3, 9, 27],
-        module_sizes=[6, 5, 4, 3],
-        connectivity="full",
-        budget=500,
-        baselines=["lstm"],
-        preset="adam",
-        lr=0.01,
-        epochs=1234,
-        seeds=3,
-        seed=7,
-    )
+    cfg = CUSTOM  # every control away from its default
     at = opened(app, **ps.to_query(cfg))
     assert not at.warning and not at.error
     values = {key: widget(at, key).value for key in (*CONTROLS, "sizes_text") if key != "clips"}

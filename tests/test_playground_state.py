@@ -4,26 +4,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from playground_configs import CUSTOM
 
 from cwrnn.app import playground_state as ps
 from cwrnn.app import runs_view
 from cwrnn.config import validate
 from cwrnn.paper import GENERATION_BUDGETS, GENERATION_HIDDEN
-
-CUSTOM = replace(
-    ps.DEFAULTS,
-    source="tone",
-    periods=[1, 3, 9, 27],
-    module_sizes=[6, 5, 4, 3],
-    connectivity="full",
-    budget=500,
-    baselines=["lstm"],
-    preset="adam",
-    lr=0.01,
-    epochs=1234,
-    seeds=3,
-    seed=7,
-)
 
 
 def test_an_empty_link_gives_the_defaults_without_notes():
