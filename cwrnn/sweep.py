@@ -375,7 +375,7 @@ def execute_sweep(run_id: int, home: str, workers: int | None = 1, ray: str | No
     report()
     if store.cancel_requested(run_id):
         outcome = "cancelled"
-    elif not address and (workers or 1) <= 1:
+    elif not address and workers is not None and workers <= 1:
         # Trained in this worker, so Stop is heard between epochs, not only after a whole architecture.
         stop = _StopWhenAsked(store, run_id)
         for cell in cells:

@@ -149,3 +149,22 @@ def test_stop_is_heard_while_an_architecture_trains_and_keeps_no_half_trained_ro
     assert not job.is_alive()
     run = store.get_run(run_id)
     assert run["status"] == "cancelled" and run["summary"]["rows"] == []
+
+
+@pytest.mark.parametrize("workers, parallel", [(None, True), (2, True), (1, False)])
+def test_the_sweep_job_trains_in_processes_unless_it_holds_one_slot(store, monkeypatch, workers, parallel):
+    import cwrnn.sweep as sweep_module
+    from cwrnn.sweep import SWEEP_TASKS, execute_sweep, sweep_request
+
+    calls = []
+
+    def recorded(cells, workers=None, backend=None):
+        calls.append(workers)
+        return iter([(cell, sweep_module.train_sweep_cell(cell)) for cell in cells])
+
+    monkeypatch.setattr(sweep_module, "run_cells", recorded)
+    raw = sweep_request("generation", 100, ["cwrnn"], [1e-3], seeds=1, epochs=2)
+    run_id = store.create_run(SWEEP_TASKS["generation"], raw, [0])
+    store.claim_next(1)
+    execute_sweep(run_id, str(store.home), workers=workers)
+    assert (calls == [workers]) is parallel and store.get_run(run_id)["status"] == "completed"
