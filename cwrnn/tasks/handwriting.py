@@ -9,6 +9,7 @@ or a language model, and scored by the character error rate of cwrnn/tasks/ctc.p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -196,5 +197,5 @@ class HandwritingTask:
 
 def handwriting_task(cfg) -> HandwritingTask:
     """The Experiment 3 task for a validated RunConfig: the shipped lines or a UNIPEN folder."""
-    data = load_handwriting(None if cfg.unipen == "shipped" else cfg.unipen)
+    data = load_handwriting(None if cfg.unipen == "shipped" else os.path.expanduser(cfg.unipen))  # as validated
     return HandwritingTask(data, batch_size=cfg.batch_size, source=cfg.unipen)
