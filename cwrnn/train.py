@@ -100,6 +100,10 @@ class Callback:
     def on_epoch(self, epoch: int, metrics: dict[str, dict[str, np.ndarray]], elapsed: float) -> None:
         """metrics[arch][name] is an array over members (seeds x replicas)."""
 
+    def on_epoch_seconds(self, epoch: int, seconds: dict[str, float]) -> None:
+        """seconds[arch]: wall time of the model's updates this epoch, its metrics not included; called
+        just before on_epoch. The architectures take turns in one process, so these compare."""
+
     def on_snapshot(self, epoch: int, arrays: dict[str, np.ndarray], meta: dict) -> None: ...
 
     def should_stop(self) -> bool:
@@ -264,9 +268,9 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
     # others go on exactly as they would alone. Only when every member of a model is dead does the run stop.
     dead = {a: np.zeros(m.members, dtype=bool) for a, m in models.items()}
     for epoch in range(1, cfg.epochs + 1):
-        metrics = {}
+        metrics, seconds = {}, {}
         for arch, model in models.items():
-            losses = []
+            losses, began = [], time.perf_counter()
             for batch in task.batches(epoch, members):
                 loss = task.loss(model, batch)
                 dead[arch] |= ~torch.isfinite(loss.detach()).cpu().numpy()
@@ -280,6 +284,9 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
                 if stopper:
                     stopper.restore(arch, model)
                 losses.append(loss.detach())
+            if device.type == "cuda":  # the updates were only queued
+                torch.cuda.synchronize(device)
+            seconds[arch] = time.perf_counter() - began
             metrics[arch] = task.metrics(model, losses)
             for v in metrics[arch].values():
                 dead[arch] |= ~np.isfinite(v)
@@ -289,6 +296,7 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
         final = metrics
         elapsed = time.perf_counter() - start
         for cb in callbacks:
+            cb.on_epoch_seconds(epoch, seconds)
             cb.on_epoch(epoch, metrics, elapsed)
         gone = [a for a, d in dead.items() if d.all()]
         if gone:

@@ -184,6 +184,8 @@ def load_data() -> tuple[list[str], object, list[str], tuple[int, int]]:
         try:
             if ss.unipen_source == "folder" and not folder:
                 raise ConfigError(["give the path of a UNIPEN folder on this server, or use the shipped lines"])
+            if ss.unipen_source == "folder":
+                folder = str(wv.resolve_folder(folder, store().home, holding=hv.UNIPEN_HOLDING, files_too=True))
             speech = hv.load_data(folder if ss.unipen_source == "folder" else SHIPPED_UNIPEN)
             io_sizes = (speech.train[0].features.shape[1], speech.n_classes)
         except ConfigError as e:  # a missing folder, one without UNIPEN text lines...
@@ -535,8 +537,11 @@ def train_controls(cfg, raw, problems: list[str], io_sizes: tuple[int, int]):
         disabled=bool(problems) or live,
         help="Train the CW-RNN and the baselines on these settings in the background",
     ):
-        if raw["folder"]:  # the worker reads the folder itself, wherever it runs from
+        # The worker reads the folder itself, wherever it runs from; the data step checked it already.
+        if cfg.task == "words" and raw["folder"]:
             raw = {**raw, "folder": str(wv.resolve_folder(raw["folder"], store().home))}
+        if cfg.task == "handwriting" and raw["unipen"] != SHIPPED_UNIPEN:
+            raw = {**raw, "unipen": str(wv.resolve_folder(raw["unipen"], store().home, files_too=True))}
         ss.pg_run = manager.submit(cfg.task, raw, cfg.seed_list)
         st.rerun()  # redraw the buttons (Train off, Stop on) and the link with the new run
     if buttons_col.button(
@@ -587,6 +592,15 @@ def show_run(run_id: int, was_live: bool) -> None:
     status_line(w.run)
     if note := runs_view.early_note(w.run):
         st.info(note)
+    if speed := runs_view.speed_rows(w.run):
+        with st.expander("Speed: work per step against measured time per epoch"):
+            st.dataframe(speed, hide_index=True, key="speed_table")
+            st.caption(
+                "Multiply-adds: recurrent ones per step, averaged over time (the CW-RNN skips the modules whose "
+                "clock does not tick). Time: the median over recent epochs of each model's updates on this "
+                "machine, metrics not included. Fixed costs per step weigh more in small networks, so the times "
+                "need not follow the multiply-adds."
+            )
     figures = w.figures(**curve_options("pg"))
     if w.task == "words":
         show_words_run(w, figures)

@@ -209,6 +209,11 @@ def test_train_and_stop_run_in_the_background_and_the_runs_page_lists_them(app, 
     assert '"CW-RNN"' in loss.proto.spec and '"GRU"' in loss.proto.spec
     assert np.isfinite(run["summary"]["final"]["cwrnn"]["nmse"]["mean"])
     assert np.isfinite(run["summary"]["final"]["gru"]["nmse"]["mean"])
+    speed = next(df.value for df in at.dataframe if "measured ms per epoch" in df.value.columns)
+    assert speed["architecture"].tolist() == ["SRN", "LSTM", "GRU", "CW-RNN"]
+    assert speed["measured ms per epoch"].tolist() == [
+        round(run["summary"]["ms_per_epoch"][a], 1) for a in ("srn", "lstm", "gru", "cwrnn")
+    ]
 
     at.switch_page("pages/runs.py").run()
     assert not at.exception
@@ -348,11 +353,24 @@ def test_switching_to_handwriting_shows_its_controls_design_and_the_line(app):
 def test_a_missing_unipen_folder_is_explained(app, tmp_path):
     at = opened(app, task="handwriting", unipen=str(tmp_path / "missing"))
     assert widget(at, "unipen_source").value == "folder" and widget(at, "train").disabled
-    assert "does not exist" in errors(at) and not at.exception
+    assert "there is no folder" in errors(at) and "UNIPEN files" in errors(at) and not at.exception
     widget(at, "unipen_folder").set_value("").run()
     assert "give the path of a UNIPEN folder" in errors(at)
     widget(at, "unipen_source").set_value("shipped").run()
     assert not at.error and not widget(at, "train").disabled
+
+
+def test_a_unipen_folder_outside_the_data_roots_is_refused_unread(app, tmp_path_factory, monkeypatch):
+    """As for recordings (issue 14): the lab reads only under its data home and $CWRNN_DATA_ROOTS, and does not
+    say whether a folder elsewhere exists."""
+    monkeypatch.delenv("CWRNN_DATA_ROOTS", raising=False)
+    outside = tmp_path_factory.mktemp("elsewhere")
+    at = opened(app, task="handwriting", unipen=str(tiny_lines(outside / "tiny.npz")))
+    assert "outside the folders this lab reads data from" in errors(at) and widget(at, "train").disabled
+    assert not at.exception and "12 lines" not in " ".join(i.value for i in at.info)
+    monkeypatch.setenv("CWRNN_DATA_ROOTS", str(outside))
+    at.run()
+    assert not at.error and "12 lines by 6 writers" in at.info[0].value and not widget(at, "train").disabled
 
 
 def test_a_handwriting_run_shows_the_ink_each_reading_and_the_clocks(app, store):

@@ -609,3 +609,18 @@ def test_a_short_experiment_1_run_with_the_papers_optimiser_says_what_to_expect(
     assert rv.early_note({**run("running", 40), "task": "words"}) is None
     text, _ = rv.status_text({**run("running", 1, epochs=400), "progress": {"epoch": 1, "total_epochs": 400}})
     assert text.endswith("epoch 1 of 400, estimating the time left")
+
+
+def test_speed_rows_put_measured_time_beside_the_work_per_step():
+    models = [{"arch": a, "macs_per_step": m} for a, m in (("srn", 961.0), ("cwrnn", 412.345), ("lstm", 900.0))]
+    run = {"progress": {"models": models, "ms_per_epoch": {"srn": 222.0, "cwrnn": 111.0, "lstm": 333.0}}}
+    rows = rv.speed_rows(run)
+    assert [r["architecture"] for r in rows] == ["SRN", "LSTM", "CW-RNN"]  # the paper's order, as everywhere
+    assert [r["multiply-adds per step"] for r in rows] == [961.0, 900.0, 412.3]
+    assert [r["time / CW-RNN's"] for r in rows] == ["2.00x", "3.00x", "1.00x"]
+    assert rv.speed_rows({"progress": {"models": models}}) == []  # before the first epoch's time
+    assert rv.speed_rows({"progress": None}) == []
+    without_cwrnn = {"progress": {"models": models, "ms_per_epoch": {"srn": 5.0}}}
+    assert rv.speed_rows(without_cwrnn) == [
+        {"architecture": "SRN", "multiply-adds per step": 961.0, "measured ms per epoch": 5.0, "time / CW-RNN's": ""}
+    ]

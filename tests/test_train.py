@@ -72,12 +72,18 @@ def test_divergence_is_reported():
 class Recorder(Callback):
     def __init__(self, stop_after=None):
         self.epochs, self.snapshots, self.info, self.stop_after, self.result = [], [], None, stop_after, None
+        self.seconds, self.elapsed = [], []
 
     def on_start(self, info):
         self.info = info
 
+    def on_epoch_seconds(self, epoch, seconds):
+        assert epoch == len(self.epochs) + 1, "timed before its epoch is reported"
+        self.seconds.append(seconds)
+
     def on_epoch(self, epoch, metrics, elapsed):
         self.epochs.append(epoch)
+        self.elapsed.append(elapsed)
 
     def on_snapshot(self, epoch, arrays, meta):
         self.snapshots.append((epoch, arrays, meta))
@@ -106,6 +112,10 @@ def test_callbacks_snapshots_and_stop():
     assert np.all(W[k:, :k] == 0), "no fast-to-slow weights in the snapshot"
     assert rec.info["models"][0]["arch"] == "cwrnn" and rec.info["device"] == "cpu"
     assert rec.result is result
+    # each model's update time per epoch: every model, within the epoch's wall time (metrics not included)
+    assert len(rec.seconds) == 7 and all(set(s) == {"cwrnn", "srn", "lstm", "gru"} for s in rec.seconds)
+    epoch_walls = np.diff([0.0, *rec.elapsed])
+    assert all(0 < sum(s.values()) < wall for s, wall in zip(rec.seconds, epoch_walls))
 
 
 def _exploding_task():

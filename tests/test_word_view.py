@@ -56,7 +56,7 @@ def test_folders_are_read_only_under_the_data_home_and_the_allowed_roots(tmp_pat
     monkeypatch.delenv(wv.DATA_ROOTS_VAR, raising=False)
     assert wv.resolve_folder("uploads/rec", home) == (home / "uploads" / "rec").resolve()
     for named in (str(outside), "../elsewhere", "uploads/link", "/etc", "/"):
-        with pytest.raises(ConfigError, match="outside the folders this lab reads recordings from") as caught:
+        with pytest.raises(ConfigError, match="outside the folders this lab reads data from") as caught:
             wv.load_dataset("folder", named, home)
         assert "secret-file" not in str(caught.value) and str(home) not in str(caught.value)
     monkeypatch.setenv(wv.DATA_ROOTS_VAR, f"relative/ignored{os.pathsep}{outside}")

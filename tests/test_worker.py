@@ -11,6 +11,7 @@ import torch
 from cwrnn.config import validate
 from cwrnn.runs.manager import WorkerManager
 from cwrnn.runs.store import RunStore
+from cwrnn.runs.worker import MS_WINDOW, StoreCallback
 
 TINY = {"clips": [0], "budget": 100, "epochs": 40, "seeds": 2, "snapshot_every": 10, "steps": 64}
 
@@ -59,6 +60,9 @@ def test_lifecycle_metrics_snapshots_and_artifacts(manager, tmp_path):
     final = run["summary"]["final"]["cwrnn"]["nmse"]["mean"]
     assert np.isclose(final, m[(m.name == "nmse") & (m.arch == "cwrnn") & (m.epoch == 40)]["value"].mean(), rtol=0.5)
     assert run["progress"]["epoch"] == 40 and run["progress"]["eta_s"] == 0
+    ms = run["progress"]["ms_per_epoch"]
+    assert set(ms) == {m["arch"] for m in run["progress"]["models"]} and all(v > 0 for v in ms.values())
+    assert run["summary"]["ms_per_epoch"] == ms
 
 
 def test_stop_a_running_job_keeps_its_data(manager, tmp_path):
@@ -90,3 +94,15 @@ def test_nan_run_is_marked_diverged(manager, tmp_path):
     assert manager.wait([run_id], timeout=120)
     run = RunStore(tmp_path).get_run(run_id)
     assert run["status"] == "diverged" and "diverged at epoch" in run["error"]
+
+
+def test_time_per_epoch_leaves_out_the_warm_up_epoch_once_there_are_others():
+    cb = StoreCallback(None, 0)
+    cb.on_epoch_seconds(1, {"cwrnn": 5.0, "srn": 4.0})
+    assert cb.ms_per_epoch() == {"cwrnn": 5000.0, "srn": 4000.0}  # all there is
+    for epoch, s in enumerate([0.1, 0.3, 0.2], 2):
+        cb.on_epoch_seconds(epoch, {"cwrnn": s, "srn": 2 * s})
+    assert cb.ms_per_epoch() == pytest.approx({"cwrnn": 200.0, "srn": 400.0})
+    for epoch in range(5, 5 + MS_WINDOW):  # only the recent epochs count
+        cb.on_epoch_seconds(epoch, {"cwrnn": 1.0, "srn": 1.0})
+    assert cb.ms_per_epoch() == {"cwrnn": 1000.0, "srn": 1000.0}

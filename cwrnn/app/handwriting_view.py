@@ -23,6 +23,7 @@ from . import viz
 from .viz.viz_style import empty_figure
 
 LOSS_TITLE = "CTC loss per line: dashed training, solid validation"
+UNIPEN_HOLDING = "UNIPEN files (include/ and data/, or part of them), or the path of a .npz of lines"
 CER_TITLE = "Character error (%): dashed validation, solid test (unseen writers)"
 
 

@@ -461,6 +461,33 @@ def status_text(run: Mapping) -> tuple[str, float]:
     return ", ".join(parts), (min(done / total, 1.0) if total else 0.0)
 
 
+SPEED_COLUMNS = ("architecture", "multiply-adds per step", "measured ms per epoch", "time / CW-RNN's")
+
+
+def speed_rows(run: Mapping) -> list[dict]:
+    """Per model of a training run: its recurrent multiply-adds per step beside the time its updates took per
+    epoch as measured by the run (the models take turns in one process, so the times compare); [] before
+    the first epoch's time is known."""
+    progress = run.get("progress") or {}
+    ms = progress.get("ms_per_epoch") or {}
+    macs = {m["arch"]: m["macs_per_step"] for m in progress.get("models") or [] if m.get("arch") in ms}
+    reference = ms.get("cwrnn")
+    return [
+        dict(
+            zip(
+                SPEED_COLUMNS,
+                (
+                    arch_label(arch),
+                    round(macs[arch], 1),
+                    round(ms[arch], 1),
+                    f"{ms[arch] / reference:.2f}x" if reference else "",
+                ),
+            )
+        )
+        for arch in sort_archs(macs)
+    ]
+
+
 #: At the paper's rate (SGD, 3e-4) every model of Experiment 1 sits near NMSE 1 (a flat line at the mean)
 #: for its first couple of hundred epochs before the CW-RNN falls away (a first-time user saw every model
 #: at 1 until about epoch 200 with the Playground's defaults), so a short run looks like plain failure.

@@ -66,28 +66,26 @@ def shown_path(path: str | Path, home: Path) -> str:
         return str(path)
 
 
-def resolve_folder(text: str, home: Path) -> Path:
-    """The folder a user named, relative to the data home or absolute, if it lies under an allowed root.
+def resolve_folder(
+    text: str, home: Path, *, holding: str = f"{FILE_PATTERN} files, or upload them as a zip", files_too: bool = False
+) -> Path:
+    """The folder a user named (or, with ``files_too``, a file), relative to the data home or absolute, if it lies
+    under an allowed root. ``holding`` says what the folder should hold, for the message when it is missing.
 
     ConfigError otherwise; it never says what a folder outside the roots holds, or whether it exists.
     """
-    path = Path(text.strip())
+    path = Path(text.strip()).expanduser()
     real = (path if path.is_absolute() else Path(home) / path).resolve()
     if not any(real.is_relative_to(root) for root in data_roots(home)):
         raise ConfigError(
             [
-                f"the folder {text.strip()!r} is outside the folders this lab reads recordings from: "
+                f"the folder {text.strip()!r} is outside the folders this lab reads data from: "
                 f"its data folder (uploads/... for a zip uploaded here) and those the lab's operator "
                 f"lists in ${DATA_ROOTS_VAR}"
             ]
         )
-    if not real.is_dir():
-        raise ConfigError(
-            [
-                f"there is no folder {text.strip()!r} here; give a folder of {FILE_PATTERN} files, "
-                "or upload them as a zip"
-            ]
-        )
+    if not (real.is_dir() or (files_too and real.is_file())):
+        raise ConfigError([f"there is no folder {text.strip()!r} here; give a folder of {holding}"])
     return real
 
 

@@ -20,6 +20,7 @@ from .jobs import versions
 from .store import RunStore
 
 FLUSH_SECONDS = 0.5
+MS_WINDOW = 20  # epochs in the measured time per epoch
 
 
 class StoreCallback:
@@ -33,6 +34,7 @@ class StoreCallback:
         self.total = 0
         self.epoch = 0
         self.latest: dict = {}
+        self.seconds: dict[str, list[float]] = {}
 
     def on_start(self, info: dict) -> None:
         self.total = info["epochs"]
@@ -49,6 +51,16 @@ class StoreCallback:
             },
         )
         self.info = info
+
+    def on_epoch_seconds(self, epoch: int, seconds: dict[str, float]) -> None:
+        for arch, s in seconds.items():
+            self.seconds.setdefault(arch, []).append(s)
+
+    def ms_per_epoch(self) -> dict[str, float]:
+        """Each model's typical epoch of updates: the median of its last epochs, the first left out once there
+        are others (it pays for warming up: allocations, plans, caches)."""
+        recent = {a: s[1:][-MS_WINDOW:] or s for a, s in self.seconds.items()}
+        return {a: 1000 * float(np.median(s)) for a, s in recent.items()}
 
     def on_epoch(self, epoch: int, metrics: dict, elapsed: float) -> None:
         self.epoch = epoch
@@ -73,6 +85,7 @@ class StoreCallback:
                 "elapsed_s": elapsed,
                 "eta_s": eta,
                 "latest": self.latest,
+                "ms_per_epoch": self.ms_per_epoch(),
                 "device": self.info["device"],
                 "models": self.info["models"],
             },
@@ -107,6 +120,7 @@ def execute(run_id: int, home: str) -> None:
         "final": {a: {k: summarize(v) for k, v in m.items()} for a, m in result.final.items()},
         "epochs": result.epochs,
         "elapsed_s": result.elapsed,
+        "ms_per_epoch": callback.ms_per_epoch(),
         # the metrics' "seed" column is this member index
         "members": [
             {"member": r, "seed": seeds[r % len(seeds)], "target": r // len(seeds)}
