@@ -14,9 +14,9 @@ from ..models import SequenceModel
 def member_totals(batch_losses: list[torch.Tensor]) -> torch.Tensor:
     """Each member's (R,) losses summed over the epoch's batches, (R,).
 
-    Summed along each member's own contiguous row: torch sums down the columns of a (batches, R)
-    stack several members to a vector register with the last few apart, so a member's total would
-    round differently in a seed batch than in the whole cell."""
+    Summed along each member's own contiguous row: down the columns of a (batches, R) stack, torch
+    sums most members a vector register at a time and the last few one by one, in another order, so a
+    member's total would round differently in a seed batch than in the whole cell."""
     return torch.stack([loss.detach() for loss in batch_losses], dim=1).sum(dim=1)
 
 
