@@ -317,7 +317,10 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
             outcome, message = "cancelled", f"stopped by request after epoch {epoch}"
             break
     if outcome != "diverged":
-        final = _evaluate(task, models, members, epoch + 1)
+        # Measured on the noise of the epoch after the last planned one, whenever the run ended: a network's
+        # final score must not depend on when the other networks it trained with stopped early (a cell
+        # trained in seed batches ends each batch at its own epoch).
+        final = _evaluate(task, models, members, cfg.epochs + 1)
         final = {a: {k: np.where(dead[a], np.nan, v) for k, v in m.items()} for a, m in final.items()}
         partly = [
             f"{int(d.sum())} of {d.size} {a} networks diverged (init seeds "

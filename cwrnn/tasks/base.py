@@ -11,6 +11,15 @@ import torch
 from ..models import SequenceModel
 
 
+def member_totals(batch_losses: list[torch.Tensor]) -> torch.Tensor:
+    """Each member's (R,) losses summed over the epoch's batches, (R,).
+
+    Summed along each member's own contiguous row: down the columns of a (batches, R) stack, torch
+    sums most members a vector register at a time and the last few one by one, in another order, so a
+    member's total would round differently in a seed batch than in the whole cell."""
+    return torch.stack([loss.detach() for loss in batch_losses], dim=1).sum(dim=1)
+
+
 class Task(Protocol):
     name: str
     input_size: int

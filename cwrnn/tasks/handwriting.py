@@ -18,6 +18,7 @@ import torch
 
 from ..data.handwriting import HandwritingData, HandwritingLine, load_handwriting
 from ..models import BidirectionalModel
+from .base import member_totals
 from .ctc import best_path, character_error_rate, ctc_loss_per_member, emissions
 
 #: Training batches are cut from pools of this many batches, each sorted by line length, so a batch pads
@@ -150,7 +151,7 @@ class HandwritingTask:
         return loss.cpu().numpy() / len(references), cer
 
     def metrics(self, model: BidirectionalModel, train_losses: list[torch.Tensor]) -> dict[str, np.ndarray]:
-        loss = torch.stack([b.detach() for b in train_losses]).sum(dim=0) / len(self.data.train)
+        loss = member_totals(train_losses) / len(self.data.train)
         val_loss, val_cer = self.evaluate(model, "val")
         return {
             "loss": loss.cpu().numpy(),

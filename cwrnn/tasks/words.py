@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ..data.speech_data import WORD_GROUPS, SpeechDataset, SpeechSplit, fsdd, load_folder, pad_batch, shipped_words
 from ..models import SequenceModel
+from .base import member_totals
 
 READOUTS = ("last", "mean")
 
@@ -156,7 +157,7 @@ class WordsTask:
         return (self.predictions(model, split) != targets[None, :]).mean(axis=1)
 
     def metrics(self, model: SequenceModel, train_losses: list[torch.Tensor]) -> dict[str, np.ndarray]:
-        loss = torch.stack([batch.detach() for batch in train_losses]).sum(dim=0) / len(self.data.train)
+        loss = member_totals(train_losses) / len(self.data.train)
         return {
             "loss": loss.cpu().numpy(),
             "train_error": self.error(model, "train"),
