@@ -136,6 +136,20 @@ def charts(d: dict, periods: list[int], numbers: clock_view.ClockNumbers) -> Non
         f"g/4 = {numbers.paper_bound:.2f}× for exponential periods",
     )
 
+    if measured := clock_view.load_measured_speed():
+        with st.expander("Measured speed beside the theoretical one"):
+            st.markdown("**One layer, forward and backward: the CW-RNN against an SRN of as many units**")
+            st.dataframe(measured.layers, hide_index=True, key="measured_layers")
+            st.markdown("**A training epoch of Experiment 1 at 1000 parameters** (milliseconds)")
+            st.dataframe(measured.epochs, hide_index=True, key="measured_epochs")
+            st.caption(
+                f"{measured.source} The theory counts recurrent multiply-adds only; a measured step also pays "
+                "fixed costs (reading the step's input, the nonlinearity, the readout, the calls themselves), "
+                "which weigh most in small networks. Narrow networks on the CPU run on the lab's compiled "
+                "kernels, wide ones and GPUs on torch's ops. These are the benchmark's designs, not yours: "
+                "`python benchmarks/forward_backward.py` and `benchmarks/epoch_speed.py` measure again."
+            )
+
     left, right = st.columns([3, 2])
     left.plotly_chart(viz.clock_figure(periods, steps), key="clock_chart")
     right.plotly_chart(

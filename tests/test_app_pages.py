@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from cwrnn import grid as paper_grid
 from cwrnn import paper
-from cwrnn.app import handwriting_view
+from cwrnn.app import clock_view, handwriting_view
 from cwrnn.config import RunConfig
 from cwrnn.runs.manager import ensure_manager
 from cwrnn.runs.store import TERMINAL_STATUSES, RunStore
@@ -224,6 +224,10 @@ def test_clock_page_shows_the_papers_design_by_default(store):
         "CW-RNN multiply-adds per step": ("348.7", "-78% vs SRN"),  # 348.6875 / 1600
         "Theoretical speed-up over an SRN": ("4.6×", ""),
     }
+    measured = clock_view.load_measured_speed()  # the shipped benchmark record, beside the theory
+    shown = [df.value for df in at.dataframe if "measured speed-up" in df.value.columns]
+    assert len(shown) == 1 and shown[0].equals(measured.layers)
+    assert measured.source in " ".join(c.value for c in at.caption)
 
 
 @pytest.mark.parametrize(

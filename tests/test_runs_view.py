@@ -327,6 +327,77 @@ def test_runs_group_by_task_and_keep_one_colour_each(store, four_runs):
 # ---- the clock explorer ---------------------------------------------------------------------------
 
 
+SPEED_RECORD = {
+    "forward_backward": {
+        "machine": "a test machine",
+        "torch": "2.13.0+cpu",
+        "date": "2026-12-01",
+        "device": "cpu",
+        "threads": 1,
+        "batch": 32,
+        "steps": 256,
+        "modules": 8,
+        "sizes": [
+            {"n": 64, "path": "kernels", "cwrnn_ms": 2.74, "srn_ms": 6.35, "speedup": 2.3114, "theory": 4.5689},
+            {"n": 1024, "path": "torch ops", "cwrnn_ms": 342.3, "srn_ms": 1171.0, "speedup": 3.421, "theory": 4.5689},
+        ],
+    },
+    "epoch": {
+        "date": "2026-11-30",
+        "setting": "Experiment 1: 1000 parameters",
+        "networks": {
+            "500": {
+                "kernels": {
+                    "ms_per_epoch": {"cwrnn": 30.16, "srn": 39.79, "lstm": 67.55},
+                    "ratios": {"cwrnn/srn": 0.758, "cwrnn/lstm": 0.4465},
+                }
+            }
+        },
+    },
+}
+
+
+def test_measured_speed_sits_beside_the_theory_with_where_and_when_it_was_measured(tmp_path):
+    m = clock_view.measured_speed(SPEED_RECORD)
+    assert m.layers.to_dict("records") == [
+        {
+            "hidden units": 64,
+            "CW-RNN (ms)": 2.7,
+            "SRN (ms)": 6.3,
+            "measured speed-up": 2.31,
+            "theoretical speed-up": 4.57,
+            "code path": "kernels",
+        },
+        {
+            "hidden units": 1024,
+            "CW-RNN (ms)": 342.3,
+            "SRN (ms)": 1171.0,
+            "measured speed-up": 3.42,
+            "theoretical speed-up": 4.57,
+            "code path": "torch ops",
+        },
+    ]
+    assert m.epochs.to_dict("records") == [
+        {
+            "networks": 500,
+            "code path": "kernels",
+            "CW-RNN (ms)": 30.2,
+            "SRN (ms)": 39.8,
+            "LSTM (ms)": 67.5,
+            "CW-RNN / SRN": 0.76,
+        }
+    ]
+    assert "a test machine (cpu, 1 thread, torch 2.13.0+cpu) on 2026-12-01" in m.source
+    assert "on 2026-11-30" in m.source
+    path = tmp_path / "speed.json"
+    path.write_text(json.dumps(SPEED_RECORD))
+    assert clock_view.load_measured_speed(path).layers.equals(m.layers)
+    for broken in ("{not json", json.dumps({"epoch": {}}), json.dumps([1, 2])):
+        path.write_text(broken)
+        assert clock_view.load_measured_speed(path) is None
+    assert clock_view.load_measured_speed(tmp_path / "missing.json") is None
+
+
 def test_parse_periods_reads_a_typed_list():
     assert clock_view.parse_periods("1, 2, 4, 8") == [1, 2, 4, 8]
     assert clock_view.parse_periods(" 1 3  9,27 ") == [1, 3, 9, 27]

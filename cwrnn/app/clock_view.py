@@ -3,8 +3,10 @@ many units, and the periods typed into it. Plain data, unit-tested without a bro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -95,3 +97,60 @@ def clock_numbers(
     return ClockNumbers(
         sizes, pd.DataFrame(rows), clock.theoretical_speedup(sizes, periods, connectivity), len(periods) / 4
     )
+
+
+#: What benchmarks/epoch_speed.py and forward_backward.py measured (BENCHMARKS.md, "Compiled kernels").
+SPEED_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "speed.json"
+
+
+@dataclass
+class MeasuredSpeed:
+    """The speed benchmark's record, as the Clock explorer shows it beside the theory."""
+
+    source: str  # machine, torch and date of each measurement
+    layers: pd.DataFrame  # CW-RNN against the same-path SRN at several widths: measured and theoretical speed-up
+    epochs: pd.DataFrame  # Experiment 1's epoch at 1000 parameters, per architecture
+
+
+def measured_speed(record: dict) -> MeasuredSpeed:
+    """Tables from a speed.json record (KeyError or TypeError if it is not one)."""
+    fb, ep = record["forward_backward"], record["epoch"]
+    layers = pd.DataFrame(
+        [
+            {
+                "hidden units": s["n"],
+                "CW-RNN (ms)": round(s["cwrnn_ms"], 1),
+                "SRN (ms)": round(s["srn_ms"], 1),
+                "measured speed-up": round(s["speedup"], 2),
+                "theoretical speed-up": round(s["theory"], 2),
+                "code path": s["path"],
+            }
+            for s in fb["sizes"]
+        ]
+    )
+    epochs = pd.DataFrame(
+        [
+            {
+                "networks": int(networks),
+                "code path": path,
+                **{f"{arch_label(a)} (ms)": round(ms, 1) for a, ms in timed["ms_per_epoch"].items()},
+                "CW-RNN / SRN": round(timed["ratios"]["cwrnn/srn"], 2),
+            }
+            for networks, paths in ep["networks"].items()
+            for path, timed in paths.items()
+        ]
+    )
+    source = (
+        f"Measured on {fb['machine']} ({fb['device']}, {fb['threads']} thread{'' if fb['threads'] == 1 else 's'}, torch {fb['torch']}) on {fb['date']}: "
+        f"forward and backward, {fb['modules']} modules, batch {fb['batch']}, {fb['steps']} steps. "
+        f"Epochs: {ep['setting']}, on {ep['date']}."
+    )
+    return MeasuredSpeed(source, layers, epochs)
+
+
+def load_measured_speed(path: Path = SPEED_FILE) -> MeasuredSpeed | None:
+    """The shipped measurements, or None where the file is missing or not a speed record."""
+    try:
+        return measured_speed(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
