@@ -7,6 +7,8 @@ from cwrnn import GRU, LSTM, ClockworkRNN
 from cwrnn.models.gated_scan import LSTMScan
 from cwrnn.models.scan import ClockworkScan
 
+pytestmark = pytest.mark.usefixtures("scan_path")
+
 
 def _leaf(*shape, gen):
     return (0.4 * torch.randn(*shape, dtype=torch.float64, generator=gen)).requires_grad_(True)

@@ -120,9 +120,11 @@ class ClockworkRNN(Stacked):
 
     def _make_plan(self, steps: int, device) -> StepPlan:
         patterns: dict[tuple[int, ...], int] = {}
-        rows, members, order = [], [], []
+        rows, members, order, units, starts = [], [], [], [], [0]
         for t in range(steps):
             active = tuple(self.active_modules(t))
+            units += [u for i in active for u in range(self.module_start[i], self.module_start[i + 1])]
+            starts.append(len(units))
             if active not in patterns:
                 patterns[active] = len(rows)
                 if active == tuple(range(len(active))):
@@ -134,7 +136,13 @@ class ClockworkRNN(Stacked):
             p = patterns[active]
             order.append((p, len(members[p])))
             members[p].append(t)
-        return StepPlan(tuple(rows), tuple(torch.tensor(m, device=device) for m in members), tuple(order))
+        return StepPlan(
+            tuple(rows),
+            tuple(torch.tensor(m, device=device) for m in members),
+            tuple(order),
+            torch.tensor(units, dtype=torch.int32),
+            torch.tensor(starts, dtype=torch.int64),
+        )
 
     # -- weights in the paper's column convention -------------------------------------------------
     def dense_weights(self) -> dict[str, torch.Tensor]:

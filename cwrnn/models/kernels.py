@@ -1,0 +1,192 @@
+"""The scans' CPU kernels (kernels.cpp, which says why they exist), built with the system's C++ compiler
+and called through ctypes.
+
+Not a torch C++ extension: compiling against torch's headers takes minutes on a small machine and needs
+ninja; kernels.cpp includes only the standard library and builds in about two seconds. It is built on
+first use (or by `python -m cwrnn.models.kernels`, which the install scripts run) into a cache folder,
+under a name made of a hash of the source, the flags and the CPU, since it is compiled for the CPU it
+runs on (-march=native). Without a compiler, or if the build fails, the scans use torch ops (the path
+that CUDA and wide networks always take) and `problem()` says why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("kernels.cpp")
+#: Widest hidden layer the kernels take. They run one network at a time, fast while its weights stay in
+#: the core's cache; wider networks are matmul-bound, where torch's (MKL) matmuls win.
+MAX_HIDDEN = 128
+FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"]
+#: glibc's vector tanhf and expf (libmvec); where the build with them fails, it is retried without.
+VECTOR_MATH = ["-DCWRNN_LIBMVEC", "-lmvec"]
+DTYPES = {torch.float32: "f32", torch.float64: "f64"}
+
+_library: ctypes.CDLL | None = None
+_problem: str | None = None
+_enabled = True
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cwrnn"
+
+
+def _cpu() -> str:
+    """The CPU's feature flags (what -march=native compiles for), or its name where Linux does not say."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()}"
+
+
+def _build(compiler: str) -> Path:
+    key = hashlib.sha256(b"\0".join(s.encode() for s in [SOURCE.read_text(), *FLAGS, compiler, _cpu()])).hexdigest()
+    target = cache_dir() / f"kernels-{key[:16]}.so"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for extra in (VECTOR_MATH, []):
+        # Built under a temporary name and renamed: parallel worker processes may build at the same time.
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
+        cmd = [compiler, *FLAGS, str(SOURCE), "-o", tmp, *extra]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode == 0:
+            os.replace(tmp, target)
+            return target
+        os.unlink(tmp)
+        errors.append(f"{' '.join(cmd)}:\n{done.stderr.strip()}")
+    raise RuntimeError("\n".join(errors))
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled kernels, built on first call; None where they cannot be (see `problem`)."""
+    global _library, _problem
+    if _library is None and _problem is None:
+        compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+        if compiler is None:
+            _problem = "no C++ compiler found (install g++, or set CXX)"
+        else:
+            try:
+                _library = ctypes.CDLL(str(_build(compiler)))
+            except (OSError, RuntimeError) as e:
+                _problem = f"building the scan kernels failed: {e}"
+        if _problem:
+            warnings.warn(f"{_problem}; the CPU scans fall back to torch ops (slower)", stacklevel=2)
+    return _library
+
+
+def problem() -> str | None:
+    """Why the kernels are not available, or None."""
+    library()
+    return _problem
+
+
+def usable(W: torch.Tensor, hidden_size: int) -> bool:
+    """Whether a scan with these weights runs in the kernels."""
+    return (
+        _enabled
+        and W.device.type == "cpu"
+        and W.dtype in DTYPES
+        and hidden_size <= MAX_HIDDEN
+        and library() is not None
+    )
+
+
+@contextmanager
+def torch_ops():
+    """Run the scans with torch ops in this block (tests of that path; benchmarks comparing the two)."""
+    global _enabled
+    before, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = before
+
+
+def _call(name: str, dtype: torch.dtype, *args) -> None:
+    converted = []
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            if not a.is_contiguous():
+                raise ValueError(f"{name}: every tensor must be contiguous")
+            converted.append(ctypes.c_void_p(a.data_ptr()))
+        elif a is None or isinstance(a, ctypes.c_void_p):
+            converted.append(a)
+        else:
+            converted.append(ctypes.c_int64(a))
+    getattr(library(), f"{name}_{DTYPES[dtype]}")(*converted)
+
+
+def _drive(drive: torch.Tensor) -> tuple:
+    """A (R, B, T, rows) input term as its address and its member, batch and time strides (0 where
+    expanded): a network without input passes its bias, expanded over batch and time without a copy."""
+    if drive.stride(-1) != 1:
+        raise ValueError("the drive's rows must be contiguous")
+    return (ctypes.c_void_p(drive.data_ptr()), *drive.stride()[:3])
+
+
+def clockwork_forward(W, drive, h0, active, starts) -> torch.Tensor:
+    """States of ClockworkScan (shapes there), member-major (R, B, T, n); step t updates the units
+    active[starts[t]:starts[t + 1]]."""
+    R, B, n = h0.shape
+    T = len(starts) - 1
+    out = h0.new_empty(R, B, T, n)
+    _call("cw_forward", W.dtype, R, B, T, n, W, *_drive(drive), h0, active, starts, out)
+    return out
+
+
+def clockwork_backward(W, h0, out, grad_out, active, starts, *, pre_grads: bool):
+    """(dW, db, G, dh0) from member-major states and their gradients (R, B, T, n); G, when pre_grads,
+    holds the pre-activation gradients (R, B, T, n), zero for held units."""
+    R, B, T, n = out.shape
+    dW, db, dh0 = torch.zeros_like(W), W.new_zeros(R, n), torch.empty_like(h0)
+    G = torch.zeros_like(out) if pre_grads else None
+    _call("cw_backward", W.dtype, R, B, T, n, W, h0, out, grad_out, active, starts, dW, db, G, dh0)
+    return dW, db, G, dh0
+
+
+def lstm_forward(W, drive, peep, h0, steps: int):
+    """(out, cells, tanh_cells, gates) of LSTMScan, member-major (R, B, T, n); gates (R, B, T, 4n) after
+    their nonlinearities."""
+    R, B, n = h0.shape
+    out, cells, tanh_cells = (h0.new_empty(R, B, steps, n) for _ in range(3))
+    gates = h0.new_empty(R, B, steps, 4 * n)
+    _call("lstm_forward", W.dtype, R, B, steps, n, W, *_drive(drive), peep, h0, out, cells, tanh_cells, gates)
+    return out, cells, tanh_cells, gates
+
+
+def lstm_backward(W, peep, h0, out, cells, tanh_cells, gates, grad_out, *, pre_grads: bool):
+    """(dW, db, dpeep, G, dh0), member-major like lstm_forward; G (R, B, T, 4n) the gates' pre-activation
+    gradients, when pre_grads."""
+    R, B, T, n = out.shape
+    dW, db, dh0 = torch.zeros_like(W), W.new_zeros(R, 4 * n), torch.empty_like(h0)
+    dpeep = torch.zeros_like(peep) if peep is not None else None
+    G = torch.empty_like(gates) if pre_grads else None
+    _call(
+        "lstm_backward",
+        W.dtype,
+        *(R, B, T, n, W, peep, h0, out, cells, tanh_cells, gates, grad_out, dW, db, dpeep, G, dh0),
+    )
+    return dW, db, dpeep, G, dh0
+
+
+if __name__ == "__main__":  # the install scripts build the kernels here, so that errors show at install
+    lib = library()
+    print(f"scan kernels: {problem() or 'built'}", file=sys.stderr if lib is None else sys.stdout)
