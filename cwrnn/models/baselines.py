@@ -6,9 +6,18 @@ from collections.abc import Sequence
 
 import torch
 
-from .clockwork import ClockworkRNN, _outputs, _prepare_h0, _prepare_input
-from .ensemble import Stacked, initialise, seed_list
+from . import kernels
+from .clockwork import (
+    ClockworkRNN,
+    _outputs,
+    _prepare_h0,
+    _prepare_input,
+    _readout_layout,
+    _readout_weights,
+)
+from .ensemble import Stacked, StackedLinear, initialise, seed_list
 from .gated_scan import GRUScan, LSTMScan
+from .kernel_scan import LSTMKernelScan
 
 
 class SRN(ClockworkRNN):
@@ -87,13 +96,26 @@ class LSTM(Stacked):
         steps: int | None = None,
         batch_size: int = 1,
     ):
+        return _outputs(self, self._scan(x, h0, steps, batch_size)[0])
+
+    def read(self, readout: StackedLinear, x=None, *, steps=None, batch_size=1):
+        out, y = self._scan(x, None, steps, batch_size, readout)
+        hidden = _outputs(self, out)[0]
+        return (readout(hidden) if y is None else _readout_layout(self, readout, y)), hidden
+
+    def _scan(self, x, h0, steps, batch_size, readout: StackedLinear | None = None):
+        """(time-major states, y) as ClockworkRNN._scan's; keeps the final cell state."""
         W = self.stack(self.W_H)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
         peep = self.stack(self.peep) if self.peepholes else None
-        out, cells = LSTMScan.apply(W, self.stack(self.W_I), self.stack(self.b), peep, x, h, steps)
+        args = (W, self.stack(self.W_I), self.stack(self.b), peep, x, h, steps)
+        if kernels.usable(W, self.hidden_size):
+            out, cells, y = LSTMKernelScan.apply(*args, *_readout_weights(readout))
+        else:
+            (out, cells), y = LSTMScan.apply(*args), None
         self.last_cell = self.unstack(cells[-1].clone())  # a copy: a view would keep every step's cells
-        return _outputs(self, out)
+        return out, y
 
 
 class GRU(Stacked):

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from .. import clock
-from .ensemble import Stacked, initialise, seed_list
+from . import kernels
+from .ensemble import Stacked, StackedLinear, initialise, seed_list
+from .kernel_scan import ClockworkKernelScan
 from .scan import ClockworkScan, StepPlan
 
 
@@ -183,11 +185,37 @@ class ClockworkRNN(Stacked):
         steps: int | None = None,
         batch_size: int = 1,
     ):
+        return _outputs(self, self._scan(x, h0, steps, batch_size)[0])
+
+    def read(self, readout: StackedLinear, x=None, *, steps=None, batch_size=1):
+        out, y = self._scan(x, None, steps, batch_size, readout)
+        hidden = _outputs(self, out)[0]
+        return (readout(hidden) if y is None else _readout_layout(self, readout, y)), hidden
+
+    def _scan(self, x, h0, steps, batch_size, readout: StackedLinear | None = None):
+        """(time-major states, y): y is the readout's output where the compiled kernels computed it inside
+        the scan, else None."""
         W = self.stack(self.W_H * self.mask)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
-        out = ClockworkScan.apply(W, self.stack(self.W_I), self.stack(self.b), x, h, self._plan(steps, W.device))
-        return _outputs(self, out)
+        args = (W, self.stack(self.W_I), self.stack(self.b), x, h, self._plan(steps, W.device))
+        if kernels.usable(W, self.hidden_size):
+            return ClockworkKernelScan.apply(*args, *_readout_weights(readout))
+        return ClockworkScan.apply(*args), None
+
+
+def _readout_weights(readout: StackedLinear | None) -> tuple:
+    """A readout's weights (R, O, n) and bias (R, O) for the kernels; (None, None) without one."""
+    if readout is None:
+        return None, None
+    return readout.stack(readout.weight), readout.stack(readout.bias)
+
+
+def _readout_layout(model, readout: StackedLinear, y: torch.Tensor) -> torch.Tensor:
+    """The kernels' (R, B, T, O) readout in the layout readout(hidden) would have."""
+    if not model.batch_first:
+        y = y.transpose(1, 2)
+    return readout.unstack(y)
 
 
 def _prepare_input(model, x, steps, batch_size):

@@ -10,17 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from . import kernels
-from .scan import (
-    first_order,
-    input_drive,
-    input_grads,
-    member_major,
-    previous,
-    sigmoid_backward,
-    tanh_backward,
-    time_major,
-)
+from .scan import first_order, previous, sigmoid_backward, tanh_backward
 
 
 class LSTMScan(torch.autograd.Function):
@@ -35,15 +25,6 @@ class LSTMScan(torch.autograd.Function):
     def forward(ctx, W, W_I, b, peep, x, h0, steps: int):
         R, B, n = h0.shape
         T = steps
-        ctx.native = kernels.usable(W, n)
-        if ctx.native:
-            drive = b[:, None, None].expand(R, B, T, 4 * n) if x is None else input_drive(W_I, b, x)
-            peep = peep.contiguous() if peep is not None else None
-            out, cells, tanh_cells, gates = kernels.lstm_forward(W.contiguous(), drive, peep, h0.contiguous(), T)
-            ctx.save_for_backward(W, W_I, peep, x, h0, out, cells, tanh_cells, gates)
-            out, cells = time_major(out), time_major(cells)
-            ctx.mark_non_differentiable(cells)
-            return out, cells
         out, cells, tanh_cells = (h0.new_empty(T, R, B, n) for _ in range(3))
         gates = h0.new_empty(4, T, R, B, n)  # after their nonlinearities
         right = W.transpose(1, 2).contiguous()
@@ -76,22 +57,6 @@ class LSTMScan(torch.autograd.Function):
     @first_order
     def backward(ctx, grad_out, _grad_cells):
         W, W_I, peep, x, h0, out, cells, tanh_cells, gates = ctx.saved_tensors
-        if ctx.native:
-            dW, db, dpeep, dz, dh = kernels.lstm_backward(
-                W.contiguous(),
-                peep,
-                h0.contiguous(),
-                out,
-                cells,
-                tanh_cells,
-                gates,
-                member_major(grad_out),
-                pre_grads=x is not None,
-            )
-            dW_I = dx = None
-            if x is not None:
-                dW_I, dx = input_grads(dz, W_I, x, ctx.needs_input_grad[1], ctx.needs_input_grad[4])
-            return dW, dW_I, db, dpeep, dx, dh, None
         T, R, B, n = out.shape
         i, f, g, o = gates
         # Everything that does not depend on the incoming gradient, for all steps at once:

@@ -108,6 +108,50 @@ struct Drive {
   i64 r, b, t;  // strides in elements
 };
 
+// ---- the readout y_t = W_O h_t + b_O, computed inside the scans while h_t is in cache --------------------
+// W_O (R, O, n), b_O (R, O), y (R, B, T, O); null W_O: no readout. Reading the states again afterwards, in
+// torch, cost a quarter of a training step at the lab's sizes (a second pass over all of them, and batched
+// matmuls with a dimension of 1). Backward: W_O^T dy_t joins the state's gradient, dW_O and db_O accumulate.
+
+template <typename T>
+struct Readout {
+  const T *W, *b;
+  i64 O, Op, n, np;
+  std::vector<T> Wt, Wp, dWp, buf, gy;
+
+  Readout(const T* W_, const T* b_, i64 O_, i64 n_) : W(W_), b(b_), O(O_), Op(padded(O_)), n(n_), np(padded(n_)) {
+    buf.assign(std::max(Op, np), 0);
+    gy.assign(Op, 0);
+  }
+  bool on() const { return W != nullptr; }
+
+  void start_forward(i64 r) {
+    if (on()) pad(Wt, W + r * O * n, O, n, Op, np, true);
+  }
+  void emit(i64 r, const T* h, T* y) {  // h padded
+    combine(buf.data(), Wt.data(), Op, h, np, Op);
+    for (i64 o = 0; o < O; o++) y[o] = b[r * O + o] + buf[o];
+  }
+
+  void start_backward(i64 r) {
+    if (!on()) return;
+    pad(Wp, W + r * O * n, O, n, Op, np, false);
+    dWp.assign(O * np, 0);
+  }
+  void pull(const T* dy, const T* h, T* dh, T* db_r) {  // h, dh padded
+    std::memcpy(gy.data(), dy, O * sizeof(T));
+    combine(buf.data(), Wp.data(), np, gy.data(), Op, np);
+    for (i64 j = 0; j < n; j++) dh[j] += buf[j];
+    for (i64 o = 0; o < O; o++) {
+      axpy(dWp.data() + o * np, gy[o], h, np);
+      db_r[o] += gy[o];
+    }
+  }
+  void finish_backward(i64 r, T* dW) {
+    if (on()) unpad(dW + r * O * n, dWp, O, n, np);
+  }
+};
+
 // ---- CW-RNN: h_t[rows] = tanh(W[rows] h_{t-1} + drive_t[rows]); the other units hold h_{t-1} ----------
 // Step t's active units are act = rows[starts[t] : starts[t + 1]], ascending. A step computes the rows
 // 0 .. act[k - 1]: exactly the active ones when they are the fastest modules (periods that divide each
@@ -117,11 +161,12 @@ inline i64 reach(const int32_t* act, i64 k) { return k ? act[k - 1] + 1 : 0; }
 
 template <typename T>
 void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* h0,
-                const int32_t* rows, const i64* starts, T* out) {
+                const int32_t* rows, const i64* starts, T* out, Readout<T> ro, T* y) {
   const i64 np = padded(n);
   std::vector<T> Wt, h(np, 0), pre(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wt, W + r * n * n, n, n, np, np, true);
+    ro.start_forward(r);
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
       std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
@@ -134,47 +179,56 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
         tanh_all(pre.data(), m);
         for (i64 a = 0; a < k; a++) h[act[a]] = pre[act[a]];
         std::memcpy(out + (member * steps + t) * n, h.data(), n * sizeof(T));
+        if (ro.on()) ro.emit(r, h.data(), y + (member * steps + t) * ro.O);
       }
     }
   }
 }
 
-// dW, db accumulate over steps and the batch; G, when given, receives each step's pre-activation
-// gradient (zero for held units: the caller zeroes it), from which torch derives the input's gradients.
+// dW, db (and the readout's dW_O, db_O) accumulate over steps and the batch; grad_out, the gradient of the
+// states themselves, may be null (only the readout was used). G, when given, receives each step's
+// pre-activation gradient (zero for held units: the caller zeroes it), from which torch derives the
+// input's gradients.
 template <typename T>
 void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, const T* grad_out,
-                 const int32_t* rows, const i64* starts, T* dW, T* db, T* G, T* dh0) {
+                 const int32_t* rows, const i64* starts, T* dW, T* db, T* G, T* dh0, Readout<T> ro, const T* grad_y,
+                 T* dW_O, T* db_O) {
   const i64 np = padded(n);
-  std::vector<T> Wp, dWp, dh(np, 0), back(np, 0), before(np, 0), g(np, 0);
+  std::vector<T> Wp, dWp, dh(np, 0), back(np, 0), now(np, 0), before(np, 0), g(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wp, W + r * n * n, n, n, np, np, false);
     dWp.assign(n * np, 0);
+    ro.start_backward(r);
     T* dbr = db + r * n;
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
-      std::memcpy(dh.data(), grad_out + ((member + 1) * steps - 1) * n, n * sizeof(T));
+      std::fill(dh.begin(), dh.end(), T(0));
+      std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
       for (i64 t = steps - 1; t >= 0; t--) {
         const i64 at = (member * steps + t) * n;
-        const T* y = out + at;
-        std::memcpy(before.data(), t ? y - n : h0 + member * n, n * sizeof(T));
+        if (grad_out)
+          for (i64 j = 0; j < n; j++) dh[j] += grad_out[at + j];
+        if (ro.on()) ro.pull(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
+        std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
         const int32_t* act = rows + starts[t];
         const i64 k = starts[t + 1] - starts[t], m = padded(reach(act, k));
         std::fill(g.begin(), g.begin() + m, T(0));
         for (i64 a = 0; a < k; a++) {
           const i64 i = act[a];
-          g[i] = dh[i] * (1 - y[i] * y[i]);
+          g[i] = dh[i] * (1 - now[i] * now[i]);
           dh[i] = 0;  // an updated unit's old value reaches the loss only through the weights
           dbr[i] += g[i];
           axpy(dWp.data() + i * np, g[i], before.data(), np);
           if (G) G[at + i] = g[i];
         }
         combine(back.data(), Wp.data(), np, g.data(), m, np);
-        const T* next = t ? grad_out + at - n : nullptr;
-        for (i64 j = 0; j < n; j++) dh[j] += back[j] + (next ? next[j] : T(0));
+        for (i64 j = 0; j < n; j++) dh[j] += back[j];
+        now.swap(before);
       }
       std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
     }
     unpad(dW + r * n * n, dWp, n, n, np);
+    ro.finish_backward(r, dW_O);
   }
 }
 
@@ -185,11 +239,12 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const 
 
 template <typename T>
 void lstm_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* peep,
-                  const T* h0, T* out, T* cells, T* tanh_cells, T* gates) {
+                  const T* h0, T* out, T* cells, T* tanh_cells, T* gates, Readout<T> ro, T* y) {
   const i64 np = padded(n), n4 = padded(4 * n);
   std::vector<T> Wt, zw(n4, 0), z(4 * np, 0), h(np, 0), c(np, 0), tc(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wt, W + r * 4 * n * n, 4 * n, n, n4, np, true);
+    ro.start_forward(r);
     const T* p = peep ? peep + r * 3 * n : nullptr;
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
@@ -219,30 +274,37 @@ void lstm_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Dr
         std::memcpy(cells + at, c.data(), n * sizeof(T));
         std::memcpy(tanh_cells + at, tc.data(), n * sizeof(T));
         for (i64 q = 0; q < 4; q++) std::memcpy(gates + 4 * at + q * n, z.data() + q * np, n * sizeof(T));
+        if (ro.on()) ro.emit(r, h.data(), y + (member * steps + t) * ro.O);
       }
     }
   }
 }
 
-// dW, db, dpeep accumulate (zeroed by the caller); G as in cw_backward, (R, B, T, 4n).
+// dW, db, dpeep accumulate (zeroed by the caller); grad_out, G and the readout as in cw_backward, G
+// (R, B, T, 4n).
 template <typename T>
 void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, const T* h0, const T* out,
                    const T* cells, const T* tanh_cells, const T* gates, const T* grad_out, T* dW, T* db, T* dpeep,
-                   T* G, T* dh0) {
+                   T* G, T* dh0, Readout<T> ro, const T* grad_y, T* dW_O, T* db_O) {
   const i64 np = padded(n), n4 = padded(4 * n);
-  std::vector<T> Wp, dWp, dh(np, 0), back(np, 0), before(np, 0), dc(n), dz(n4, 0), zero(n, 0);
+  std::vector<T> Wp, dWp, dh(np, 0), now(np, 0), before(np, 0), dc(n), dz(n4, 0), zero(n, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wp, W + r * 4 * n * n, 4 * n, n, n4, np, false);
     dWp.assign(4 * n * np, 0);
+    ro.start_backward(r);
     const T* p = peep ? peep + r * 3 * n : nullptr;
     T* dbr = db + r * 4 * n;
     T* dp = peep ? dpeep + r * 3 * n : nullptr;
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
-      std::memcpy(dh.data(), grad_out + ((member + 1) * steps - 1) * n, n * sizeof(T));
+      std::fill(dh.begin(), dh.end(), T(0));
       std::fill(dc.begin(), dc.end(), T(0));
+      std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
       for (i64 t = steps - 1; t >= 0; t--) {
         const i64 at = (member * steps + t) * n;
+        if (grad_out)
+          for (i64 j = 0; j < n; j++) dh[j] += grad_out[at + j];
+        if (ro.on()) ro.pull(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
         const T *i = gates + 4 * at, *f = i + n, *g = f + n, *o = g + n;
         const T *c = cells + at, *tc = tanh_cells + at;
         const T* c_prev = t ? c - n : zero.data();
@@ -270,41 +332,46 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
           axpy(dWp.data() + q * np, dz[q], before.data(), np);
         }
         if (G) std::memcpy(G + 4 * at, dz.data(), 4 * n * sizeof(T));
-        combine(back.data(), Wp.data(), np, dz.data(), n4, np);
-        const T* next = t ? grad_out + at - n : nullptr;
-        for (i64 j = 0; j < n; j++) dh[j] = back[j] + (next ? next[j] : T(0));
+        combine(dh.data(), Wp.data(), np, dz.data(), n4, np);  // the gradient reaching h_{t-1}
+        now.swap(before);
       }
       std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
     }
     unpad(dW + r * 4 * n * n, dWp, 4 * n, n, np);
+    ro.finish_backward(r, dW_O);
   }
 }
 
 }  // namespace
 
 // C entry points, one per dtype (ctypes calls them with raw pointers; kernels.py checks every layout).
+// O is the readout's width; W_O null (and O 0) without one.
 #define ENTRY_POINTS(T, suffix)                                                                               \
   extern "C" void cw_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,     \
                                       i64 db, i64 dt, const T* h0, const int32_t* rows, const i64* starts,    \
-                                      T* out) {                                                               \
-    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, rows, starts, out);                           \
+                                      T* out, i64 O, const T* W_O, const T* b_O, T* y) {                      \
+    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, rows, starts, out, Readout<T>(W_O, b_O, O, n),  \
+               y);                                                                                            \
   }                                                                                                           \
   extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, \
                                        const T* grad_out, const int32_t* rows, const i64* starts, T* dW,      \
-                                       T* db, T* G, T* dh0) {                                                 \
-    cw_backward(R, B, steps, n, W, h0, out, grad_out, rows, starts, dW, db, G, dh0);                          \
+                                       T* db, T* G, T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O,    \
+                                       T* db_O) {                                                             \
+    cw_backward(R, B, steps, n, W, h0, out, grad_out, rows, starts, dW, db, G, dh0,                           \
+                Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                          \
   }                                                                                                           \
   extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
                                         i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
-                                        T* tanh_cells, T* gates) {                                            \
-    lstm_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, peep, h0, out, cells, tanh_cells, gates);       \
+                                        T* tanh_cells, T* gates, i64 O, const T* W_O, const T* b_O, T* y) {   \
+    lstm_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, peep, h0, out, cells, tanh_cells, gates,        \
+                 Readout<T>(W_O, b_O, O, n), y);                                                              \
   }                                                                                                           \
   extern "C" void lstm_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep,           \
                                          const T* h0, const T* out, const T* cells, const T* tanh_cells,      \
                                          const T* gates, const T* grad_out, T* dW, T* db, T* dpeep, T* G,     \
-                                         T* dh0) {                                                            \
+                                         T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {    \
     lstm_backward(R, B, steps, n, W, peep, h0, out, cells, tanh_cells, gates, grad_out, dW, db, dpeep, G,     \
-                  dh0);                                                                                       \
+                  dh0, Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                   \
   }
 
 ENTRY_POINTS(float, f32)

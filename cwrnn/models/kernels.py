@@ -142,49 +142,85 @@ def _drive(drive: torch.Tensor) -> tuple:
     return (ctypes.c_void_p(drive.data_ptr()), *drive.stride()[:3])
 
 
-def clockwork_forward(W, drive, h0, active, starts) -> torch.Tensor:
-    """States of ClockworkScan (shapes there), member-major (R, B, T, n); step t updates the units
-    active[starts[t]:starts[t + 1]]."""
+def _readout(W_O, b_O=None) -> tuple:
+    """The kernels' readout arguments: its width, weights (R, O, n) and bias (R, O); none: (0, None, None)."""
+    return (0, None, None) if W_O is None else (W_O.shape[1], W_O, b_O)
+
+
+def clockwork_forward(W, drive, h0, active, starts, W_O=None, b_O=None):
+    """(states, y) of the CW-RNN (shapes in kernel_scan.py), member-major: states (R, B, T, n), y (R, B, T, O)
+    the readout W_O h_t + b_O when W_O is given (else None). Step t updates active[starts[t]:starts[t + 1]]."""
     R, B, n = h0.shape
     T = len(starts) - 1
     out = h0.new_empty(R, B, T, n)
-    _call("cw_forward", W.dtype, R, B, T, n, W, *_drive(drive), h0, active, starts, out)
-    return out
+    y = None if W_O is None else h0.new_empty(R, B, T, W_O.shape[1])
+    _call("cw_forward", W.dtype, R, B, T, n, W, *_drive(drive), h0, active, starts, out, *_readout(W_O, b_O), y)
+    return out, y
 
 
-def clockwork_backward(W, h0, out, grad_out, active, starts, *, pre_grads: bool):
-    """(dW, db, G, dh0) from member-major states and their gradients (R, B, T, n); G, when pre_grads,
-    holds the pre-activation gradients (R, B, T, n), zero for held units."""
+def clockwork_backward(W, h0, out, grad_out, active, starts, *, pre_grads: bool, W_O=None, grad_y=None):
+    """(dW, db, G, dh0, dW_O, db_O) from member-major states and the gradients of the states (grad_out, or
+    None) and of the readout (grad_y, or None). G, when pre_grads, holds the pre-activation gradients
+    (R, B, T, n), zero for held units."""
     R, B, T, n = out.shape
     dW, db, dh0 = torch.zeros_like(W), W.new_zeros(R, n), torch.empty_like(h0)
     G = torch.zeros_like(out) if pre_grads else None
-    _call("cw_backward", W.dtype, R, B, T, n, W, h0, out, grad_out, active, starts, dW, db, G, dh0)
-    return dW, db, G, dh0
+    dW_O, db_O = _readout_grads(W_O, grad_y)
+    _call(
+        "cw_backward",
+        W.dtype,
+        *(R, B, T, n, W, h0, out, grad_out, active, starts, dW, db, G, dh0),
+        *_readout_backward(W_O, grad_y, dW_O, db_O),
+    )
+    return dW, db, G, dh0, dW_O, db_O
 
 
-def lstm_forward(W, drive, peep, h0, steps: int):
-    """(out, cells, tanh_cells, gates) of LSTMScan, member-major (R, B, T, n); gates (R, B, T, 4n) after
-    their nonlinearities."""
+def lstm_forward(W, drive, peep, h0, steps: int, W_O=None, b_O=None):
+    """(out, cells, tanh_cells, gates, y) of the peephole LSTM, member-major (R, B, T, n); gates
+    (R, B, T, 4n) after their nonlinearities; y as in clockwork_forward."""
     R, B, n = h0.shape
     out, cells, tanh_cells = (h0.new_empty(R, B, steps, n) for _ in range(3))
     gates = h0.new_empty(R, B, steps, 4 * n)
-    _call("lstm_forward", W.dtype, R, B, steps, n, W, *_drive(drive), peep, h0, out, cells, tanh_cells, gates)
-    return out, cells, tanh_cells, gates
+    y = None if W_O is None else h0.new_empty(R, B, steps, W_O.shape[1])
+    _call(
+        "lstm_forward",
+        W.dtype,
+        *(R, B, steps, n, W, *_drive(drive), peep, h0, out, cells, tanh_cells, gates),
+        *_readout(W_O, b_O),
+        y,
+    )
+    return out, cells, tanh_cells, gates, y
 
 
-def lstm_backward(W, peep, h0, out, cells, tanh_cells, gates, grad_out, *, pre_grads: bool):
-    """(dW, db, dpeep, G, dh0), member-major like lstm_forward; G (R, B, T, 4n) the gates' pre-activation
-    gradients, when pre_grads."""
+def lstm_backward(W, peep, h0, out, cells, tanh_cells, gates, grad_out, *, pre_grads: bool, W_O=None, grad_y=None):
+    """(dW, db, dpeep, G, dh0, dW_O, db_O), member-major like lstm_forward; G (R, B, T, 4n) the gates'
+    pre-activation gradients, when pre_grads; grad_out and grad_y as in clockwork_backward."""
     R, B, T, n = out.shape
     dW, db, dh0 = torch.zeros_like(W), W.new_zeros(R, 4 * n), torch.empty_like(h0)
     dpeep = torch.zeros_like(peep) if peep is not None else None
     G = torch.empty_like(gates) if pre_grads else None
+    dW_O, db_O = _readout_grads(W_O, grad_y)
     _call(
         "lstm_backward",
         W.dtype,
         *(R, B, T, n, W, peep, h0, out, cells, tanh_cells, gates, grad_out, dW, db, dpeep, G, dh0),
+        *_readout_backward(W_O, grad_y, dW_O, db_O),
     )
-    return dW, db, dpeep, G, dh0
+    return dW, db, dpeep, G, dh0, dW_O, db_O
+
+
+def _readout_grads(W_O, grad_y) -> tuple:
+    """Zeroed (dW_O, db_O) for the kernels to accumulate into; (None, None) when no gradient reaches y."""
+    if W_O is None or grad_y is None:
+        return None, None
+    return torch.zeros_like(W_O), W_O.new_zeros(W_O.shape[:2])
+
+
+def _readout_backward(W_O, grad_y, dW_O, db_O) -> tuple:
+    """The backward kernels' readout arguments: O, W_O, grad_y, dW_O, db_O; all off when dW_O is None."""
+    if dW_O is None:
+        return 0, None, None, None, None
+    return W_O.shape[1], W_O, grad_y, dW_O, db_O
 
 
 if __name__ == "__main__":  # the install scripts build the kernels here, so that errors show at install

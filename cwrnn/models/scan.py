@@ -22,8 +22,6 @@ from dataclasses import dataclass
 
 import torch
 
-from . import kernels
-
 
 @dataclass(frozen=True)
 class StepPlan:
@@ -94,12 +92,6 @@ class ClockworkScan(torch.autograd.Function):
     def forward(ctx, W, W_I, b, x, h0, plan: StepPlan):
         R, B, n = h0.shape
         T = len(plan.order)
-        ctx.plan, ctx.native = plan, kernels.usable(W, n)
-        if ctx.native:
-            drive = b[:, None, None].expand(R, B, T, n) if x is None else input_drive(W_I, b, x)
-            out = kernels.clockwork_forward(W.contiguous(), drive, h0.contiguous(), plan.active, plan.starts)
-            ctx.save_for_backward(W, W_I, x, h0, out)
-            return time_major(out)
         out = h0.new_empty(T, R, B, n)
         right = [_rows(W, rows, 1).transpose(1, 2).contiguous() for rows in plan.rows]  # (R, n, k)
         drive = []
@@ -122,6 +114,7 @@ class ClockworkScan(torch.autograd.Function):
             else:
                 o.copy_(h).index_copy_(-1, rows, pre)
             h = o
+        ctx.plan = plan
         ctx.save_for_backward(W, W_I, x, h0, out)
         return out
 
@@ -130,20 +123,6 @@ class ClockworkScan(torch.autograd.Function):
     def backward(ctx, grad_out):
         W, W_I, x, h0, out = ctx.saved_tensors
         plan = ctx.plan
-        if ctx.native:
-            dW, db, G, dh = kernels.clockwork_backward(
-                W.contiguous(),
-                h0.contiguous(),
-                out,
-                member_major(grad_out),
-                plan.active,
-                plan.starts,
-                pre_grads=x is not None,
-            )
-            dW_I = dx = None
-            if x is not None:
-                dW_I, dx = input_grads(G, W_I, x, ctx.needs_input_grad[1], ctx.needs_input_grad[3])
-            return dW, dW_I, db, dx, dh, None
         T, R, B, n = out.shape
         # Per pattern, a buffer for the pre-activation gradients at its steps and rows.
         grads = [out.new_empty(len(steps), R, B, _width(rows)) for rows, steps in zip(plan.rows, plan.steps)]
@@ -181,30 +160,6 @@ class ClockworkScan(torch.autograd.Function):
             if dx is not None:
                 dx.index_copy_(2, steps, torch.einsum("mrbk,rki->rbmi", g, _rows(W_I, rows, 1)))
         return dW, dW_I, db, dx, dh, None
-
-
-def input_drive(W_I: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """W_I x_t + b for every step and every row, (R, B, T, rows): one batched matmul before the scan."""
-    R, B, T, _ = x.shape
-    return torch.baddbmm(b.unsqueeze(1), x.reshape(R, B * T, -1), W_I.transpose(1, 2)).view(R, B, T, -1)
-
-
-def input_grads(G: torch.Tensor, W_I: torch.Tensor, x: torch.Tensor, want_W_I: bool, want_x: bool) -> tuple:
-    """(dW_I, dx) from the pre-activation gradients G (R, B, T, rows) of the drive W_I x_t + b."""
-    dW_I = torch.einsum("rbtk,rbti->rki", G, x) if want_W_I else None
-    dx = torch.einsum("rbtk,rki->rbti", G, W_I) if want_x else None
-    return dW_I, dx
-
-
-def time_major(states: torch.Tensor) -> torch.Tensor:
-    """The kernels' member-major (R, B, T, n) states as the (T, R, B, n) view every scan returns."""
-    return states.permute(2, 0, 1, 3)
-
-
-def member_major(grad: torch.Tensor) -> torch.Tensor:
-    """A (T, R, B, n) gradient as contiguous (R, B, T, n) memory; no copy when it arrives as the transpose
-    of the (R, B, T, n) outputs the models hand out (cwrnn.models.clockwork._outputs)."""
-    return grad.permute(1, 2, 0, 3).contiguous()
 
 
 def sigmoid_backward(grad, y, out=None):
