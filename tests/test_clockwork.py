@@ -213,13 +213,14 @@ def test_input_of_another_dtype_is_converted_like_h0():
 
 
 @pytest.mark.parametrize("periods", [[1, 2, 4, 8], [1, 3, 4, 10]])
-def test_the_kernels_schedule_lists_exactly_the_active_units(periods):
-    """The compiled kernels update at step t the units active[starts[t]:starts[t + 1]]."""
+def test_the_kernels_schedule_lists_exactly_the_active_modules(periods):
+    """The compiled kernels update at step t the modules active[starts[t]:starts[t + 1]], module m being
+    units bounds[m] to bounds[m + 1] - 1."""
     sizes = [3, 2, 2, 1]
     plan = ClockworkRNN(0, module_sizes=sizes, periods=periods)._plan(40, "cpu")
-    first = [0, 3, 5, 7]
+    assert plan.bounds.tolist() == [0, 3, 5, 7, 8]
     for t in range(40):
-        expected = [u for i, T in enumerate(periods) if t % T == 0 for u in range(first[i], first[i] + sizes[i])]
+        expected = [i for i, T in enumerate(periods) if t % T == 0]
         assert plan.active[plan.starts[t] : plan.starts[t + 1]].tolist() == expected
 
 

@@ -122,11 +122,11 @@ class ClockworkRNN(Stacked):
 
     def _make_plan(self, steps: int, device) -> StepPlan:
         patterns: dict[tuple[int, ...], int] = {}
-        rows, members, order, units, starts = [], [], [], [], [0]
+        rows, members, order, flat, starts = [], [], [], [], [0]
         for t in range(steps):
             active = tuple(self.active_modules(t))
-            units += [u for i in active for u in range(self.module_start[i], self.module_start[i + 1])]
-            starts.append(len(units))
+            flat += active
+            starts.append(len(flat))
             if active not in patterns:
                 patterns[active] = len(rows)
                 if active == tuple(range(len(active))):
@@ -142,8 +142,9 @@ class ClockworkRNN(Stacked):
             tuple(rows),
             tuple(torch.tensor(m, device=device) for m in members),
             tuple(order),
-            torch.tensor(units, dtype=torch.int32),
+            torch.tensor(flat, dtype=torch.int32),
             torch.tensor(starts, dtype=torch.int64),
+            torch.tensor(self.module_start, dtype=torch.int64),
         )
 
     # -- weights in the paper's column convention -------------------------------------------------

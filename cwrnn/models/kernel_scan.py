@@ -23,7 +23,7 @@ class ClockworkKernelScan(torch.autograd.Function):
         T = len(plan.order)
         drive = b[:, None, None].expand(R, B, T, n) if x is None else input_drive(W_I, b, x)
         W, h0, W_O, b_O = _contiguous(W, h0, W_O, b_O)
-        out, y = kernels.clockwork_forward(W, drive, h0, plan.active, plan.starts, W_O, b_O)
+        out, y = kernels.clockwork_forward(W, drive, h0, plan, W_O, b_O)
         ctx.plan = plan
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not a tensor of zeros
         ctx.save_for_backward(W, W_I, x, h0, out, W_O)
@@ -38,8 +38,7 @@ class ClockworkKernelScan(torch.autograd.Function):
             h0,
             out,
             None if grad_out is None else member_major(grad_out),
-            ctx.plan.active,
-            ctx.plan.starts,
+            ctx.plan,
             pre_grads=x is not None,
             W_O=W_O,
             grad_y=None if grad_y is None else grad_y.contiguous(),

@@ -108,78 +108,110 @@ struct Drive {
   i64 r, b, t;  // strides in elements
 };
 
-// ---- the readout y_t = W_O h_t + b_O, computed inside the scans while h_t is in cache --------------------
-// W_O (R, O, n), b_O (R, O), y (R, B, T, O); null W_O: no readout. Reading the states again afterwards, in
-// torch, cost a quarter of a training step at the lab's sizes (a second pass over all of them, and batched
-// matmuls with a dimension of 1). Backward: W_O^T dy_t joins the state's gradient, dW_O and db_O accumulate.
+// ---- the readout y_t = W_O h_t + b_O, computed inside the scans, per module at the module's rate --------
+// W_O (R, O, n), b_O (R, O), y (R, B, T, O); null W_O: no readout. W_O h_t is a sum of the modules'
+// contributions, each constant while its module holds: a module's contribution is recomputed when it ticks,
+// and y_t is b_O plus the g contributions. Backward, the readout's gradients for a module are sums of dy
+// over the steps its state was held, so dy is accumulated per module and passed on at its ticks.
+// (Reading the states again afterwards, in torch, cost a quarter of a training step at the lab's sizes.)
+// The LSTM's readout is one module that ticks every step.
+
+template <typename T>
+T dot(const T* a, const T* b, i64 len) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (i64 j = 0; j < len; j++) s += a[j] * b[j];
+  return s;
+}
 
 template <typename T>
 struct Readout {
-  const T *W, *b;
-  i64 O, Op, n, np;
-  std::vector<T> Wt, Wp, dWp, buf, gy;
+  const T *W_all, *b_all, *W = nullptr, *b = nullptr;  // all networks'; the current one's
+  i64 O, n;
+  std::vector<T> part;  // forward: (g, O) the modules' contributions; backward: their pending dy sums
 
-  Readout(const T* W_, const T* b_, i64 O_, i64 n_) : W(W_), b(b_), O(O_), Op(padded(O_)), n(n_), np(padded(n_)) {
-    buf.assign(std::max(Op, np), 0);
-    gy.assign(Op, 0);
-  }
-  bool on() const { return W != nullptr; }
-
-  void start_forward(i64 r) {
-    if (on()) pad(Wt, W + r * O * n, O, n, Op, np, true);
-  }
-  void emit(i64 r, const T* h, T* y) {  // h padded
-    combine(buf.data(), Wt.data(), Op, h, np, Op);
-    for (i64 o = 0; o < O; o++) y[o] = b[r * O + o] + buf[o];
+  Readout(const T* W_, const T* b_, i64 O_, i64 n_, i64 modules)
+      : W_all(W_), b_all(b_), O(O_), n(n_), part(modules * O_) {}
+  bool on() const { return W_all != nullptr; }
+  void network(i64 r) {  // network r's weights, and nothing pending
+    W = W_all + r * O * n;
+    b = b_all ? b_all + r * O : nullptr;
+    std::fill(part.begin(), part.end(), T(0));
   }
 
-  void start_backward(i64 r) {
-    if (!on()) return;
-    pad(Wp, W + r * O * n, O, n, Op, np, false);
-    dWp.assign(O * np, 0);
+  void tick(i64 m, i64 lo, i64 hi, const T* h) {
+    for (i64 o = 0; o < O; o++) part[m * O + o] = dot(W + o * n + lo, h + lo, hi - lo);
   }
-  void pull(const T* dy, const T* h, T* dh, T* db_r) {  // h, dh padded
-    std::memcpy(gy.data(), dy, O * sizeof(T));
-    combine(buf.data(), Wp.data(), np, gy.data(), Op, np);
-    for (i64 j = 0; j < n; j++) dh[j] += buf[j];
+  void emit(T* y) const {
     for (i64 o = 0; o < O; o++) {
-      axpy(dWp.data() + o * np, gy[o], h, np);
-      db_r[o] += gy[o];
+      T s = b[o];
+      for (i64 m = 0; m < i64(part.size()) / O; m++) s += part[m * O + o];
+      y[o] = s;
     }
   }
-  void finish_backward(i64 r, T* dW) {
-    if (on()) unpad(dW + r * O * n, dWp, O, n, np);
+
+  void gather(const T* dy, T* db) {
+    for (i64 o = 0; o < O; o++) {
+      db[o] += dy[o];
+      for (i64 m = 0; m < i64(part.size()) / O; m++) part[m * O + o] += dy[o];
+    }
+  }
+  // At module m's tick, with h its new state: its share of dW_O, and W_O^T (its dy sum) into dh.
+  void release(i64 m, i64 lo, i64 hi, const T* h, T* dh, T* dW) {
+    for (i64 o = 0; o < O; o++) {
+      const T a = part[m * O + o];
+      axpy_n(dh + lo, a, W + o * n + lo, hi - lo);
+      axpy_n(dW + o * n + lo, a, h + lo, hi - lo);
+      part[m * O + o] = 0;
+    }
+  }
+
+  static void axpy_n(T* y, T a, const T* x, i64 len) {
+#pragma omp simd
+    for (i64 j = 0; j < len; j++) y[j] += a * x[j];
   }
 };
 
 // ---- CW-RNN: h_t[rows] = tanh(W[rows] h_{t-1} + drive_t[rows]); the other units hold h_{t-1} ----------
-// Step t's active units are act = rows[starts[t] : starts[t + 1]], ascending. A step computes the rows
-// 0 .. act[k - 1]: exactly the active ones when they are the fastest modules (periods that divide each
-// other, as the paper's), a few more for other schedules, whose extra rows are dropped.
+// Module m is units bounds[m] .. bounds[m + 1]; step t's active modules are mods[starts[t] : starts[t + 1]],
+// ascending. A step computes the rows 0 .. (end of its last active module): exactly the active ones when
+// they are the fastest modules (periods that divide each other, as the paper's), a few more for other
+// schedules, whose extra rows are dropped.
 
-inline i64 reach(const int32_t* act, i64 k) { return k ? act[k - 1] + 1 : 0; }
+struct Schedule {
+  const int32_t* mods;
+  const i64 *starts, *bounds;
+  i64 count(i64 t) const { return starts[t + 1] - starts[t]; }
+  const int32_t* active(i64 t) const { return mods + starts[t]; }
+  i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }
+};
 
 template <typename T>
-void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* h0,
-                const int32_t* rows, const i64* starts, T* out, Readout<T> ro, T* y) {
+void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* h0, Schedule s,
+                T* out, Readout<T> ro, T* y) {
   const i64 np = padded(n);
   std::vector<T> Wt, h(np, 0), pre(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wt, W + r * n * n, n, n, np, np, true);
-    ro.start_forward(r);
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
+      if (ro.on()) ro.network(r);
       std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
       const T* d = drive + r * ds.r + b * ds.b;
       for (i64 t = 0; t < steps; t++, d += ds.t) {
-        const int32_t* act = rows + starts[t];
-        const i64 k = starts[t + 1] - starts[t], m = padded(reach(act, k));
+        const int32_t* act = s.active(t);
+        const i64 k = s.count(t), m = padded(s.reach(t));
         combine(pre.data(), Wt.data(), np, h.data(), np, m);
-        for (i64 a = 0; a < k; a++) pre[act[a]] += d[act[a]];
+        for (i64 a = 0; a < k; a++)
+          for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) pre[i] += d[i];
         tanh_all(pre.data(), m);
-        for (i64 a = 0; a < k; a++) h[act[a]] = pre[act[a]];
+        for (i64 a = 0; a < k; a++) {
+          const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
+          std::memcpy(h.data() + lo, pre.data() + lo, (hi - lo) * sizeof(T));
+          if (ro.on()) ro.tick(act[a], lo, hi, h.data());
+        }
         std::memcpy(out + (member * steps + t) * n, h.data(), n * sizeof(T));
-        if (ro.on()) ro.emit(r, h.data(), y + (member * steps + t) * ro.O);
+        if (ro.on()) ro.emit(y + (member * steps + t) * ro.O);
       }
     }
   }
@@ -191,35 +223,37 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
 // input's gradients.
 template <typename T>
 void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, const T* grad_out,
-                 const int32_t* rows, const i64* starts, T* dW, T* db, T* G, T* dh0, Readout<T> ro, const T* grad_y,
-                 T* dW_O, T* db_O) {
+                 Schedule s, T* dW, T* db, T* G, T* dh0, Readout<T> ro, const T* grad_y, T* dW_O, T* db_O) {
   const i64 np = padded(n);
   std::vector<T> Wp, dWp, dh(np, 0), back(np, 0), now(np, 0), before(np, 0), g(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wp, W + r * n * n, n, n, np, np, false);
     dWp.assign(n * np, 0);
-    ro.start_backward(r);
     T* dbr = db + r * n;
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
+      if (ro.on()) ro.network(r);
       std::fill(dh.begin(), dh.end(), T(0));
       std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
       for (i64 t = steps - 1; t >= 0; t--) {
         const i64 at = (member * steps + t) * n;
         if (grad_out)
           for (i64 j = 0; j < n; j++) dh[j] += grad_out[at + j];
-        if (ro.on()) ro.pull(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
+        if (ro.on()) ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
         std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
-        const int32_t* act = rows + starts[t];
-        const i64 k = starts[t + 1] - starts[t], m = padded(reach(act, k));
+        const int32_t* act = s.active(t);
+        const i64 k = s.count(t), m = padded(s.reach(t));
         std::fill(g.begin(), g.begin() + m, T(0));
         for (i64 a = 0; a < k; a++) {
-          const i64 i = act[a];
-          g[i] = dh[i] * (1 - now[i] * now[i]);
-          dh[i] = 0;  // an updated unit's old value reaches the loss only through the weights
-          dbr[i] += g[i];
-          axpy(dWp.data() + i * np, g[i], before.data(), np);
-          if (G) G[at + i] = g[i];
+          const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
+          if (ro.on()) ro.release(act[a], lo, hi, now.data(), dh.data(), dW_O + r * ro.O * n);
+          for (i64 i = lo; i < hi; i++) {
+            g[i] = dh[i] * (1 - now[i] * now[i]);
+            dh[i] = 0;  // an updated unit's old value reaches the loss only through the weights
+            dbr[i] += g[i];
+            axpy(dWp.data() + i * np, g[i], before.data(), np);
+            if (G) G[at + i] = g[i];
+          }
         }
         combine(back.data(), Wp.data(), np, g.data(), m, np);
         for (i64 j = 0; j < n; j++) dh[j] += back[j];
@@ -228,7 +262,6 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const 
       std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
     }
     unpad(dW + r * n * n, dWp, n, n, np);
-    ro.finish_backward(r, dW_O);
   }
 }
 
@@ -244,10 +277,10 @@ void lstm_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Dr
   std::vector<T> Wt, zw(n4, 0), z(4 * np, 0), h(np, 0), c(np, 0), tc(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wt, W + r * 4 * n * n, 4 * n, n, n4, np, true);
-    ro.start_forward(r);
     const T* p = peep ? peep + r * 3 * n : nullptr;
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
+      if (ro.on()) ro.network(r);
       std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
       std::fill(c.begin(), c.end(), T(0));
       const T* d = drive + r * ds.r + b * ds.b;
@@ -274,7 +307,10 @@ void lstm_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Dr
         std::memcpy(cells + at, c.data(), n * sizeof(T));
         std::memcpy(tanh_cells + at, tc.data(), n * sizeof(T));
         for (i64 q = 0; q < 4; q++) std::memcpy(gates + 4 * at + q * n, z.data() + q * np, n * sizeof(T));
-        if (ro.on()) ro.emit(r, h.data(), y + (member * steps + t) * ro.O);
+        if (ro.on()) {
+          ro.tick(0, 0, n, h.data());
+          ro.emit(y + (member * steps + t) * ro.O);
+        }
       }
     }
   }
@@ -291,12 +327,12 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
   for (i64 r = 0; r < R; r++) {
     pad(Wp, W + r * 4 * n * n, 4 * n, n, n4, np, false);
     dWp.assign(4 * n * np, 0);
-    ro.start_backward(r);
     const T* p = peep ? peep + r * 3 * n : nullptr;
     T* dbr = db + r * 4 * n;
     T* dp = peep ? dpeep + r * 3 * n : nullptr;
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
+      if (ro.on()) ro.network(r);
       std::fill(dh.begin(), dh.end(), T(0));
       std::fill(dc.begin(), dc.end(), T(0));
       std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
@@ -304,7 +340,10 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
         const i64 at = (member * steps + t) * n;
         if (grad_out)
           for (i64 j = 0; j < n; j++) dh[j] += grad_out[at + j];
-        if (ro.on()) ro.pull(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
+        if (ro.on()) {
+          ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
+          ro.release(0, 0, n, now.data(), dh.data(), dW_O + r * ro.O * n);
+        }
         const T *i = gates + 4 * at, *f = i + n, *g = f + n, *o = g + n;
         const T *c = cells + at, *tc = tanh_cells + at;
         const T* c_prev = t ? c - n : zero.data();
@@ -338,40 +377,41 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
       std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
     }
     unpad(dW + r * 4 * n * n, dWp, 4 * n, n, np);
-    ro.finish_backward(r, dW_O);
   }
 }
 
 }  // namespace
 
 // C entry points, one per dtype (ctypes calls them with raw pointers; kernels.py checks every layout).
-// O is the readout's width; W_O null (and O 0) without one.
+// The CW-RNN's schedule: g modules with unit bounds (g + 1), step t's active modules mods[starts[t] :
+// starts[t + 1]]. O is the readout's width; W_O null (and O 0) without one.
 #define ENTRY_POINTS(T, suffix)                                                                               \
   extern "C" void cw_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,     \
-                                      i64 db, i64 dt, const T* h0, const int32_t* rows, const i64* starts,    \
-                                      T* out, i64 O, const T* W_O, const T* b_O, T* y) {                      \
-    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, rows, starts, out, Readout<T>(W_O, b_O, O, n),  \
-               y);                                                                                            \
+                                      i64 db, i64 dt, const T* h0, i64 g, const int32_t* mods,                \
+                                      const i64* starts, const i64* bounds, T* out, i64 O, const T* W_O,      \
+                                      const T* b_O, T* y) {                                                   \
+    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out,          \
+               Readout<T>(W_O, b_O, O, n, g), y);                                                             \
   }                                                                                                           \
   extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, \
-                                       const T* grad_out, const int32_t* rows, const i64* starts, T* dW,      \
-                                       T* db, T* G, T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O,    \
-                                       T* db_O) {                                                             \
-    cw_backward(R, B, steps, n, W, h0, out, grad_out, rows, starts, dW, db, G, dh0,                           \
-                Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                          \
+                                       const T* grad_out, i64 g, const int32_t* mods, const i64* starts,      \
+                                       const i64* bounds, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O,    \
+                                       const T* grad_y, T* dW_O, T* db_O) {                                   \
+    cw_backward(R, B, steps, n, W, h0, out, grad_out, Schedule{mods, starts, bounds}, dW, db, G, dh0,         \
+                Readout<T>(W_O, nullptr, O, n, g), grad_y, dW_O, db_O);                                       \
   }                                                                                                           \
   extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
                                         i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
                                         T* tanh_cells, T* gates, i64 O, const T* W_O, const T* b_O, T* y) {   \
     lstm_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, peep, h0, out, cells, tanh_cells, gates,        \
-                 Readout<T>(W_O, b_O, O, n), y);                                                              \
+                 Readout<T>(W_O, b_O, O, n, 1), y);                                                           \
   }                                                                                                           \
   extern "C" void lstm_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep,           \
                                          const T* h0, const T* out, const T* cells, const T* tanh_cells,      \
                                          const T* gates, const T* grad_out, T* dW, T* db, T* dpeep, T* G,     \
                                          T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {    \
     lstm_backward(R, B, steps, n, W, peep, h0, out, cells, tanh_cells, gates, grad_out, dW, db, dpeep, G,     \
-                  dh0, Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                   \
+                  dh0, Readout<T>(W_O, nullptr, O, n, 1), grad_y, dW_O, db_O);                                \
   }
 
 ENTRY_POINTS(float, f32)

@@ -29,7 +29,7 @@ SOURCE = Path(__file__).with_name("kernels.cpp")
 #: Widest hidden layer the kernels take. They run one network at a time, fast while its weights stay in
 #: the core's cache; wider networks are matmul-bound, where torch's (MKL) matmuls win.
 MAX_HIDDEN = 128
-FLAGS = ["-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-funroll-loops", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"]
 #: glibc's vector tanhf and expf (libmvec); where the build with them fails, it is retried without.
 VECTOR_MATH = ["-DCWRNN_LIBMVEC", "-lmvec"]
 DTYPES = {torch.float32: "f32", torch.float64: "f64"}
@@ -147,18 +147,23 @@ def _readout(W_O, b_O=None) -> tuple:
     return (0, None, None) if W_O is None else (W_O.shape[1], W_O, b_O)
 
 
-def clockwork_forward(W, drive, h0, active, starts, W_O=None, b_O=None):
-    """(states, y) of the CW-RNN (shapes in kernel_scan.py), member-major: states (R, B, T, n), y (R, B, T, O)
-    the readout W_O h_t + b_O when W_O is given (else None). Step t updates active[starts[t]:starts[t + 1]]."""
+def _schedule(plan) -> tuple:
+    """A StepPlan as the kernels read it: modules, active modules per step, their offsets, unit bounds."""
+    return len(plan.bounds) - 1, plan.active, plan.starts, plan.bounds
+
+
+def clockwork_forward(W, drive, h0, plan, W_O=None, b_O=None):
+    """(states, y) of the CW-RNN (shapes in kernel_scan.py) on a StepPlan's schedule, member-major: states
+    (R, B, T, n), y (R, B, T, O) the readout W_O h_t + b_O when W_O is given (else None)."""
     R, B, n = h0.shape
-    T = len(starts) - 1
+    T = len(plan.starts) - 1
     out = h0.new_empty(R, B, T, n)
     y = None if W_O is None else h0.new_empty(R, B, T, W_O.shape[1])
-    _call("cw_forward", W.dtype, R, B, T, n, W, *_drive(drive), h0, active, starts, out, *_readout(W_O, b_O), y)
+    _call("cw_forward", W.dtype, R, B, T, n, W, *_drive(drive), h0, *_schedule(plan), out, *_readout(W_O, b_O), y)
     return out, y
 
 
-def clockwork_backward(W, h0, out, grad_out, active, starts, *, pre_grads: bool, W_O=None, grad_y=None):
+def clockwork_backward(W, h0, out, grad_out, plan, *, pre_grads: bool, W_O=None, grad_y=None):
     """(dW, db, G, dh0, dW_O, db_O) from member-major states and the gradients of the states (grad_out, or
     None) and of the readout (grad_y, or None). G, when pre_grads, holds the pre-activation gradients
     (R, B, T, n), zero for held units."""
@@ -169,7 +174,7 @@ def clockwork_backward(W, h0, out, grad_out, active, starts, *, pre_grads: bool,
     _call(
         "cw_backward",
         W.dtype,
-        *(R, B, T, n, W, h0, out, grad_out, active, starts, dW, db, G, dh0),
+        *(R, B, T, n, W, h0, out, grad_out, *_schedule(plan), dW, db, G, dh0),
         *_readout_backward(W_O, grad_y, dW_O, db_O),
     )
     return dW, db, G, dh0, dW_O, db_O

@@ -30,8 +30,9 @@ class StepPlan:
     ``rows[p]`` is the pattern's units: an int k for the prefix 0..k-1 (always, when every period divides
     the next, as the paper's 1, 2, 4, ... do) or a long tensor of unit indices. ``steps[p]`` holds the
     steps where pattern p applies, and ``order[t] = (p, j)`` says step t is the j-th step of pattern p;
-    pattern 0 is step 0's. The compiled kernels read the same schedule step by step: step t updates
-    units ``active[starts[t]:starts[t + 1]]`` (int32 and int64 tensors on the CPU).
+    pattern 0 is step 0's. The compiled kernels read the same schedule by module, step by step: step t
+    updates the modules ``active[starts[t]:starts[t + 1]]``, module m being units ``bounds[m]`` to
+    ``bounds[m + 1] - 1`` (int32, int64 and int64 tensors on the CPU).
     """
 
     rows: tuple
@@ -39,6 +40,7 @@ class StepPlan:
     order: tuple
     active: torch.Tensor
     starts: torch.Tensor
+    bounds: torch.Tensor
 
 
 def first_order(backward):
