@@ -7,14 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from . import kernels
-from .clockwork import (
-    ClockworkRNN,
-    _outputs,
-    _prepare_h0,
-    _prepare_input,
-    _readout_layout,
-    _readout_weights,
-)
+from .clockwork import ClockworkRNN, ScannedCore, _outputs, _prepare_h0, _prepare_input, _readout_weights
 from .ensemble import Stacked, StackedLinear, initialise, seed_list
 from .gated_scan import GRUScan, LSTMScan
 from .kernel_scan import LSTMKernelScan
@@ -49,7 +42,7 @@ class SRN(ClockworkRNN):
         )
 
 
-class LSTM(Stacked):
+class LSTM(ScannedCore):
     """LSTM with optional peephole connections (Gers & Schmidhuber) and a forget-gate bias.
 
     Gates i, f, o see c_{t-1} (i, f) and c_t (o) through diagonal peephole weights when ``peepholes``.
@@ -87,21 +80,6 @@ class LSTM(Stacked):
         n = self.hidden_size
         with torch.no_grad():
             self.b[..., n : 2 * n] = self.forget_bias
-
-    def forward(
-        self,
-        x: torch.Tensor | None = None,
-        h0: torch.Tensor | None = None,
-        *,
-        steps: int | None = None,
-        batch_size: int = 1,
-    ):
-        return _outputs(self, self._scan(x, h0, steps, batch_size)[0])
-
-    def read(self, readout: StackedLinear, x=None, *, steps=None, batch_size=1):
-        out, y = self._scan(x, None, steps, batch_size, readout)
-        hidden = _outputs(self, out)[0]
-        return (readout(hidden) if y is None else _readout_layout(self, readout, y)), hidden
 
     def _scan(self, x, h0, steps, batch_size, readout: StackedLinear | None = None):
         """(time-major states, y) as ClockworkRNN._scan's; keeps the final cell state."""

@@ -24,7 +24,31 @@ from .kernel_scan import ClockworkKernelScan
 from .scan import ClockworkScan, StepPlan
 
 
-class ClockworkRNN(Stacked):
+class ScannedCore(Stacked):
+    """forward and read for a core whose ``_scan(x, h0, steps, batch_size, readout)`` returns its time-major
+    states (T, R, B, n) and the readout's output where the compiled kernels computed it (else None)."""
+
+    def forward(
+        self,
+        x: torch.Tensor | None = None,
+        h0: torch.Tensor | None = None,
+        *,
+        steps: int | None = None,
+        batch_size: int = 1,
+    ):
+        return _outputs(self, self._scan(x, h0, steps, batch_size)[0])
+
+    def read(self, readout: StackedLinear, x=None, *, steps=None, batch_size=1):
+        out, y = self._scan(x, None, steps, batch_size, readout)
+        hidden = _outputs(self, out)[0]
+        if y is None:
+            return readout(hidden), hidden
+        if not self.batch_first:  # the kernels' y is (R, B, T, O), as readout(hidden) is when batch_first
+            y = y.transpose(1, 2)
+        return readout.unstack(y), hidden
+
+
+class ClockworkRNN(ScannedCore):
     """h_t[active] = tanh(W_H[active] h_{t-1} + W_I[active] x_t + b[active]); held modules keep h_{t-1}.
 
     Call as ``out, h_n = rnn(x, h0)`` with x of shape (batch, time, input_size) (batch_first) and
@@ -177,22 +201,7 @@ class ClockworkRNN(Stacked):
                     value = value * self.mask
                 param.copy_(value)
 
-    # -- forward --------------------------------------------------------------------------------
-    def forward(
-        self,
-        x: torch.Tensor | None = None,
-        h0: torch.Tensor | None = None,
-        *,
-        steps: int | None = None,
-        batch_size: int = 1,
-    ):
-        return _outputs(self, self._scan(x, h0, steps, batch_size)[0])
-
-    def read(self, readout: StackedLinear, x=None, *, steps=None, batch_size=1):
-        out, y = self._scan(x, None, steps, batch_size, readout)
-        hidden = _outputs(self, out)[0]
-        return (readout(hidden) if y is None else _readout_layout(self, readout, y)), hidden
-
+    # -- forward (ScannedCore's forward and read) --------------------------------------------------
     def _scan(self, x, h0, steps, batch_size, readout: StackedLinear | None = None):
         """(time-major states, y): y is the readout's output where the compiled kernels computed it inside
         the scan, else None."""
@@ -210,13 +219,6 @@ def _readout_weights(readout: StackedLinear | None) -> tuple:
     if readout is None:
         return None, None
     return readout.stack(readout.weight), readout.stack(readout.bias)
-
-
-def _readout_layout(model, readout: StackedLinear, y: torch.Tensor) -> torch.Tensor:
-    """The kernels' (R, B, T, O) readout in the layout readout(hidden) would have."""
-    if not model.batch_first:
-        y = y.transpose(1, 2)
-    return readout.unstack(y)
 
 
 def _prepare_input(model, x, steps, batch_size):

@@ -3,13 +3,14 @@
 //
 // Why C++: at the lab's sizes (tens of units, hundreds of stacked networks, batch 1) a torch op per step
 // costs a fixed ~0.1 us per network whatever its size (batched matmuls of tiny matrices), so the
-// CW-RNN, which computes a quarter of the SRN's rows, took as long as the SRN. Here each network runs
+// CW-RNN, which updates about a quarter of its units per step, trained slower than its SRN. Here each network runs
 // through all its steps before the next one starts: its weights stay in the L1 cache, a step costs
 // only the active rows' multiply-adds, and nothing is done per held unit beyond copying it forward.
 //
-// States are member-major, (R, B, T, n), so that each network's steps are contiguous (time-major, the torch
-// path's layout, made every step of a network a cache miss); weights are (R, rows, n), row = target unit. `drive` is the input term W_I x_t + b, addressed through strides
-// so that a network without input passes its bias with time and batch strides 0.
+// States are member-major, (R, B, T, n), so that each network's steps are contiguous (time-major, the
+// torch path's layout, made every step of a network a cache miss); weights are (R, rows, n), row = target
+// unit. `drive` is the input term W_I x_t + b, addressed through strides so that a network without input
+// passes its bias with time and batch strides 0.
 // The maths, step by step, is the torch path's; the tests hold both to the same references.
 
 // glibc's libmvec has vector versions of these; declared SIMD, the loops below call them 8 units at a time
@@ -124,6 +125,13 @@ T dot(const T* a, const T* b, i64 len) {
   return s;
 }
 
+// y[0:len] += a x[0:len] for unpadded vectors.
+template <typename T>
+void axpy_n(T* y, T a, const T* x, i64 len) {
+#pragma omp simd
+  for (i64 j = 0; j < len; j++) y[j] += a * x[j];
+}
+
 template <typename T>
 struct Readout {
   const T *W_all, *b_all, *W = nullptr, *b = nullptr;  // all networks'; the current one's
@@ -164,11 +172,6 @@ struct Readout {
       axpy_n(dW + o * n + lo, a, h + lo, hi - lo);
       part[m * O + o] = 0;
     }
-  }
-
-  static void axpy_n(T* y, T a, const T* x, i64 len) {
-#pragma omp simd
-    for (i64 j = 0; j < len; j++) y[j] += a * x[j];
   }
 };
 
@@ -237,8 +240,7 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const 
       std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
       for (i64 t = steps - 1; t >= 0; t--) {
         const i64 at = (member * steps + t) * n;
-        if (grad_out)
-          for (i64 j = 0; j < n; j++) dh[j] += grad_out[at + j];
+        if (grad_out) axpy_n(dh.data(), T(1), grad_out + at, n);  // the states' own gradient, if any
         if (ro.on()) ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
         std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
         const int32_t* act = s.active(t);
@@ -338,8 +340,7 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
       std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
       for (i64 t = steps - 1; t >= 0; t--) {
         const i64 at = (member * steps + t) * n;
-        if (grad_out)
-          for (i64 j = 0; j < n; j++) dh[j] += grad_out[at + j];
+        if (grad_out) axpy_n(dh.data(), T(1), grad_out + at, n);  // the states' own gradient, if any
         if (ro.on()) {
           ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
           ro.release(0, 0, n, now.data(), dh.data(), dW_O + r * ro.O * n);

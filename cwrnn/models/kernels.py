@@ -121,11 +121,13 @@ def torch_ops():
 
 
 def _call(name: str, dtype: torch.dtype, *args) -> None:
+    """The kernel `name` for `dtype`, with tensors passed as addresses: checked here, since a wrong layout
+    would be read as garbage (or crash) rather than raise."""
     converted = []
     for a in args:
         if isinstance(a, torch.Tensor):
-            if not a.is_contiguous():
-                raise ValueError(f"{name}: every tensor must be contiguous")
+            if not a.is_contiguous() or a.device.type != "cpu" or (a.is_floating_point() and a.dtype != dtype):
+                raise ValueError(f"{name}: every tensor must be contiguous, on the CPU and of {dtype}")
             converted.append(ctypes.c_void_p(a.data_ptr()))
         elif a is None or isinstance(a, ctypes.c_void_p):
             converted.append(a)

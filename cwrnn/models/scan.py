@@ -10,7 +10,10 @@ backward walks the steps in reverse with a handful of fused ops each:
   for all steps at once before the reverse loop;
 - weight, bias and input gradients are outer products summed over steps, so they are computed after
   the loop as one matmul over all steps (per activity pattern for the CW-RNN), not one per step.
-The gated baselines' scans are in gated_scan.py. All are checked against independent references
+The gated baselines' scans are in gated_scan.py. On the CPU, CW-RNNs (SRNs) and LSTMs of up to
+kernels.MAX_HIDDEN units run in compiled kernels instead (kernel_scan.py): the same maths without these
+ops' fixed costs per step. The scans here serve the GRU, CUDA, wider networks and machines without a
+compiler. All are checked against independent references
 (autograd through the naive CW-RNN and the peephole LSTM written out; torch.nn.LSTM and torch.nn.GRU)
 and by gradcheck (tests/test_clockwork.py, test_lstm.py, test_gru.py, test_scan.py).
 """
