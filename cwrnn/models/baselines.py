@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 
 from . import kernels
-from .clockwork import ClockworkRNN, ScannedCore, _outputs, _prepare_h0, _prepare_input, _readout_weights
-from .ensemble import Stacked, StackedLinear, initialise, seed_list
+from .clockwork import ClockworkRNN, ScannedCore, _prepare_h0, _prepare_input, _readout_weights
+from .ensemble import StackedLinear, initialise, seed_list
 from .gated_scan import GRUScan, LSTMScan
 from .kernel_scan import LSTMKernelScan
 
@@ -96,7 +96,7 @@ class LSTM(ScannedCore):
         return out, y
 
 
-class GRU(Stacked):
+class GRU(ScannedCore):
     """Gated recurrent unit (Cho et al. 2014) in torch.nn.GRU's form, the reset gate scaling the
     recurrent part of the candidate: m = tanh(W_in x + b_n + r * (W_hn h + b_hn)), h' = (1 - z) m + z h.
 
@@ -126,19 +126,12 @@ class GRU(Stacked):
         self.seeds = seed_list(num_seeds, seeds)
         initialise(self, self.seeds, init)
 
-    def forward(
-        self,
-        x: torch.Tensor | None = None,
-        h0: torch.Tensor | None = None,
-        *,
-        steps: int | None = None,
-        batch_size: int = 1,
-    ):
+    def _scan(self, x, h0, steps, batch_size, readout: StackedLinear | None = None):
+        """(time-major states, None): the GRU has no compiled kernel, so its readout runs after the scan."""
         W = self.stack(self.W_H)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
-        out = GRUScan.apply(W, self.stack(self.W_I), self.stack(self.b), self.stack(self.b_hn), x, h, steps)
-        return _outputs(self, out)
+        return GRUScan.apply(W, self.stack(self.W_I), self.stack(self.b), self.stack(self.b_hn), x, h, steps), None
 
 
 def _check_sizes(input_size, hidden_size) -> None:
