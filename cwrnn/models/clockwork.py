@@ -25,8 +25,10 @@ from .scan import ClockworkScan, StepPlan
 
 
 class ScannedCore(Stacked):
-    """forward and read for a core whose ``_scan(x, h0, steps, batch_size, readout)`` returns its time-major
-    states (T, R, B, n) and the readout's output where the compiled kernels computed it (else None)."""
+    """What every recurrent core shares: forward, and read (its states and a readout of every step, as
+    SequenceModel asks for them). A core implements ``_scan(x, h0, steps, batch_size, readout)``, which
+    returns its time-major states (T, R, B, n) and the readout's output where the compiled kernels computed
+    it inside the scan (kernel_scan.py), else None."""
 
     def forward(
         self,
@@ -39,6 +41,7 @@ class ScannedCore(Stacked):
         return _outputs(self, self._scan(x, h0, steps, batch_size)[0])
 
     def read(self, readout: StackedLinear, x=None, *, steps=None, batch_size=1):
+        """(readout(hidden), hidden), hidden being what forward returns first."""
         out, y = self._scan(x, None, steps, batch_size, readout)
         hidden = _outputs(self, out)[0]
         if y is None:

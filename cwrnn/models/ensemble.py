@@ -64,13 +64,6 @@ class Stacked(nn.Module):
     def after_init(self) -> None:
         """Hook for structure that initialisation must respect (masks, gate biases)."""
 
-    def read(self, readout: "StackedLinear", x=None, *, steps=None, batch_size=1):
-        """(readout(hidden), hidden) for a recurrent core: its states at every step and the readout of each.
-        The CW-RNN, the SRN and the LSTM compute the readout inside their compiled CPU scans where those run
-        (kernel_scan.py); the result is the same."""
-        hidden, _ = self(x, steps=steps, batch_size=batch_size)
-        return readout(hidden), hidden
-
 
 class StackedLinear(Stacked):
     """y = W x + b for each member; x is (R, ..., in) and y is (R, ..., out)."""
