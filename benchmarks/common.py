@@ -42,15 +42,17 @@ def machine(device: str) -> str:
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
 
 
-def update_json(path: str, key: str, value: dict) -> None:
-    """Set `key` in the JSON file at `path` (made when absent) to `value`, stamped with the machine and date,
-    leaving the other keys as they were: several benchmarks write their part of one results file."""
+def update_json(path: str, key: str, value: dict, device: str = "cpu") -> None:
+    """Set `key` in the JSON file at `path` (made when absent) to `value`, stamped with the machine (the CPU,
+    or the GPU for a CUDA device) and date, leaving the other keys as they were: several benchmarks write
+    their part of one results file."""
     import json
     from pathlib import Path
 
     target = Path(path)
     data = json.loads(target.read_text()) if target.exists() else {}
-    data[key] = {"machine": cpu_name(), "torch": torch.__version__, "date": str(datetime.date.today()), **value}
+    where = torch.cuda.get_device_name() if device.startswith("cuda") else cpu_name()
+    data[key] = {"machine": where, "torch": torch.__version__, "date": str(datetime.date.today()), **value}
     target.write_text(json.dumps(data, indent=1) + "\n")
 
 

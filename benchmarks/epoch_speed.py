@@ -6,7 +6,7 @@ difference between a run of 2 + E epochs and one of 2 (setup is not counted), th
 turns, and each is the minimum over the repeats: on a shared machine the fastest run is the one least
 disturbed by other work. Every architecture is timed on the compiled kernels and on the torch ops (the
 path the kernels replaced, and the one CUDA takes), in the same run.
-    python benchmarks/epoch_speed.py [--networks 500 50] [--json results/speed.json]
+    python benchmarks/epoch_speed.py [--networks 500 50] [--json benchmarks/results/speed.json]
 """
 
 import argparse

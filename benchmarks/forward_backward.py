@@ -76,7 +76,7 @@ def main():
         )
     if a.json:
         setting = dict(device=dev, threads=a.threads, batch=a.batch, steps=a.steps, modules=g, periods=periods)
-        update_json(a.json, "forward_backward", {**setting, "sizes": rows})
+        update_json(a.json, "forward_backward", {**setting, "sizes": rows}, device=dev)
 
 
 if __name__ == "__main__":
