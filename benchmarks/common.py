@@ -1,5 +1,6 @@
 """Timing helpers shared by the benchmarks."""
 
+import datetime
 import platform
 import statistics
 import time
@@ -39,3 +40,31 @@ def machine(device: str) -> str:
     if device.startswith("cuda"):
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
+
+
+def update_json(path: str, key: str, value: dict, device: str = "cpu") -> None:
+    """Set `key` in the JSON file at `path` (made when absent) to `value`, stamped with the machine (the CPU,
+    or the GPU for a CUDA device) and date, leaving the other keys as they were: several benchmarks write
+    their part of one results file."""
+    import json
+    from pathlib import Path
+
+    target = Path(path)
+    data = json.loads(target.read_text()) if target.exists() else {}
+    where = torch.cuda.get_device_name() if device.startswith("cuda") else cpu_name()
+    data[key] = {"machine": where, "torch": torch.__version__, "date": str(datetime.date.today()), **value}
+    target.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def cpu_name() -> str:
+    """The CPU's model name and core count (Linux), else what platform knows."""
+    import os
+    from pathlib import Path
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"

@@ -3,8 +3,9 @@
 n in {64, 256, 1024}, 8 modules with periods 1..128, batch 32, 256 steps. Prints a markdown table with
 the theoretical ratio (recurrent multiply-adds, cwrnn.clock.theoretical_speedup) beside the measured one. The three
 models take turns, and each time is the minimum over the repeats: on a shared machine the fastest run
-is the one least disturbed by other work (the ratio of medians is shown too).
-    python benchmarks/forward_backward.py [--device cuda] [--sizes 64 256 1024]
+is the one least disturbed by other work (the ratio of medians is shown too). On the CPU, n <= 128 runs
+on the compiled kernels (cwrnn/models/kernels.py) and wider networks on torch ops; the "path" column says.
+    python benchmarks/forward_backward.py [--device cuda] [--sizes 64 256 1024] [--threads 1] [--json PATH]
 """
 
 import argparse
@@ -12,10 +13,11 @@ import datetime
 import statistics
 
 import torch
-from common import interleaved, machine
+from common import interleaved, machine, update_json
 
 from cwrnn import SRN, ClockworkRNN
 from cwrnn.clock import split_units, theoretical_speedup
+from cwrnn.models import kernels
 
 
 def main():
@@ -25,7 +27,10 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=256)
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (the project's machine shares 2 cores)")
+    p.add_argument("--json", help="merge the results into this JSON file (key 'forward_backward')")
     a = p.parse_args()
+    torch.set_num_threads(a.threads)
     dev, g = a.device, 8
     periods = [2**i for i in range(g)]
     print(
@@ -33,10 +38,11 @@ def main():
         f"{datetime.date.today()}\n"
     )
     print(
-        "| n | CW-RNN (ms) | SRN same path (ms) | torch.nn.RNN (ms) | SRN / CW-RNN measured | (medians) | theory "
-        "| nn.RNN / CW-RNN |"
+        "| n | path | CW-RNN (ms) | SRN same path (ms) | torch.nn.RNN (ms) | SRN / CW-RNN measured | (medians) "
+        "| theory | nn.RNN / CW-RNN |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for n in a.sizes:
         x = torch.randn(a.batch, a.steps, 1, device=dev)
         cw = ClockworkRNN(1, n, num_modules=g, periods=periods).to(dev)
@@ -50,11 +56,27 @@ def main():
         t_cw, t_srn, t_ref = (min(times[k]) for k in ("cw", "srn", "ref"))
         medians = statistics.median(times["srn"]) / statistics.median(times["cw"])
         theory = theoretical_speedup(split_units(n, g), periods)
+        path = "kernels" if kernels.usable(cw.W_H, n) else "torch ops"
         print(
-            f"| {n} | {t_cw * 1e3:.1f} | {t_srn * 1e3:.1f} | {t_ref * 1e3:.1f} | {t_srn / t_cw:.2f}x | "
+            f"| {n} | {path} | {t_cw * 1e3:.1f} | {t_srn * 1e3:.1f} | {t_ref * 1e3:.1f} | {t_srn / t_cw:.2f}x | "
             f"{medians:.2f}x | {theory:.2f}x | {t_ref / t_cw:.2f}x |",
             flush=True,
         )
+        rows.append(
+            dict(
+                n=n,
+                path=path,
+                cwrnn_ms=t_cw * 1e3,
+                srn_ms=t_srn * 1e3,
+                torch_rnn_ms=t_ref * 1e3,
+                speedup=t_srn / t_cw,
+                speedup_medians=medians,
+                theory=theory,
+            )
+        )
+    if a.json:
+        setting = dict(device=dev, threads=a.threads, batch=a.batch, steps=a.steps, modules=g, periods=periods)
+        update_json(a.json, "forward_backward", {**setting, "sizes": rows}, device=dev)
 
 
 if __name__ == "__main__":

@@ -79,5 +79,20 @@ venv_ready() {
   [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return
   echo "installing $req and the project into .venv (first run, or the requirements changed)"
   "$VENV_PYTHON" -m pip install -q -r "$req" -e . || die "pip could not install $req into .venv (its error is above)"
+  kernels_ready
   echo "$want" >"$stamp"
+}
+
+# The CPU scans' C++ kernels (cwrnn/models/kernels.py) need a C++ compiler; without one training still works,
+# through torch ops, several times slower. Built here so that a compiler's error shows at install.
+kernels_ready() {
+  if ! command -v g++ >/dev/null && ! command -v c++ >/dev/null && [ -z "${CXX:-}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "installing g++ (apt-get) for the scan kernels"
+      { apt-get update -qq && apt-get install -y -qq g++ >/dev/null; } || echo "warning: could not install g++"
+    else
+      echo "note: no C++ compiler (sudo apt-get install g++); training will use the slower torch ops"
+    fi
+  fi
+  "$VENV_PYTHON" -m cwrnn.models.kernels || true
 }

@@ -24,3 +24,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(params=["kernels", "torch ops"])
+def scan_path(request):
+    """Run the test once through the compiled CPU kernels and once through the torch ops (the path CUDA and
+    wide networks take): both must meet every reference."""
+    from cwrnn.models import kernels
+
+    if request.param == "torch ops":
+        with kernels.torch_ops():
+            yield request.param
+    else:
+        if kernels.problem():
+            pytest.skip(f"scan kernels unavailable: {kernels.problem()}")
+        yield request.param

@@ -9,7 +9,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from cwrnn import ArchSpec, BidirectionalModel, SequenceModel, build_network
 from cwrnn.models.reference import naive_cwrnn
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "scan_path")
 
 R, B, T, IN, OUT = 2, 3, 10, 2, 5
 LENGTHS = torch.tensor([9, 4, 6])  # none fills the batch: step 9 is padding for every sequence

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from cwrnn import SRN, ClockworkRNN
+from cwrnn.models import kernels
 from cwrnn.models.reference import naive_cwrnn
 
 CONFIGS = [
@@ -21,6 +22,7 @@ def _pair(input_size, sizes, periods, seed=0):
     return rnn, w
 
 
+@pytest.mark.usefixtures("scan_path")
 @pytest.mark.parametrize("input_size,sizes,periods", CONFIGS)
 def test_outputs_and_gradients_equal_naive_reference(input_size, sizes, periods):
     """Every gradient the hand-written BPTT returns (weights, bias, input, initial state) against
@@ -52,6 +54,7 @@ def test_outputs_and_gradients_equal_naive_reference(input_size, sizes, periods)
         torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.usefixtures("scan_path")
 def test_stacked_gradients_equal_single_networks():
     """Members of a stacked model get exactly the gradients (weights, their input, their initial state)
     they would get alone, also with time-major input."""
@@ -210,8 +213,20 @@ def test_input_of_another_dtype_is_converted_like_h0():
 
 
 @pytest.mark.parametrize("periods", [[1, 2, 4, 8], [1, 3, 4, 10]])
+def test_the_kernels_schedule_lists_exactly_the_active_modules(periods):
+    """The compiled kernels update at step t the modules active[starts[t]:starts[t + 1]], module m being
+    units bounds[m] to bounds[m + 1] - 1."""
+    sizes = [3, 2, 2, 1]
+    plan = ClockworkRNN(0, module_sizes=sizes, periods=periods)._plan(40, "cpu")
+    assert plan.bounds.tolist() == [0, 3, 5, 7, 8]
+    for t in range(40):
+        expected = [i for i, T in enumerate(periods) if t % T == 0]
+        assert plan.active[plan.starts[t] : plan.starts[t + 1]].tolist() == expected
+
+
+@pytest.mark.parametrize("periods", [[1, 2, 4, 8], [1, 3, 4, 10]])
 def test_only_active_rows_are_computed(monkeypatch, periods):
-    """Each step's recurrent matmul produces exactly the active modules' units, never all n."""
+    """Each step's recurrent matmul produces exactly the active modules' units, never all n (torch ops)."""
     sizes = [3, 2, 2, 1]
     rnn = ClockworkRNN(0, module_sizes=sizes, periods=periods)
     widths = []
@@ -223,6 +238,7 @@ def test_only_active_rows_are_computed(monkeypatch, periods):
         return real(inp, a, b, *args, **kwargs)
 
     monkeypatch.setattr(torch, "baddbmm", spy)
-    rnn(steps=40)
+    with kernels.torch_ops():
+        rnn(steps=40)
     expected = [sum(k for k, T in zip(sizes, periods) if t % T == 0) for t in range(40)]
     assert widths == expected

@@ -1,8 +1,11 @@
 """The LSTM baseline against torch.nn.LSTM and against the peephole equations written out."""
 
+import pytest
 import torch
 
 from cwrnn import LSTM
+
+pytestmark = pytest.mark.usefixtures("scan_path")
 
 
 def test_without_peepholes_equals_torch_lstm():

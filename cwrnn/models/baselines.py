@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 import torch
 
-from .clockwork import ClockworkRNN, _outputs, _prepare_h0, _prepare_input
-from .ensemble import Stacked, initialise, seed_list
+from . import kernels
+from .clockwork import ClockworkRNN, ScannedCore, _prepare_h0, _prepare_input, _readout_weights
+from .ensemble import StackedLinear, initialise, seed_list
 from .gated_scan import GRUScan, LSTMScan
+from .kernel_scan import LSTMKernelScan
 
 
 class SRN(ClockworkRNN):
@@ -40,7 +42,7 @@ class SRN(ClockworkRNN):
         )
 
 
-class LSTM(Stacked):
+class LSTM(ScannedCore):
     """LSTM with optional peephole connections (Gers & Schmidhuber) and a forget-gate bias.
 
     Gates i, f, o see c_{t-1} (i, f) and c_t (o) through diagonal peephole weights when ``peepholes``.
@@ -79,24 +81,22 @@ class LSTM(Stacked):
         with torch.no_grad():
             self.b[..., n : 2 * n] = self.forget_bias
 
-    def forward(
-        self,
-        x: torch.Tensor | None = None,
-        h0: torch.Tensor | None = None,
-        *,
-        steps: int | None = None,
-        batch_size: int = 1,
-    ):
+    def _scan(self, x, h0, steps, batch_size, readout: StackedLinear | None = None):
+        """(time-major states, y) as ClockworkRNN._scan's; keeps the final cell state."""
         W = self.stack(self.W_H)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
         peep = self.stack(self.peep) if self.peepholes else None
-        out, cells = LSTMScan.apply(W, self.stack(self.W_I), self.stack(self.b), peep, x, h, steps)
+        args = (W, self.stack(self.W_I), self.stack(self.b), peep, x, h, steps)
+        if kernels.usable(W, self.hidden_size):
+            out, cells, y = LSTMKernelScan.apply(*args, *_readout_weights(readout))
+        else:
+            (out, cells), y = LSTMScan.apply(*args), None
         self.last_cell = self.unstack(cells[-1].clone())  # a copy: a view would keep every step's cells
-        return _outputs(self, out)
+        return out, y
 
 
-class GRU(Stacked):
+class GRU(ScannedCore):
     """Gated recurrent unit (Cho et al. 2014) in torch.nn.GRU's form, the reset gate scaling the
     recurrent part of the candidate: m = tanh(W_in x + b_n + r * (W_hn h + b_hn)), h' = (1 - z) m + z h.
 
@@ -126,19 +126,12 @@ class GRU(Stacked):
         self.seeds = seed_list(num_seeds, seeds)
         initialise(self, self.seeds, init)
 
-    def forward(
-        self,
-        x: torch.Tensor | None = None,
-        h0: torch.Tensor | None = None,
-        *,
-        steps: int | None = None,
-        batch_size: int = 1,
-    ):
+    def _scan(self, x, h0, steps, batch_size, readout: StackedLinear | None = None):
+        """(time-major states, None): the GRU has no compiled kernel, so its readout runs after the scan."""
         W = self.stack(self.W_H)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
-        out = GRUScan.apply(W, self.stack(self.W_I), self.stack(self.b), self.stack(self.b_hn), x, h, steps)
-        return _outputs(self, out)
+        return GRUScan.apply(W, self.stack(self.W_I), self.stack(self.b), self.stack(self.b_hn), x, h, steps), None
 
 
 def _check_sizes(input_size, hidden_size) -> None:

@@ -18,11 +18,40 @@ import numpy as np
 import torch
 
 from .. import clock
-from .ensemble import Stacked, initialise, seed_list
+from . import kernels
+from .ensemble import Stacked, StackedLinear, initialise, seed_list
+from .kernel_scan import ClockworkKernelScan
 from .scan import ClockworkScan, StepPlan
 
 
-class ClockworkRNN(Stacked):
+class ScannedCore(Stacked):
+    """What every recurrent core shares: forward, and read (its states and a readout of every step, as
+    SequenceModel asks for them). A core implements ``_scan(x, h0, steps, batch_size, readout)``, which
+    returns its time-major states (T, R, B, n) and the readout's output where the compiled kernels computed
+    it inside the scan (kernel_scan.py), else None."""
+
+    def forward(
+        self,
+        x: torch.Tensor | None = None,
+        h0: torch.Tensor | None = None,
+        *,
+        steps: int | None = None,
+        batch_size: int = 1,
+    ):
+        return _outputs(self, self._scan(x, h0, steps, batch_size)[0])
+
+    def read(self, readout: StackedLinear, x=None, *, steps=None, batch_size=1):
+        """(readout(hidden), hidden), hidden being what forward returns first."""
+        out, y = self._scan(x, None, steps, batch_size, readout)
+        hidden = _outputs(self, out)[0]
+        if y is None:
+            return readout(hidden), hidden
+        if not self.batch_first:  # the kernels' y is (R, B, T, O), as readout(hidden) is when batch_first
+            y = y.transpose(1, 2)
+        return readout.unstack(y), hidden
+
+
+class ClockworkRNN(ScannedCore):
     """h_t[active] = tanh(W_H[active] h_{t-1} + W_I[active] x_t + b[active]); held modules keep h_{t-1}.
 
     Call as ``out, h_n = rnn(x, h0)`` with x of shape (batch, time, input_size) (batch_first) and
@@ -120,9 +149,11 @@ class ClockworkRNN(Stacked):
 
     def _make_plan(self, steps: int, device) -> StepPlan:
         patterns: dict[tuple[int, ...], int] = {}
-        rows, members, order = [], [], []
+        rows, members, order, flat, starts = [], [], [], [], [0]
         for t in range(steps):
             active = tuple(self.active_modules(t))
+            flat += active
+            starts.append(len(flat))
             if active not in patterns:
                 patterns[active] = len(rows)
                 if active == tuple(range(len(active))):
@@ -134,7 +165,14 @@ class ClockworkRNN(Stacked):
             p = patterns[active]
             order.append((p, len(members[p])))
             members[p].append(t)
-        return StepPlan(tuple(rows), tuple(torch.tensor(m, device=device) for m in members), tuple(order))
+        return StepPlan(
+            tuple(rows),
+            tuple(torch.tensor(m, device=device) for m in members),
+            tuple(order),
+            torch.tensor(flat, dtype=torch.int32),
+            torch.tensor(starts, dtype=torch.int64),
+            torch.tensor(self.module_start, dtype=torch.int64),
+        )
 
     # -- weights in the paper's column convention -------------------------------------------------
     def dense_weights(self) -> dict[str, torch.Tensor]:
@@ -166,20 +204,24 @@ class ClockworkRNN(Stacked):
                     value = value * self.mask
                 param.copy_(value)
 
-    # -- forward --------------------------------------------------------------------------------
-    def forward(
-        self,
-        x: torch.Tensor | None = None,
-        h0: torch.Tensor | None = None,
-        *,
-        steps: int | None = None,
-        batch_size: int = 1,
-    ):
+    # -- forward (ScannedCore's forward and read) --------------------------------------------------
+    def _scan(self, x, h0, steps, batch_size, readout: StackedLinear | None = None):
+        """(time-major states, y): y is the readout's output where the compiled kernels computed it inside
+        the scan, else None."""
         W = self.stack(self.W_H * self.mask)
         x, steps, B = _prepare_input(self, x, steps, batch_size)
         h = _prepare_h0(self, h0, B, W)
-        out = ClockworkScan.apply(W, self.stack(self.W_I), self.stack(self.b), x, h, self._plan(steps, W.device))
-        return _outputs(self, out)
+        args = (W, self.stack(self.W_I), self.stack(self.b), x, h, self._plan(steps, W.device))
+        if kernels.usable(W, self.hidden_size):
+            return ClockworkKernelScan.apply(*args, *_readout_weights(readout))
+        return ClockworkScan.apply(*args), None
+
+
+def _readout_weights(readout: StackedLinear | None) -> tuple:
+    """A readout's weights (R, O, n) and bias (R, O) for the kernels; (None, None) without one."""
+    if readout is None:
+        return None, None
+    return readout.stack(readout.weight), readout.stack(readout.bias)
 
 
 def _prepare_input(model, x, steps, batch_size):

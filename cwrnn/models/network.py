@@ -53,8 +53,7 @@ class SequenceModel(Stacked):
 
     def forward(self, x: torch.Tensor | None = None, *, steps: int | None = None, batch_size: int = 1):
         """(y, hidden): y is (R, B, T, output_size), hidden is (R, B, T, n)."""
-        hidden, _ = self.core(x, steps=steps, batch_size=batch_size)
-        return self.readout(hidden), hidden
+        return self.core.read(self.readout, x, steps=steps, batch_size=batch_size)
 
     def member_state(self, r: int) -> dict[str, torch.Tensor]:
         """Seed r's weights alone, loadable into a one-seed model of the same spec (after adding back

@@ -10,7 +10,10 @@ backward walks the steps in reverse with a handful of fused ops each:
   for all steps at once before the reverse loop;
 - weight, bias and input gradients are outer products summed over steps, so they are computed after
   the loop as one matmul over all steps (per activity pattern for the CW-RNN), not one per step.
-The gated baselines' scans are in gated_scan.py. All are checked against independent references
+The gated baselines' scans are in gated_scan.py. On the CPU, CW-RNNs (SRNs) and LSTMs of up to
+kernels.MAX_HIDDEN units run in compiled kernels instead (kernel_scan.py): the same maths without these
+ops' fixed costs per step. The scans here serve the GRU, CUDA, wider networks and machines without a
+compiler. All are checked against independent references
 (autograd through the naive CW-RNN and the peephole LSTM written out; torch.nn.LSTM and torch.nn.GRU)
 and by gradcheck (tests/test_clockwork.py, test_lstm.py, test_gru.py, test_scan.py).
 """
@@ -30,12 +33,17 @@ class StepPlan:
     ``rows[p]`` is the pattern's units: an int k for the prefix 0..k-1 (always, when every period divides
     the next, as the paper's 1, 2, 4, ... do) or a long tensor of unit indices. ``steps[p]`` holds the
     steps where pattern p applies, and ``order[t] = (p, j)`` says step t is the j-th step of pattern p;
-    pattern 0 is step 0's.
+    pattern 0 is step 0's. The compiled kernels read the same schedule by module, step by step: step t
+    updates the modules ``active[starts[t]:starts[t + 1]]``, module m being units ``bounds[m]`` to
+    ``bounds[m + 1] - 1`` (int32, int64 and int64 tensors on the CPU).
     """
 
     rows: tuple
     steps: tuple
     order: tuple
+    active: torch.Tensor
+    starts: torch.Tensor
+    bounds: torch.Tensor
 
 
 def first_order(backward):

@@ -1,0 +1,419 @@
+// CPU kernels of the scans (see kernels.py): the CW-RNN (and so the SRN) and the peephole LSTM, forward
+// and hand-written backward through time, for many small networks at once.
+//
+// Why C++: at the lab's sizes (tens of units, hundreds of stacked networks, batch 1) a torch op per step
+// costs a fixed ~0.1 us per network whatever its size (batched matmuls of tiny matrices), so the
+// CW-RNN, which updates about a quarter of its units per step, trained slower than its SRN. Here each network runs
+// through all its steps before the next one starts: its weights stay in the L1 cache, a step costs
+// only the active rows' multiply-adds, and nothing is done per held unit beyond copying it forward.
+//
+// States are member-major, (R, B, T, n), so that each network's steps are contiguous (time-major, the
+// torch path's layout, made every step of a network a cache miss); weights are (R, rows, n), row = target
+// unit. `drive` is the input term W_I x_t + b, addressed through strides so that a network without input
+// passes its bias with time and batch strides 0.
+// The maths, step by step, is the torch path's; the tests hold both to the same references.
+
+// glibc's libmvec has vector versions of these; declared SIMD, the loops below call them 8 units at a time
+// (without it a scalar tanhf per unit would cost more than the multiply-adds).
+#ifdef CWRNN_LIBMVEC
+extern "C" float tanhf(float) noexcept __attribute__((__simd__("notinbranch")));
+extern "C" float expf(float) noexcept __attribute__((__simd__("notinbranch")));
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+using i64 = int64_t;
+
+namespace {
+
+constexpr i64 LANES = 8;  // activations run over whole vectors: scratch buffers are padded to this
+
+i64 padded(i64 k) { return (k + LANES - 1) / LANES * LANES; }
+
+inline float tanh_(float x) { return tanhf(x); }
+inline double tanh_(double x) { return std::tanh(x); }
+inline float sigmoid_(float x) { return 1.0f / (1.0f + expf(-x)); }
+inline double sigmoid_(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// In place over a padded buffer, in fixed groups of LANES so that no scalar remainder loop runs.
+template <typename T>
+void tanh_all(T* x, i64 len) {
+  for (i64 c = 0; c < len; c += LANES) {
+#pragma omp simd
+    for (i64 l = 0; l < LANES; l++) x[c + l] = tanh_(x[c + l]);
+  }
+}
+
+template <typename T>
+void sigmoid_all(T* x, i64 len) {
+  for (i64 c = 0; c < len; c += LANES) {
+#pragma omp simd
+    for (i64 l = 0; l < LANES; l++) x[c + l] = sigmoid_(x[c + l]);
+  }
+}
+
+// Vectors and weight rows here are padded with zeros to whole LANES, so no loop has a scalar remainder.
+
+// y[0:cols] = sum_{i < rows} x[i] M[i, 0:cols], M row-major with leading dimension ld; cols a multiple of
+// LANES, rows a multiple of CHAINS. The forward's matrix-vector products take this form with the
+// transposed weights: a dot product per row would end every row with a horizontal sum of a vector
+// register, which at these widths costs more than its multiply-adds. CHAINS partial sums per vector of
+// y keep the multiply-adds from waiting on each other.
+constexpr i64 CHAINS = 4;
+
+template <typename T>
+void combine(T* y, const T* M, i64 ld, const T* x, i64 rows, i64 cols) {
+  for (i64 c = 0; c < cols; c += LANES) {
+    T acc[CHAINS][LANES] = {};
+    for (i64 i = 0; i < rows; i += CHAINS)
+      for (i64 s = 0; s < CHAINS; s++) {
+#pragma omp simd
+        for (i64 l = 0; l < LANES; l++) acc[s][l] += x[i + s] * M[(i + s) * ld + c + l];
+      }
+#pragma omp simd
+    for (i64 l = 0; l < LANES; l++) y[c + l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+  }
+}
+
+template <typename T>
+void axpy(T* y, T a, const T* x, i64 len) {
+  for (i64 c = 0; c < len; c += LANES) {
+#pragma omp simd
+    for (i64 l = 0; l < LANES; l++) y[c + l] += a * x[c + l];
+  }
+}
+
+// One network's (rows, cols) weights, zero-padded to (rows_to, cols_to), transposed when asked.
+template <typename T>
+void pad(std::vector<T>& to, const T* from, i64 rows, i64 cols, i64 rows_to, i64 cols_to, bool transpose) {
+  if (transpose) {
+    to.assign(cols_to * rows_to, 0);
+    for (i64 i = 0; i < rows; i++)
+      for (i64 j = 0; j < cols; j++) to[j * rows_to + i] = from[i * cols + j];
+  } else {
+    to.assign(rows_to * cols_to, 0);
+    for (i64 i = 0; i < rows; i++) std::memcpy(to.data() + i * cols_to, from + i * cols, cols * sizeof(T));
+  }
+}
+
+template <typename T>
+void unpad(T* to, const std::vector<T>& from, i64 rows, i64 cols, i64 cols_from) {
+  for (i64 i = 0; i < rows; i++) std::memcpy(to + i * cols, from.data() + i * cols_from, cols * sizeof(T));
+}
+
+struct Drive {
+  i64 r, b, t;  // strides in elements
+};
+
+// ---- the readout y_t = W_O h_t + b_O, computed inside the scans, per module at the module's rate --------
+// W_O (R, O, n), b_O (R, O), y (R, B, T, O); null W_O: no readout. W_O h_t is a sum of the modules'
+// contributions, each constant while its module holds: a module's contribution is recomputed when it ticks,
+// and y_t is b_O plus the g contributions. Backward, the readout's gradients for a module are sums of dy
+// over the steps its state was held, so dy is accumulated per module and passed on at its ticks.
+// (Reading the states again afterwards, in torch, cost a quarter of a training step at the lab's sizes.)
+// The LSTM's readout is one module that ticks every step.
+
+template <typename T>
+T dot(const T* a, const T* b, i64 len) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (i64 j = 0; j < len; j++) s += a[j] * b[j];
+  return s;
+}
+
+// y[0:len] += a x[0:len] for unpadded vectors.
+template <typename T>
+void axpy_n(T* y, T a, const T* x, i64 len) {
+#pragma omp simd
+  for (i64 j = 0; j < len; j++) y[j] += a * x[j];
+}
+
+template <typename T>
+struct Readout {
+  const T *W_all, *b_all, *W = nullptr, *b = nullptr;  // all networks'; the current one's
+  i64 O, n;
+  std::vector<T> part;  // forward: (g, O) the modules' contributions; backward: their pending dy sums
+
+  Readout(const T* W_, const T* b_, i64 O_, i64 n_, i64 modules)
+      : W_all(W_), b_all(b_), O(O_), n(n_), part(modules * O_) {}
+  bool on() const { return W_all != nullptr; }
+  void network(i64 r) {  // network r's weights, and nothing pending
+    W = W_all + r * O * n;
+    b = b_all ? b_all + r * O : nullptr;
+    std::fill(part.begin(), part.end(), T(0));
+  }
+
+  void tick(i64 m, i64 lo, i64 hi, const T* h) {
+    for (i64 o = 0; o < O; o++) part[m * O + o] = dot(W + o * n + lo, h + lo, hi - lo);
+  }
+  void emit(T* y) const {
+    for (i64 o = 0; o < O; o++) {
+      T s = b[o];
+      for (i64 m = 0; m < i64(part.size()) / O; m++) s += part[m * O + o];
+      y[o] = s;
+    }
+  }
+
+  void gather(const T* dy, T* db) {
+    for (i64 o = 0; o < O; o++) {
+      db[o] += dy[o];
+      for (i64 m = 0; m < i64(part.size()) / O; m++) part[m * O + o] += dy[o];
+    }
+  }
+  // At module m's tick, with h its new state: its share of dW_O, and W_O^T (its dy sum) into dh.
+  void release(i64 m, i64 lo, i64 hi, const T* h, T* dh, T* dW) {
+    for (i64 o = 0; o < O; o++) {
+      const T a = part[m * O + o];
+      axpy_n(dh + lo, a, W + o * n + lo, hi - lo);
+      axpy_n(dW + o * n + lo, a, h + lo, hi - lo);
+      part[m * O + o] = 0;
+    }
+  }
+};
+
+// ---- CW-RNN: h_t[rows] = tanh(W[rows] h_{t-1} + drive_t[rows]); the other units hold h_{t-1} ----------
+// Module m is units bounds[m] .. bounds[m + 1]; step t's active modules are mods[starts[t] : starts[t + 1]],
+// ascending. A step computes the rows 0 .. (end of its last active module): exactly the active ones when
+// they are the fastest modules (periods that divide each other, as the paper's), a few more for other
+// schedules, whose extra rows are dropped.
+
+struct Schedule {
+  const int32_t* mods;
+  const i64 *starts, *bounds;
+  i64 count(i64 t) const { return starts[t + 1] - starts[t]; }
+  const int32_t* active(i64 t) const { return mods + starts[t]; }
+  i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }
+};
+
+template <typename T>
+void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* h0, Schedule s,
+                T* out, Readout<T> ro, T* y) {
+  const i64 np = padded(n);
+  std::vector<T> Wt, h(np, 0), pre(np, 0);
+  for (i64 r = 0; r < R; r++) {
+    pad(Wt, W + r * n * n, n, n, np, np, true);
+    for (i64 b = 0; b < B; b++) {
+      const i64 member = r * B + b;
+      if (ro.on()) ro.network(r);
+      std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
+      const T* d = drive + r * ds.r + b * ds.b;
+      for (i64 t = 0; t < steps; t++, d += ds.t) {
+        const int32_t* act = s.active(t);
+        const i64 k = s.count(t), m = padded(s.reach(t));
+        combine(pre.data(), Wt.data(), np, h.data(), np, m);
+        for (i64 a = 0; a < k; a++)
+          for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) pre[i] += d[i];
+        tanh_all(pre.data(), m);
+        for (i64 a = 0; a < k; a++) {
+          const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
+          std::memcpy(h.data() + lo, pre.data() + lo, (hi - lo) * sizeof(T));
+          if (ro.on()) ro.tick(act[a], lo, hi, h.data());
+        }
+        std::memcpy(out + (member * steps + t) * n, h.data(), n * sizeof(T));
+        if (ro.on()) ro.emit(y + (member * steps + t) * ro.O);
+      }
+    }
+  }
+}
+
+// dW, db (and the readout's dW_O, db_O) accumulate over steps and the batch; grad_out, the gradient of the
+// states themselves, may be null (only the readout was used). G, when given, receives each step's
+// pre-activation gradient (zero for held units: the caller zeroes it), from which torch derives the
+// input's gradients.
+template <typename T>
+void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, const T* grad_out,
+                 Schedule s, T* dW, T* db, T* G, T* dh0, Readout<T> ro, const T* grad_y, T* dW_O, T* db_O) {
+  const i64 np = padded(n);
+  std::vector<T> Wp, dWp, dh(np, 0), back(np, 0), now(np, 0), before(np, 0), g(np, 0);
+  for (i64 r = 0; r < R; r++) {
+    pad(Wp, W + r * n * n, n, n, np, np, false);
+    dWp.assign(n * np, 0);
+    T* dbr = db + r * n;
+    for (i64 b = 0; b < B; b++) {
+      const i64 member = r * B + b;
+      if (ro.on()) ro.network(r);
+      std::fill(dh.begin(), dh.end(), T(0));
+      std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
+      for (i64 t = steps - 1; t >= 0; t--) {
+        const i64 at = (member * steps + t) * n;
+        if (grad_out) axpy_n(dh.data(), T(1), grad_out + at, n);  // the states' own gradient, if any
+        if (ro.on()) ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
+        std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
+        const int32_t* act = s.active(t);
+        const i64 k = s.count(t), m = padded(s.reach(t));
+        std::fill(g.begin(), g.begin() + m, T(0));
+        for (i64 a = 0; a < k; a++) {
+          const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
+          if (ro.on()) ro.release(act[a], lo, hi, now.data(), dh.data(), dW_O + r * ro.O * n);
+          for (i64 i = lo; i < hi; i++) {
+            g[i] = dh[i] * (1 - now[i] * now[i]);
+            dh[i] = 0;  // an updated unit's old value reaches the loss only through the weights
+            dbr[i] += g[i];
+            axpy(dWp.data() + i * np, g[i], before.data(), np);
+            if (G) G[at + i] = g[i];
+          }
+        }
+        combine(back.data(), Wp.data(), np, g.data(), m, np);
+        for (i64 j = 0; j < n; j++) dh[j] += back[j];
+        now.swap(before);
+      }
+      std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
+    }
+    unpad(dW + r * n * n, dWp, n, n, np);
+  }
+}
+
+// ---- peephole LSTM (gated_scan.LSTMScan's equations; gate order i, f, g, o) ---------------------------
+// z = drive_t + W h_{t-1};  i = s(z_i + p_i c_{t-1}),  f = s(z_f + p_f c_{t-1}),  g = tanh(z_g),
+// c_t = f c_{t-1} + i g,  o = s(z_o + p_o c_t),  h_t = o tanh(c_t).  c_{-1} = 0; peep may be null.
+// gates (R, B, T, 4n) hold i, f, g, o after their nonlinearities.
+
+template <typename T>
+void lstm_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* peep,
+                  const T* h0, T* out, T* cells, T* tanh_cells, T* gates, Readout<T> ro, T* y) {
+  const i64 np = padded(n), n4 = padded(4 * n);
+  std::vector<T> Wt, zw(n4, 0), z(4 * np, 0), h(np, 0), c(np, 0), tc(np, 0);
+  for (i64 r = 0; r < R; r++) {
+    pad(Wt, W + r * 4 * n * n, 4 * n, n, n4, np, true);
+    const T* p = peep ? peep + r * 3 * n : nullptr;
+    for (i64 b = 0; b < B; b++) {
+      const i64 member = r * B + b;
+      if (ro.on()) ro.network(r);
+      std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
+      std::fill(c.begin(), c.end(), T(0));
+      const T* d = drive + r * ds.r + b * ds.b;
+      T *zi = z.data(), *zf = zi + np, *zg = zf + np, *zo = zg + np;
+      for (i64 t = 0; t < steps; t++, d += ds.t) {
+        combine(zw.data(), Wt.data(), n4, h.data(), np, n4);
+        for (i64 q = 0; q < 4; q++)  // each gate to its own padded block, for the activations
+          for (i64 j = 0; j < n; j++) z[q * np + j] = zw[q * n + j] + d[q * n + j];
+        if (p)
+          for (i64 j = 0; j < n; j++) {
+            zi[j] += p[j] * c[j];
+            zf[j] += p[n + j] * c[j];
+          }
+        sigmoid_all(zi, 2 * np);
+        tanh_all(zg, np);
+        for (i64 j = 0; j < n; j++) tc[j] = c[j] = zf[j] * c[j] + zi[j] * zg[j];
+        if (p)
+          for (i64 j = 0; j < n; j++) zo[j] += p[2 * n + j] * c[j];
+        sigmoid_all(zo, np);
+        tanh_all(tc.data(), np);
+        for (i64 j = 0; j < n; j++) h[j] = zo[j] * tc[j];
+        const i64 at = (member * steps + t) * n;
+        std::memcpy(out + at, h.data(), n * sizeof(T));
+        std::memcpy(cells + at, c.data(), n * sizeof(T));
+        std::memcpy(tanh_cells + at, tc.data(), n * sizeof(T));
+        for (i64 q = 0; q < 4; q++) std::memcpy(gates + 4 * at + q * n, z.data() + q * np, n * sizeof(T));
+        if (ro.on()) {
+          ro.tick(0, 0, n, h.data());
+          ro.emit(y + (member * steps + t) * ro.O);
+        }
+      }
+    }
+  }
+}
+
+// dW, db, dpeep accumulate (zeroed by the caller); grad_out, G and the readout as in cw_backward, G
+// (R, B, T, 4n).
+template <typename T>
+void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, const T* h0, const T* out,
+                   const T* cells, const T* tanh_cells, const T* gates, const T* grad_out, T* dW, T* db, T* dpeep,
+                   T* G, T* dh0, Readout<T> ro, const T* grad_y, T* dW_O, T* db_O) {
+  const i64 np = padded(n), n4 = padded(4 * n);
+  std::vector<T> Wp, dWp, dh(np, 0), now(np, 0), before(np, 0), dc(n), dz(n4, 0), zero(n, 0);
+  for (i64 r = 0; r < R; r++) {
+    pad(Wp, W + r * 4 * n * n, 4 * n, n, n4, np, false);
+    dWp.assign(4 * n * np, 0);
+    const T* p = peep ? peep + r * 3 * n : nullptr;
+    T* dbr = db + r * 4 * n;
+    T* dp = peep ? dpeep + r * 3 * n : nullptr;
+    for (i64 b = 0; b < B; b++) {
+      const i64 member = r * B + b;
+      if (ro.on()) ro.network(r);
+      std::fill(dh.begin(), dh.end(), T(0));
+      std::fill(dc.begin(), dc.end(), T(0));
+      std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
+      for (i64 t = steps - 1; t >= 0; t--) {
+        const i64 at = (member * steps + t) * n;
+        if (grad_out) axpy_n(dh.data(), T(1), grad_out + at, n);  // the states' own gradient, if any
+        if (ro.on()) {
+          ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
+          ro.release(0, 0, n, now.data(), dh.data(), dW_O + r * ro.O * n);
+        }
+        const T *i = gates + 4 * at, *f = i + n, *g = f + n, *o = g + n;
+        const T *c = cells + at, *tc = tanh_cells + at;
+        const T* c_prev = t ? c - n : zero.data();
+        std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
+        T *dzi = dz.data(), *dzf = dzi + n, *dzg = dzf + n, *dzo = dzg + n;
+        for (i64 j = 0; j < n; j++) {
+          const T a = tc[j] * o[j] * (1 - o[j]);  // d h / d z_o
+          T e = o[j] * (1 - tc[j] * tc[j]);       // d h / d c_t
+          if (p) e += a * p[2 * n + j];
+          dzo[j] = dh[j] * a;
+          dc[j] += dh[j] * e;
+          dzi[j] = dc[j] * g[j] * i[j] * (1 - i[j]);
+          dzf[j] = dc[j] * c_prev[j] * f[j] * (1 - f[j]);
+          dzg[j] = dc[j] * i[j] * (1 - g[j] * g[j]);
+          dc[j] *= f[j];
+          if (p) {
+            dc[j] += dzi[j] * p[j] + dzf[j] * p[n + j];
+            dp[j] += dzi[j] * c_prev[j];
+            dp[n + j] += dzf[j] * c_prev[j];
+            dp[2 * n + j] += dzo[j] * c[j];
+          }
+        }
+        for (i64 q = 0; q < 4 * n; q++) {
+          dbr[q] += dz[q];
+          axpy(dWp.data() + q * np, dz[q], before.data(), np);
+        }
+        if (G) std::memcpy(G + 4 * at, dz.data(), 4 * n * sizeof(T));
+        combine(dh.data(), Wp.data(), np, dz.data(), n4, np);  // the gradient reaching h_{t-1}
+        now.swap(before);
+      }
+      std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
+    }
+    unpad(dW + r * 4 * n * n, dWp, 4 * n, n, np);
+  }
+}
+
+}  // namespace
+
+// C entry points, one per dtype (ctypes calls them with raw pointers; kernels.py checks every layout).
+// The CW-RNN's schedule: g modules with unit bounds (g + 1), step t's active modules mods[starts[t] :
+// starts[t + 1]]. O is the readout's width; W_O null (and O 0) without one.
+#define ENTRY_POINTS(T, suffix)                                                                               \
+  extern "C" void cw_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,     \
+                                      i64 db, i64 dt, const T* h0, i64 g, const int32_t* mods,                \
+                                      const i64* starts, const i64* bounds, T* out, i64 O, const T* W_O,      \
+                                      const T* b_O, T* y) {                                                   \
+    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out,          \
+               Readout<T>(W_O, b_O, O, n, g), y);                                                             \
+  }                                                                                                           \
+  extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, \
+                                       const T* grad_out, i64 g, const int32_t* mods, const i64* starts,      \
+                                       const i64* bounds, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O,    \
+                                       const T* grad_y, T* dW_O, T* db_O) {                                   \
+    cw_backward(R, B, steps, n, W, h0, out, grad_out, Schedule{mods, starts, bounds}, dW, db, G, dh0,         \
+                Readout<T>(W_O, nullptr, O, n, g), grad_y, dW_O, db_O);                                       \
+  }                                                                                                           \
+  extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
+                                        i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
+                                        T* tanh_cells, T* gates, i64 O, const T* W_O, const T* b_O, T* y) {   \
+    lstm_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, peep, h0, out, cells, tanh_cells, gates,        \
+                 Readout<T>(W_O, b_O, O, n, 1), y);                                                           \
+  }                                                                                                           \
+  extern "C" void lstm_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep,           \
+                                         const T* h0, const T* out, const T* cells, const T* tanh_cells,      \
+                                         const T* gates, const T* grad_out, T* dW, T* db, T* dpeep, T* G,     \
+                                         T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {    \
+    lstm_backward(R, B, steps, n, W, peep, h0, out, cells, tanh_cells, gates, grad_out, dW, db, dpeep, G,     \
+                  dh0, Readout<T>(W_O, nullptr, O, n, 1), grad_y, dW_O, db_O);                                \
+  }
+
+ENTRY_POINTS(float, f32)
+ENTRY_POINTS(double, f64)

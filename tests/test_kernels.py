@@ -1,0 +1,58 @@
+"""The compiled scan kernels: built where a compiler is, and used only where they apply."""
+
+import shutil
+from contextlib import nullcontext
+
+import pytest
+import torch
+
+from cwrnn import ArchSpec, SequenceModel
+from cwrnn.models import kernels
+
+
+@pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")), reason="no C++ compiler on this machine")
+def test_kernels_build_where_a_compiler_exists():
+    assert kernels.problem() is None
+    assert kernels.usable(torch.zeros(1, 4, 4), 4)
+
+
+def test_the_kernels_take_small_cpu_networks_only():
+    W = torch.zeros(1, 4, 4)
+    assert not kernels.usable(W, kernels.MAX_HIDDEN + 1)
+    assert not kernels.usable(W.half(), 4)
+    with kernels.torch_ops():
+        assert not kernels.usable(W, 4)
+
+
+SPECS = [
+    ArchSpec("cwrnn", 12, periods=[1, 2, 4], module_sizes=[5, 4, 3]),
+    ArchSpec("cwrnn", 9, periods=[1, 3, 5], module_sizes=[3, 3, 3]),  # active units not a prefix
+    ArchSpec("srn", 7),
+    ArchSpec("lstm", 5),
+    ArchSpec("lstm", 5, peepholes=False),
+]
+
+
+@pytest.mark.parametrize("dtype,tolerance", [(torch.float64, {}), (torch.float32, dict(rtol=1e-4, atol=1e-5))])
+@pytest.mark.parametrize("input_size", [2, 0])
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.arch}-{s.hidden_size}")
+@pytest.mark.parametrize("states_in_loss", [True, False])
+def test_models_agree_on_both_paths(spec, input_size, dtype, tolerance, states_in_loss):
+    """A SequenceModel (core and readout, which the kernels compute inside the scan) through the kernels
+    and through torch ops: outputs, states and every gradient, with a loss on y alone (the kernels then get
+    no gradient for the states) or on y and the states. In single precision the kernels use glibc's vector
+    tanh and exp, so they agree to rounding."""
+    model = SequenceModel(spec, input_size, 3, seeds=[1, 2]).to(dtype)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 30, input_size, generator=gen).to(dtype) if input_size else None
+    results = []
+    for use_torch in (False, True):
+        model.zero_grad()
+        with kernels.torch_ops() if use_torch else nullcontext():
+            y, hidden = model(x, steps=30, batch_size=4)
+            loss = (y * torch.linspace(-1, 1, 3, dtype=dtype)).sum()
+            (loss + hidden.pow(2).sum() if states_in_loss else loss).backward()
+        grads = [p.grad.clone() for p in model.parameters() if p.numel()]  # input_size 0: W_I is empty
+        results.append([y.detach(), hidden.detach(), *grads])
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(ours, theirs, **tolerance)
