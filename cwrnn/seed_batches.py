@@ -5,16 +5,12 @@ a smaller range. A member's initial weights and input noise come from its own se
 (train.member_seeds, the tasks' noise streams), so a batch trains the same networks as the whole cell,
 and the merged batches list every network once, in the whole cell's member order.
 
-For the batch to end where the whole cell ends, bit for bit, a network's arithmetic must not depend on
+A batch ends where the whole cell ends, bit for bit, because a network's arithmetic does not depend on
 how many networks share its stacked model: MKL runs in its reproducible mode (set when cwrnn is
-imported), losses are totalled along each network's own row, and an early-stopped network's final
-score is measured on the same noise whenever its run stops (all at one thread, as cells train). Three
-ops of the model code still round a network by its neighbours (BENCHMARKS.md, "Seed batches"): sums
-over the steps of one-sequence batches (Experiment 1), torch's sigmoid (LSTM, GRU) and a lone network's
-single-column products. Until they are member-invariant, a split equals the unsplit cell for the
-CW-RNN and the SRN on words (tested) and is an equally good sample elsewhere; so the batch size is part
-of a grid's definition, reported with its results, and the same batch size gives the same numbers on
-every backend.
+imported), the model code sums and multiplies member by member (models/ensemble.py: baddbmm, sigmoid,
+step_sums), losses are totalled along each network's own row, and an early-stopped network's final
+score is measured on the same noise whenever its run stops. This holds at one thread, as cells train
+(BENCHMARKS.md, "Seed batches"), so the batch size changes how a grid is scheduled, not its numbers.
 """
 
 from __future__ import annotations

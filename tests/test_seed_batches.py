@@ -116,17 +116,24 @@ def test_importing_cwrnn_makes_batched_matmuls_member_invariant():
     assert out.stdout.strip() == "True"
 
 
-@pytest.mark.parametrize("arch", ["cwrnn", "srn"])
-def test_split_training_gives_the_unsplit_networks_bit_for_bit(arch):
-    """Up to 40 epochs of 8 noisy mini-batches: every network of the batches ends exactly where it ends in
-    the whole cell (a last-bit difference anywhere grows over the updates into a visible one). Early
-    stopping ends each batch at its own epoch (here the whole cell at 35, the second batch at 21 for the
-    CW-RNN), and a network's final score does not depend on that."""
-    settings = {"task": "words", "dataset": "synthetic", "periods": [1, 2, 4, 8, 16, 32, 64], "preset": "paper-words"}
-    config = {**settings, "budget": 250, "seeds": 4, "seed": 0, "epochs": 40, "snapshot_every": 10_000}
-    whole = CellSpec(config, arch, "loss")
-    merged = sb.merge(whole, [(part, run_cell(part)) for part in sb.split([whole], 2)])
+WORDS = {"task": "words", "dataset": "synthetic", "periods": [1, 2, 4, 8, 16, 32, 64], "preset": "paper-words"}
+
+
+@pytest.mark.parametrize(
+    "task, arch, size",
+    [("words", a, 2) for a in ("cwrnn", "srn", "lstm", "gru")]
+    + [("generation", a, 3) for a in ("cwrnn", "srn", "lstm", "gru")],  # 3 + 1: a lone network too
+)
+def test_split_training_gives_the_unsplit_networks_bit_for_bit(task, arch, size):
+    """Every network of the batches ends exactly where it ends in the whole cell (a last-bit difference
+    anywhere grows over the updates into a visible one). Words: up to 40 epochs of 8 noisy mini-batches, where
+    early stopping ends each batch at its own epoch (the whole cell at 35, the second batch at 21 for the
+    CW-RNN), and a network's final score does not depend on that. Generation: 60 epochs of 5 clips per seed."""
+    settings, epochs, metric = (WORDS, 40, "loss") if task == "words" else ({}, 60, "nmse")
+    config = {**settings, "baselines": ["srn", "lstm", "gru"], "budget": 250, "seeds": 4, "seed": 0}
+    whole = CellSpec({**config, "epochs": epochs, "snapshot_every": 10_000}, arch, metric)
+    merged = sb.merge(whole, [(part, run_cell(part)) for part in sb.split([whole], size)])
     unsplit = run_cell(whole)
-    assert len(merged.values) == 4
+    assert len(merged.values) == 4 * (1 if task == "words" else 5)
     assert merged.values == unsplit.values
-    assert len(set(unsplit.values)) == 4  # distinct networks, so a misplaced one would show
+    assert len(set(unsplit.values)) == len(unsplit.values)  # distinct networks, so a misplaced one would show

@@ -65,6 +65,32 @@ class Stacked(nn.Module):
         """Hook for structure that initialisation must respect (masks, gate biases)."""
 
 
+def baddbmm(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """torch.baddbmm(c, a, b), each member's product rounded alike however many members share the call.
+
+    torch hands a batch of one to MKL's plain gemm, which computes a single-column product (a matrix
+    times a vector) in another order than MKL's batched gemm does; so a lone member's single-column
+    product runs as a batch of two copies of it."""
+    if a.shape[0] == 1 and b.shape[-1] == 1:
+        return torch.baddbmm(*(t.expand(2, *t.shape[1:]) for t in (c, a, b)))[:1]
+    return torch.baddbmm(c, a, b)
+
+
+def sigmoid(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """(1 + tanh(x / 2)) / 2, torch's sigmoid in a member-invariant form: torch's own sigmoid rounds
+    differently in its vector loop and its scalar tail, so a value's last bit depended on where the
+    member's slice sat in the stacked tensor; tanh, products and sums round alike in both."""
+    out = torch.mul(x, 0.5, out=out) if out is not None else x * 0.5
+    return out.tanh_().mul_(0.5).add_(0.5)
+
+
+def step_sums(t: torch.Tensor) -> torch.Tensor:
+    """Sum of a time-major (T, R, B, ...) tensor over steps and sequences, (R, ...): along each member's
+    own contiguous rows. t.sum((0, 2)) vectorises across the members when B is 1, so a member's sum
+    rounded differently with different neighbours."""
+    return t.movedim((0, 2), (-2, -1)).contiguous().sum((-2, -1))
+
+
 class StackedLinear(Stacked):
     """y = W x + b for each member; x is (R, ..., in) and y is (R, ..., out)."""
 
@@ -78,7 +104,7 @@ class StackedLinear(Stacked):
         R = self.members
         w, b = self.stack(self.weight), self.stack(self.bias)
         flat = x.reshape(R, -1, self.in_features)
-        y = torch.baddbmm(b.unsqueeze(1), flat, w.transpose(1, 2))
+        y = baddbmm(b.unsqueeze(1), flat, w.transpose(1, 2))
         return y.reshape(*x.shape[:-1], self.out_features)
 
 

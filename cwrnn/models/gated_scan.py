@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .ensemble import sigmoid, step_sums
 from .scan import first_order, previous, sigmoid_backward, tanh_backward
 
 
@@ -41,12 +42,12 @@ class LSTMScan(torch.autograd.Function):
             if peep is not None:
                 z[0].addcmul_(p_i, c)
                 z[1].addcmul_(p_f, c)
-            torch.sigmoid(z[:2], out=gt[:2])
+            sigmoid(z[:2], out=gt[:2])
             torch.tanh(z[2], out=gt[2])
             torch.mul(gt[1], c, out=c_t).addcmul_(gt[0], gt[2])
             if peep is not None:
                 z[3].addcmul_(p_o, c_t)
-            torch.sigmoid(z[3], out=gt[3])
+            sigmoid(z[3], out=gt[3])
             h = torch.mul(gt[3], torch.tanh(c_t, out=tc), out=o)
             c = c_t
         ctx.save_for_backward(W, W_I, peep, x, h0, out, cells, tanh_cells, gates)
@@ -88,15 +89,15 @@ class LSTMScan(torch.autograd.Function):
             dh = torch.baddbmm(grad_steps[t - 1], dz_t, W) if t else torch.bmm(dz_t, W)
         per_member = dz.transpose(0, 1).reshape(R, T * B, 4 * n)
         dW = per_member.transpose(1, 2) @ previous(out, h0).transpose(0, 1).reshape(R, T * B, n)
-        db = per_member.sum(1)
+        db = step_sums(dz)
         dpeep = None
         if peep is not None:
             gate = dz.view(T, R, B, 4, n)
             dpeep = torch.stack(
                 [
-                    (gate[1:, ..., 0, :] * cells[:-1]).sum((0, 2)),
-                    (gate[1:, ..., 1, :] * cells[:-1]).sum((0, 2)),
-                    (gate[..., 3, :] * cells).sum((0, 2)),
+                    step_sums(gate[1:, ..., 0, :] * cells[:-1]),
+                    step_sums(gate[1:, ..., 1, :] * cells[:-1]),
+                    step_sums(gate[..., 3, :] * cells),
                 ],
                 dim=1,
             )
@@ -135,7 +136,7 @@ class GRUScan(torch.autograd.Function):
         h = h0
         for d_t, g, hn, o in zip(drive, gates.unbind(1), hidden_new, out):
             gh = torch.bmm(h, right).view(R, B, 3, n).permute(2, 0, 1, 3)
-            torch.add(d_t[:2], gh[:2], out=g[:2]).sigmoid_()
+            sigmoid(torch.add(d_t[:2], gh[:2], out=g[:2]), out=g[:2])
             torch.add(gh[2], bias_new, out=hn)
             torch.addcmul(d_t[2], g[0], hn, out=g[2]).tanh_()
             h = torch.addcmul(g[2], g[1], h - g[2], out=o)
@@ -165,8 +166,8 @@ class GRUScan(torch.autograd.Function):
             dh.baddbmm_(d_hidden[t], W)
         per_member = d_hidden.transpose(0, 1).reshape(R, T * B, 3 * n)
         dW = per_member.transpose(1, 2) @ h_prev.transpose(0, 1).reshape(R, T * B, n)
-        gate_sums = d_hidden.view(T, R, B, 3, n).sum((0, 2))  # (R, 3, n)
-        db = torch.cat([gate_sums[:, :2].reshape(R, 2 * n), d_new.sum((0, 2))], dim=1)
+        gate_sums = step_sums(d_hidden.view(T, R, B, 3, n))  # (R, 3, n)
+        db = torch.cat([gate_sums[:, :2].reshape(R, 2 * n), step_sums(d_new)], dim=1)
         dW_I = dx = None
         if x is not None:
             d_input = d_hidden.clone()

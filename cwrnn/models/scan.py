@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .ensemble import baddbmm, step_sums
+
 
 @dataclass(frozen=True)
 class StepPlan:
@@ -107,13 +109,13 @@ class ClockworkScan(torch.autograd.Function):
                 continue
             m, k = len(steps), bias.shape[-1]
             xs = x.index_select(2, steps).reshape(R, B * m, x.shape[-1])
-            d = torch.baddbmm(bias, xs, _rows(W_I, rows, 1).transpose(1, 2))
+            d = baddbmm(bias, xs, _rows(W_I, rows, 1).transpose(1, 2))
             drive.append(d.view(R, B, m, k).unbind(2))
         h = h0
         for t, o in enumerate(out.unbind(0)):
             p, j = plan.order[t]
             rows = plan.rows[p]
-            pre = torch.baddbmm(drive[p] if x is None else drive[p][j], h, right[p]).tanh_()
+            pre = baddbmm(drive[p] if x is None else drive[p][j], h, right[p]).tanh_()
             if isinstance(rows, int):
                 torch.cat([pre, h[..., rows:]], dim=-1, out=o)
             else:
@@ -159,7 +161,7 @@ class ClockworkScan(torch.autograd.Function):
                     before[0] = h0
                 _add_rows(dW, rows, 1, torch.einsum("mrbk,mrbn->rkn", g, before))
             if db is not None:
-                _add_rows(db, rows, 1, g.sum((0, 2)))
+                _add_rows(db, rows, 1, step_sums(g))
             if dW_I is not None:
                 _add_rows(dW_I, rows, 1, torch.einsum("mrbk,rbmi->rki", g, x.index_select(2, steps)))
             if dx is not None:
