@@ -117,17 +117,28 @@ struct Drive {
 // (Reading the states again afterwards, in torch, cost a quarter of a training step at the lab's sizes.)
 // The LSTM's readout is one module that ticks every step.
 
+// A CW-RNN module's few units are summed in scalar: a vector loop's setup, remainder and (here) closing
+// horizontal sum cost several times their multiply-adds (this dot took half of the forward at the lab's
+// sizes).
 template <typename T>
 T dot(const T* a, const T* b, i64 len) {
   T s = 0;
+  if (len < 2 * LANES) {
+    for (i64 j = 0; j < len; j++) s += a[j] * b[j];
+    return s;
+  }
 #pragma omp simd reduction(+ : s)
   for (i64 j = 0; j < len; j++) s += a[j] * b[j];
   return s;
 }
 
-// y[0:len] += a x[0:len] for unpadded vectors.
+// y[0:len] += a x[0:len] for unpadded vectors; a module's few units in scalar, as in dot.
 template <typename T>
 void axpy_n(T* y, T a, const T* x, i64 len) {
+  if (len < 2 * LANES) {
+    for (i64 j = 0; j < len; j++) y[j] += a * x[j];
+    return;
+  }
 #pragma omp simd
   for (i64 j = 0; j < len; j++) y[j] += a * x[j];
 }
@@ -135,33 +146,36 @@ void axpy_n(T* y, T a, const T* x, i64 len) {
 template <typename T>
 struct Readout {
   const T *W_all, *b_all, *W = nullptr, *b = nullptr;  // all networks'; the current one's
-  i64 O, n;
-  std::vector<T> part;  // forward: (g, O) the modules' contributions; backward: their pending dy sums
+  i64 O, n, g;
+  // forward: part (g, O) the modules' contributions and held (g + 1, O) their suffix sums, held[m] =
+  // part[m] + ... + part[g - 1], so that a step adds up only the modules up to its last active one (the
+  // slower ones' sum is unchanged since they last ticked); backward: part holds their pending dy sums.
+  std::vector<T> part, held;
 
   Readout(const T* W_, const T* b_, i64 O_, i64 n_, i64 modules)
-      : W_all(W_), b_all(b_), O(O_), n(n_), part(modules * O_) {}
+      : W_all(W_), b_all(b_), O(O_), n(n_), g(modules), part(modules * O_), held((modules + 1) * O_) {}
   bool on() const { return W_all != nullptr; }
   void network(i64 r) {  // network r's weights, and nothing pending
     W = W_all + r * O * n;
     b = b_all ? b_all + r * O : nullptr;
     std::fill(part.begin(), part.end(), T(0));
+    std::fill(held.begin(), held.end(), T(0));
   }
 
   void tick(i64 m, i64 lo, i64 hi, const T* h) {
     for (i64 o = 0; o < O; o++) part[m * O + o] = dot(W + o * n + lo, h + lo, hi - lo);
   }
-  void emit(T* y) const {
-    for (i64 o = 0; o < O; o++) {
-      T s = b[o];
-      for (i64 m = 0; m < i64(part.size()) / O; m++) s += part[m * O + o];
-      y[o] = s;
-    }
+  // y_t once modules up to `top` (the step's last active one; -1: none) have ticked.
+  void emit(i64 top, T* y) {
+    for (i64 m = top; m >= 0; m--)
+      for (i64 o = 0; o < O; o++) held[m * O + o] = part[m * O + o] + held[(m + 1) * O + o];
+    for (i64 o = 0; o < O; o++) y[o] = b[o] + held[o];
   }
 
   void gather(const T* dy, T* db) {
     for (i64 o = 0; o < O; o++) {
       db[o] += dy[o];
-      for (i64 m = 0; m < i64(part.size()) / O; m++) part[m * O + o] += dy[o];
+      for (i64 m = 0; m < g; m++) part[m * O + o] += dy[o];
     }
   }
   // At module m's tick, with h its new state: its share of dW_O, and W_O^T (its dy sum) into dh.
@@ -203,18 +217,21 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
       const T* d = drive + r * ds.r + b * ds.b;
       for (i64 t = 0; t < steps; t++, d += ds.t) {
         const int32_t* act = s.active(t);
-        const i64 k = s.count(t), m = padded(s.reach(t));
-        combine(pre.data(), Wt.data(), np, h.data(), np, m);
-        for (i64 a = 0; a < k; a++)
-          for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) pre[i] += d[i];
-        tanh_all(pre.data(), m);
+        const i64 k = s.count(t), reach = s.reach(t), m = padded(reach);
+        T* p = pre.data();
+        combine(p, Wt.data(), np, h.data(), np, m);
+        // The drive, in one vector loop over the rows computed (under schedules that are not a prefix, held
+        // rows among them take it too, and are dropped below).
+#pragma omp simd
+        for (i64 i = 0; i < reach; i++) p[i] += d[i];
+        tanh_all(p, m);
         for (i64 a = 0; a < k; a++) {
           const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
           std::memcpy(h.data() + lo, pre.data() + lo, (hi - lo) * sizeof(T));
           if (ro.on()) ro.tick(act[a], lo, hi, h.data());
         }
         std::memcpy(out + (member * steps + t) * n, h.data(), n * sizeof(T));
-        if (ro.on()) ro.emit(y + (member * steps + t) * ro.O);
+        if (ro.on()) ro.emit(k ? act[k - 1] : -1, y + (member * steps + t) * ro.O);
       }
     }
   }
@@ -244,7 +261,8 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const 
         if (ro.on()) ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
         std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
         const int32_t* act = s.active(t);
-        const i64 k = s.count(t), m = padded(s.reach(t));
+        // rows of the product with W^T below: a multiple of CHAINS is enough (a reduction dimension)
+        const i64 k = s.count(t), m = (s.reach(t) + CHAINS - 1) / CHAINS * CHAINS;
         std::fill(g.begin(), g.begin() + m, T(0));
         for (i64 a = 0; a < k; a++) {
           const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
@@ -311,7 +329,7 @@ void lstm_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Dr
         for (i64 q = 0; q < 4; q++) std::memcpy(gates + 4 * at + q * n, z.data() + q * np, n * sizeof(T));
         if (ro.on()) {
           ro.tick(0, 0, n, h.data());
-          ro.emit(y + (member * steps + t) * ro.O);
+          ro.emit(0, y + (member * steps + t) * ro.O);
         }
       }
     }
