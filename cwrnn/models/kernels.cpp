@@ -58,24 +58,33 @@ void sigmoid_all(T* x, i64 len) {
 
 // Vectors and weight rows here are padded with zeros to whole LANES, so no loop has a scalar remainder.
 
-// y[0:cols] = sum_{i < rows} x[i] M[i, 0:cols], M row-major with leading dimension ld; cols a multiple of
-// LANES, rows a multiple of CHAINS. The forward's matrix-vector products take this form with the
+// y[0:cols] = sum_{i < rows} x[i] M[i, 0:cols] (with Add, y[0:cols] += that sum), M row-major with leading
+// dimension ld; cols a multiple of LANES. The forward's matrix-vector products take this form with the
 // transposed weights: a dot product per row would end every row with a horizontal sum of a vector
 // register, which at these widths costs more than its multiply-adds. CHAINS partial sums per vector of
-// y keep the multiply-adds from waiting on each other.
+// y keep the multiply-adds from waiting on each other. Any number of rows: the backward's products run
+// over a step's active rows only (a CW-RNN's fastest module has about five).
 constexpr i64 CHAINS = 4;
 
-template <typename T>
+template <bool Add = false, typename T>
 void combine(T* y, const T* M, i64 ld, const T* x, i64 rows, i64 cols) {
+  const i64 whole = rows / CHAINS * CHAINS;
   for (i64 c = 0; c < cols; c += LANES) {
     T acc[CHAINS][LANES] = {};
-    for (i64 i = 0; i < rows; i += CHAINS)
+    for (i64 i = 0; i < whole; i += CHAINS)
       for (i64 s = 0; s < CHAINS; s++) {
 #pragma omp simd
         for (i64 l = 0; l < LANES; l++) acc[s][l] += x[i + s] * M[(i + s) * ld + c + l];
       }
+    for (i64 i = whole; i < rows; i++) {
 #pragma omp simd
-    for (i64 l = 0; l < LANES; l++) y[c + l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+      for (i64 l = 0; l < LANES; l++) acc[i - whole][l] += x[i] * M[i * ld + c + l];
+    }
+#pragma omp simd
+    for (i64 l = 0; l < LANES; l++) {
+      const T sum = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+      y[c + l] = Add ? y[c + l] + sum : sum;
+    }
   }
 }
 
@@ -218,7 +227,7 @@ template <typename T>
 void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, const T* grad_out,
                  Schedule s, T* dW, T* db, T* G, T* dh0, Readout<T> ro, const T* grad_y, T* dW_O, T* db_O) {
   const i64 np = padded(n);
-  std::vector<T> Wp, dWp, dh(np, 0), back(np, 0), now(np, 0), before(np, 0), g(np, 0);
+  std::vector<T> Wp, dWp, dh(np, 0), now(np, 0), before(np, 0), g(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wp, W + r * n * n, n, n, np, np, false);
     dWp.assign(n * np, 0);
@@ -234,9 +243,8 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const 
         if (ro.on()) ro.back(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
         std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
         const int32_t* act = s.active(t);
-        // rows of the product with W^T below: a multiple of CHAINS is enough (a reduction dimension)
-        const i64 k = s.count(t), m = (s.reach(t) + CHAINS - 1) / CHAINS * CHAINS;
-        std::fill(g.begin(), g.begin() + m, T(0));
+        const i64 k = s.count(t), m = s.reach(t);
+        std::fill(g.begin(), g.begin() + m, T(0));  // rows of held modules among the active ones
         for (i64 a = 0; a < k; a++) {
           const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
           for (i64 i = lo; i < hi; i++) {
@@ -247,8 +255,7 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const 
             if (G) G[at + i] = g[i];
           }
         }
-        combine(back.data(), Wp.data(), np, g.data(), m, np);
-        for (i64 j = 0; j < n; j++) dh[j] += back[j];
+        combine<true>(dh.data(), Wp.data(), np, g.data(), m, np);
         now.swap(before);
       }
       std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
