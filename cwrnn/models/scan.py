@@ -100,7 +100,9 @@ class ClockworkScan(torch.autograd.Function):
         R, B, n = h0.shape
         T = len(plan.order)
         out = h0.new_empty(T, R, B, n)
-        right = [_rows(W, rows, 1).transpose(1, 2).contiguous() for rows in plan.rows]  # (R, n, k)
+        # (R, n, k) views: the matmuls take them transposed as fast as copies, and copying every
+        # pattern's rows (a CW-RNN has one pattern per module) cost 7 % of a step at n = 1024.
+        right = [_rows(W, rows, 1).transpose(1, 2) for rows in plan.rows]
         drive = []
         for rows, steps in zip(plan.rows, plan.steps):
             bias = _rows(b, rows, 1).unsqueeze(1)  # (R, 1, k)
