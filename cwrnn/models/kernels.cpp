@@ -5,7 +5,7 @@
 // costs a fixed ~0.1 us per network whatever its size (batched matmuls of tiny matrices), so the
 // CW-RNN, which updates about a quarter of its units per step, trained slower than its SRN. Here each network runs
 // through all its steps before the next one starts: its weights stay in the L1 cache, a step costs
-// only the active rows' multiply-adds, and nothing is done per held unit beyond copying it forward.
+// only the active rows' multiply-adds, and a held unit is only copied forward and read by the readout.
 //
 // States are member-major, (R, B, T, n), so that each network's steps are contiguous (time-major, the
 // torch path's layout, made every step of a network a cache miss); weights are (R, rows, n), row = target

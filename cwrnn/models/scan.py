@@ -138,7 +138,10 @@ class ClockworkScan(torch.autograd.Function):
         slots = [g.unbind(0) for g in grads]
         states = out.unbind(0)
         weight_rows = [_rows(W, rows, 1).contiguous() for rows in plan.rows]  # (R, k, n)
-        grad_steps = grad_out.contiguous().unbind(0)  # one copy if the loss left it strided
+        # One copy into time-major memory if the loss left the gradient strided (elementwise ops on strided
+        # slices are several times slower), except for an expansion (a sum's gradient, stride 0), whose
+        # slices are read as fast: materialising it cost 6 % of a step at n = 1024.
+        grad_steps = (grad_out if 0 in grad_out.stride() else grad_out.contiguous()).unbind(0)
         dh = grad_steps[-1].clone()
         for t in range(T - 1, -1, -1):
             p, j = plan.order[t]
