@@ -129,6 +129,7 @@ struct Drive {
 // sum_j a[j] b[j] over padded vectors, in a fixed order.
 template <typename T>
 T dot(const T* a, const T* b, i64 len) {
+  static_assert(LANES == 8, "the closing sum adds eight lanes");
   T acc[LANES] = {};
   for (i64 c = 0; c < len; c += LANES) {
 #pragma omp simd
