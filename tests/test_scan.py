@@ -29,6 +29,17 @@ def test_clockwork_scan_gradcheck(input_size, sizes, periods):
     assert torch.autograd.gradcheck(lambda *a: ClockworkScan.apply(*a, plan), (W, W_I, b, x, h0))
 
 
+def test_clockwork_scan_reads_an_expanded_gradient_as_the_materialised_one():
+    """A sum's gradient reaches the scan expanded (stride 0), which it reads without copying."""
+    W, W_I, b, x, h0, plan = _clockwork_args(2, [2, 2, 1], [1, 2, 4])
+    out = ClockworkScan.apply(W, W_I, b, x, h0, plan)
+    expanded = torch.full((1,), 0.7, dtype=out.dtype).expand_as(out)
+    grads = [torch.autograd.grad(out, (W, W_I, b, x, h0), g, retain_graph=True) for g in (expanded, expanded.clone())]
+    assert expanded.stride() == (0, 0, 0, 0)
+    for ours, theirs in zip(*grads):
+        assert torch.equal(ours, theirs)
+
+
 @needs_kernels
 @pytest.mark.parametrize(
     "input_size,sizes,periods,outputs",

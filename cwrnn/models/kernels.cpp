@@ -5,7 +5,7 @@
 // costs a fixed ~0.1 us per network whatever its size (batched matmuls of tiny matrices), so the
 // CW-RNN, which updates about a quarter of its units per step, trained slower than its SRN. Here each network runs
 // through all its steps before the next one starts: its weights stay in the L1 cache, a step costs
-// only the active rows' multiply-adds, and nothing is done per held unit beyond copying it forward.
+// only the active rows' multiply-adds, and a held unit is only copied forward and read by the readout.
 //
 // States are member-major, (R, B, T, n), so that each network's steps are contiguous (time-major, the
 // torch path's layout, made every step of a network a cache miss); weights are (R, rows, n), row = target
@@ -58,24 +58,33 @@ void sigmoid_all(T* x, i64 len) {
 
 // Vectors and weight rows here are padded with zeros to whole LANES, so no loop has a scalar remainder.
 
-// y[0:cols] = sum_{i < rows} x[i] M[i, 0:cols], M row-major with leading dimension ld; cols a multiple of
-// LANES, rows a multiple of CHAINS. The forward's matrix-vector products take this form with the
+// y[0:cols] = sum_{i < rows} x[i] M[i, 0:cols] (with Add, y[0:cols] += that sum), M row-major with leading
+// dimension ld; cols a multiple of LANES. The forward's matrix-vector products take this form with the
 // transposed weights: a dot product per row would end every row with a horizontal sum of a vector
 // register, which at these widths costs more than its multiply-adds. CHAINS partial sums per vector of
-// y keep the multiply-adds from waiting on each other.
+// y keep the multiply-adds from waiting on each other. Any number of rows: the backward's products run
+// over a step's active rows only (a CW-RNN's fastest module has about five).
 constexpr i64 CHAINS = 4;
 
-template <typename T>
+template <bool Add = false, typename T>
 void combine(T* y, const T* M, i64 ld, const T* x, i64 rows, i64 cols) {
+  const i64 whole = rows / CHAINS * CHAINS;
   for (i64 c = 0; c < cols; c += LANES) {
     T acc[CHAINS][LANES] = {};
-    for (i64 i = 0; i < rows; i += CHAINS)
+    for (i64 i = 0; i < whole; i += CHAINS)
       for (i64 s = 0; s < CHAINS; s++) {
 #pragma omp simd
         for (i64 l = 0; l < LANES; l++) acc[s][l] += x[i + s] * M[(i + s) * ld + c + l];
       }
+    for (i64 i = whole; i < rows; i++) {
 #pragma omp simd
-    for (i64 l = 0; l < LANES; l++) y[c + l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+      for (i64 l = 0; l < LANES; l++) acc[i - whole][l] += x[i] * M[i * ld + c + l];
+    }
+#pragma omp simd
+    for (i64 l = 0; l < LANES; l++) {
+      const T sum = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+      y[c + l] = Add ? y[c + l] + sum : sum;
+    }
   }
 }
 
@@ -109,20 +118,24 @@ struct Drive {
   i64 r, b, t;  // strides in elements
 };
 
-// ---- the readout y_t = W_O h_t + b_O, computed inside the scans, per module at the module's rate --------
-// W_O (R, O, n), b_O (R, O), y (R, B, T, O); null W_O: no readout. W_O h_t is a sum of the modules'
-// contributions, each constant while its module holds: a module's contribution is recomputed when it ticks,
-// and y_t is b_O plus the g contributions. Backward, the readout's gradients for a module are sums of dy
-// over the steps its state was held, so dy is accumulated per module and passed on at its ticks.
-// (Reading the states again afterwards, in torch, cost a quarter of a training step at the lab's sizes.)
-// The LSTM's readout is one module that ticks every step.
+// ---- the readout y_t = W_O h_t + b_O, computed inside the scans -------------------------------------------
+// W_O (R, O, n), b_O (R, O), y (R, B, T, O); null W_O: no readout. (Reading the states again afterwards,
+// in torch, cost a quarter of a training step at the lab's sizes.) Every step reads the whole state, held
+// modules included, in whole vectors: per module at the module's rate (a module's contribution recomputed
+// at its ticks, dy summed per module and passed on at its ticks) cost more than it saved, since a module of
+// the lab's CW-RNNs has about five units, and scalar sums and bookkeeping per module cost more than the
+// n / LANES vector multiply-adds of the whole readout.
 
+// sum_j a[j] b[j] over padded vectors, in a fixed order.
 template <typename T>
 T dot(const T* a, const T* b, i64 len) {
-  T s = 0;
-#pragma omp simd reduction(+ : s)
-  for (i64 j = 0; j < len; j++) s += a[j] * b[j];
-  return s;
+  static_assert(LANES == 8, "the closing sum adds eight lanes");
+  T acc[LANES] = {};
+  for (i64 c = 0; c < len; c += LANES) {
+#pragma omp simd
+    for (i64 l = 0; l < LANES; l++) acc[l] += a[c + l] * b[c + l];
+  }
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
 // y[0:len] += a x[0:len] for unpadded vectors.
@@ -134,45 +147,30 @@ void axpy_n(T* y, T a, const T* x, i64 len) {
 
 template <typename T>
 struct Readout {
-  const T *W_all, *b_all, *W = nullptr, *b = nullptr;  // all networks'; the current one's
-  i64 O, n;
-  std::vector<T> part;  // forward: (g, O) the modules' contributions; backward: their pending dy sums
+  const T *W_all, *b_all, *b = nullptr;  // all networks'; the current one's bias
+  i64 O, n, np;
+  std::vector<T> W, dW;  // the current network's W_O, padded to (O, np), and the sum of its gradient
 
-  Readout(const T* W_, const T* b_, i64 O_, i64 n_, i64 modules)
-      : W_all(W_), b_all(b_), O(O_), n(n_), part(modules * O_) {}
+  Readout(const T* W_, const T* b_, i64 O_, i64 n_) : W_all(W_), b_all(b_), O(O_), n(n_), np(padded(n_)) {}
   bool on() const { return W_all != nullptr; }
-  void network(i64 r) {  // network r's weights, and nothing pending
-    W = W_all + r * O * n;
+  void network(i64 r) {  // network r's weights, and no gradient yet
+    pad(W, W_all + r * O * n, O, n, O, np, false);
     b = b_all ? b_all + r * O : nullptr;
-    std::fill(part.begin(), part.end(), T(0));
+    dW.assign(O * np, 0);
   }
-
-  void tick(i64 m, i64 lo, i64 hi, const T* h) {
-    for (i64 o = 0; o < O; o++) part[m * O + o] = dot(W + o * n + lo, h + lo, hi - lo);
+  void emit(const T* h, T* y) const {  // h padded with zeros
+    for (i64 o = 0; o < O; o++) y[o] = b[o] + dot(W.data() + o * np, h, np);
   }
-  void emit(T* y) const {
-    for (i64 o = 0; o < O; o++) {
-      T s = b[o];
-      for (i64 m = 0; m < i64(part.size()) / O; m++) s += part[m * O + o];
-      y[o] = s;
-    }
-  }
-
-  void gather(const T* dy, T* db) {
+  // Backward at step t: dy, y_t's gradient, into h_t's (dh) and into the sums of the weights' (network r's
+  // dW_O is written by done, after its last member).
+  void back(const T* dy, const T* h, T* dh, T* db) {
     for (i64 o = 0; o < O; o++) {
       db[o] += dy[o];
-      for (i64 m = 0; m < i64(part.size()) / O; m++) part[m * O + o] += dy[o];
+      axpy(dh, dy[o], W.data() + o * np, np);
+      axpy(dW.data() + o * np, dy[o], h, np);
     }
   }
-  // At module m's tick, with h its new state: its share of dW_O, and W_O^T (its dy sum) into dh.
-  void release(i64 m, i64 lo, i64 hi, const T* h, T* dh, T* dW) {
-    for (i64 o = 0; o < O; o++) {
-      const T a = part[m * O + o];
-      axpy_n(dh + lo, a, W + o * n + lo, hi - lo);
-      axpy_n(dW + o * n + lo, a, h + lo, hi - lo);
-      part[m * O + o] = 0;
-    }
-  }
+  void done(T* dW_O) const { unpad(dW_O, dW, O, n, np); }
 };
 
 // ---- CW-RNN: h_t[rows] = tanh(W[rows] h_{t-1} + drive_t[rows]); the other units hold h_{t-1} ----------
@@ -196,25 +194,27 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
   std::vector<T> Wt, h(np, 0), pre(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wt, W + r * n * n, n, n, np, np, true);
+    if (ro.on()) ro.network(r);
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
-      if (ro.on()) ro.network(r);
       std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
       const T* d = drive + r * ds.r + b * ds.b;
       for (i64 t = 0; t < steps; t++, d += ds.t) {
         const int32_t* act = s.active(t);
-        const i64 k = s.count(t), m = padded(s.reach(t));
-        combine(pre.data(), Wt.data(), np, h.data(), np, m);
-        for (i64 a = 0; a < k; a++)
-          for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) pre[i] += d[i];
-        tanh_all(pre.data(), m);
+        const i64 k = s.count(t), reach = s.reach(t), m = padded(reach);
+        T* p = pre.data();
+        combine(p, Wt.data(), np, h.data(), np, m);
+        // The drive, in one vector loop over the rows computed (under schedules that are not a prefix, held
+        // rows among them take it too, and are dropped below).
+#pragma omp simd
+        for (i64 i = 0; i < reach; i++) p[i] += d[i];
+        tanh_all(p, m);
         for (i64 a = 0; a < k; a++) {
           const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
           std::memcpy(h.data() + lo, pre.data() + lo, (hi - lo) * sizeof(T));
-          if (ro.on()) ro.tick(act[a], lo, hi, h.data());
         }
         std::memcpy(out + (member * steps + t) * n, h.data(), n * sizeof(T));
-        if (ro.on()) ro.emit(y + (member * steps + t) * ro.O);
+        if (ro.on()) ro.emit(h.data(), y + (member * steps + t) * ro.O);
       }
     }
   }
@@ -228,27 +228,26 @@ template <typename T>
 void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, const T* grad_out,
                  Schedule s, T* dW, T* db, T* G, T* dh0, Readout<T> ro, const T* grad_y, T* dW_O, T* db_O) {
   const i64 np = padded(n);
-  std::vector<T> Wp, dWp, dh(np, 0), back(np, 0), now(np, 0), before(np, 0), g(np, 0);
+  std::vector<T> Wp, dWp, dh(np, 0), now(np, 0), before(np, 0), g(np, 0);
   for (i64 r = 0; r < R; r++) {
     pad(Wp, W + r * n * n, n, n, np, np, false);
     dWp.assign(n * np, 0);
     T* dbr = db + r * n;
+    if (ro.on()) ro.network(r);
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
-      if (ro.on()) ro.network(r);
       std::fill(dh.begin(), dh.end(), T(0));
       std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
       for (i64 t = steps - 1; t >= 0; t--) {
         const i64 at = (member * steps + t) * n;
         if (grad_out) axpy_n(dh.data(), T(1), grad_out + at, n);  // the states' own gradient, if any
-        if (ro.on()) ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
+        if (ro.on()) ro.back(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
         std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
         const int32_t* act = s.active(t);
-        const i64 k = s.count(t), m = padded(s.reach(t));
-        std::fill(g.begin(), g.begin() + m, T(0));
+        const i64 k = s.count(t), m = s.reach(t);
+        std::fill(g.begin(), g.begin() + m, T(0));  // rows of held modules among the active ones
         for (i64 a = 0; a < k; a++) {
           const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
-          if (ro.on()) ro.release(act[a], lo, hi, now.data(), dh.data(), dW_O + r * ro.O * n);
           for (i64 i = lo; i < hi; i++) {
             g[i] = dh[i] * (1 - now[i] * now[i]);
             dh[i] = 0;  // an updated unit's old value reaches the loss only through the weights
@@ -257,13 +256,13 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const 
             if (G) G[at + i] = g[i];
           }
         }
-        combine(back.data(), Wp.data(), np, g.data(), m, np);
-        for (i64 j = 0; j < n; j++) dh[j] += back[j];
+        combine<true>(dh.data(), Wp.data(), np, g.data(), m, np);
         now.swap(before);
       }
       std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
     }
     unpad(dW + r * n * n, dWp, n, n, np);
+    if (ro.on()) ro.done(dW_O + r * ro.O * n);
   }
 }
 
@@ -280,9 +279,9 @@ void lstm_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Dr
   for (i64 r = 0; r < R; r++) {
     pad(Wt, W + r * 4 * n * n, 4 * n, n, n4, np, true);
     const T* p = peep ? peep + r * 3 * n : nullptr;
+    if (ro.on()) ro.network(r);
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
-      if (ro.on()) ro.network(r);
       std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
       std::fill(c.begin(), c.end(), T(0));
       const T* d = drive + r * ds.r + b * ds.b;
@@ -309,10 +308,7 @@ void lstm_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Dr
         std::memcpy(cells + at, c.data(), n * sizeof(T));
         std::memcpy(tanh_cells + at, tc.data(), n * sizeof(T));
         for (i64 q = 0; q < 4; q++) std::memcpy(gates + 4 * at + q * n, z.data() + q * np, n * sizeof(T));
-        if (ro.on()) {
-          ro.tick(0, 0, n, h.data());
-          ro.emit(y + (member * steps + t) * ro.O);
-        }
+        if (ro.on()) ro.emit(h.data(), y + (member * steps + t) * ro.O);
       }
     }
   }
@@ -332,19 +328,16 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
     const T* p = peep ? peep + r * 3 * n : nullptr;
     T* dbr = db + r * 4 * n;
     T* dp = peep ? dpeep + r * 3 * n : nullptr;
+    if (ro.on()) ro.network(r);
     for (i64 b = 0; b < B; b++) {
       const i64 member = r * B + b;
-      if (ro.on()) ro.network(r);
       std::fill(dh.begin(), dh.end(), T(0));
       std::fill(dc.begin(), dc.end(), T(0));
       std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
       for (i64 t = steps - 1; t >= 0; t--) {
         const i64 at = (member * steps + t) * n;
         if (grad_out) axpy_n(dh.data(), T(1), grad_out + at, n);  // the states' own gradient, if any
-        if (ro.on()) {
-          ro.gather(grad_y + (member * steps + t) * ro.O, db_O + r * ro.O);
-          ro.release(0, 0, n, now.data(), dh.data(), dW_O + r * ro.O * n);
-        }
+        if (ro.on()) ro.back(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
         const T *i = gates + 4 * at, *f = i + n, *g = f + n, *o = g + n;
         const T *c = cells + at, *tc = tanh_cells + at;
         const T* c_prev = t ? c - n : zero.data();
@@ -378,6 +371,7 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
       std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
     }
     unpad(dW + r * 4 * n * n, dWp, 4 * n, n, np);
+    if (ro.on()) ro.done(dW_O + r * ro.O * n);
   }
 }
 
@@ -392,27 +386,27 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
                                       const i64* starts, const i64* bounds, T* out, i64 O, const T* W_O,      \
                                       const T* b_O, T* y) {                                                   \
     cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out,          \
-               Readout<T>(W_O, b_O, O, n, g), y);                                                             \
+               Readout<T>(W_O, b_O, O, n), y);                                                             \
   }                                                                                                           \
   extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, \
                                        const T* grad_out, i64 g, const int32_t* mods, const i64* starts,      \
                                        const i64* bounds, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O,    \
                                        const T* grad_y, T* dW_O, T* db_O) {                                   \
     cw_backward(R, B, steps, n, W, h0, out, grad_out, Schedule{mods, starts, bounds}, dW, db, G, dh0,         \
-                Readout<T>(W_O, nullptr, O, n, g), grad_y, dW_O, db_O);                                       \
+                Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                       \
   }                                                                                                           \
   extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
                                         i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
                                         T* tanh_cells, T* gates, i64 O, const T* W_O, const T* b_O, T* y) {   \
     lstm_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, peep, h0, out, cells, tanh_cells, gates,        \
-                 Readout<T>(W_O, b_O, O, n, 1), y);                                                           \
+                 Readout<T>(W_O, b_O, O, n), y);                                                           \
   }                                                                                                           \
   extern "C" void lstm_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep,           \
                                          const T* h0, const T* out, const T* cells, const T* tanh_cells,      \
                                          const T* gates, const T* grad_out, T* dW, T* db, T* dpeep, T* G,     \
                                          T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {    \
     lstm_backward(R, B, steps, n, W, peep, h0, out, cells, tanh_cells, gates, grad_out, dW, db, dpeep, G,     \
-                  dh0, Readout<T>(W_O, nullptr, O, n, 1), grad_y, dW_O, db_O);                                \
+                  dh0, Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                \
   }
 
 ENTRY_POINTS(float, f32)
