@@ -28,6 +28,7 @@ DATASET_LABELS = {
     "folder": "your recordings",
 }
 READOUT_LABELS = {"last": "last step", "mean": "mean over steps"}
+INK_INPUT_LABELS = {"paper": "position, time (paper)", "offsets": "pen movement"}
 SCHEDULE_LABELS = {
     "exponential": "exponential (paper)",
     "linear": "linear",
@@ -39,6 +40,7 @@ PRESET_LABELS = {
     "paper-words": "paper (SGD, momentum, early stop)",
     "tuned-generation": "tuned (each architecture at its best swept rate)",
     "tuned-words": "tuned (SGD, momentum, early stop, each at its best swept rate)",
+    "tuned-handwriting": "tuned (Adam, early stop; tuned on pen movement)",
     "paper-handwriting": "paper (SGD, momentum, early stop on validation)",
     "adam": "Adam",
 }
@@ -184,7 +186,7 @@ def load_data() -> tuple[list[str], object, list[str], tuple[int, int]]:
         try:
             if ss.unipen_source == "folder" and not folder:
                 raise ConfigError(["give the path of a UNIPEN folder on this server, or use the shipped lines"])
-            speech = hv.load_data(folder if ss.unipen_source == "folder" else SHIPPED_UNIPEN)
+            speech = hv.load_data(folder if ss.unipen_source == "folder" else SHIPPED_UNIPEN, ss.ink_input)
             io_sizes = (speech.train[0].features.shape[1], speech.n_classes)
         except ConfigError as e:  # a missing folder, one without UNIPEN text lines...
             speech_problems = list(e.problems)
@@ -267,6 +269,17 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                     help="A folder holding a UNIPEN distribution (include/ and data/, or part of one), "
                     "or a .npz of lines made by scripts/make_handwriting.py",
                 )
+            st.radio(
+                "Input per point",
+                list(INK_INPUT_LABELS),
+                format_func=INK_INPUT_LABELS.get,
+                key="ink_input",
+                horizontal=True,
+                help="position, time (paper): x and y from the line's top-left corner, time since its start and "
+                "pen-up, standardised; from these the networks do not learn to read UNIPEN's lines. "
+                "pen movement: how far the pen moved since the previous point (dx, dy) and pen-up, which "
+                "the networks learn from (see docs/handwriting.md)",
+            )
         else:
             st.radio(
                 "Target",

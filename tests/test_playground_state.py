@@ -373,20 +373,35 @@ def test_the_handwriting_defaults_are_the_papers_design_on_the_shipped_lines():
 def test_a_handwriting_link_reproduces_its_configuration(tmp_path):
     folder = tmp_path / "unipen"
     folder.mkdir()
-    cfg = replace(ps.HANDWRITING_DEFAULTS, unipen=str(folder), batch_size=8, preset="adam", epochs=20, seeds=2)
+    cfg = replace(
+        ps.HANDWRITING_DEFAULTS,
+        unipen=str(folder),
+        ink_input="offsets",
+        batch_size=8,
+        preset="adam",
+        epochs=20,
+        seeds=2,
+    )
     query = ps.to_query(cfg)
-    assert (query["task"], query["unipen"], query["batch_size"]) == ("handwriting", str(folder), "8")
+    assert (query["task"], query["unipen"], query["ink_input"], query["batch_size"]) == (
+        "handwriting",
+        str(folder),
+        "offsets",
+        "8",
+    )
     assert "source" not in query and "dataset" not in query
     assert ps.from_query(query) == (cfg, [])
     values = ps.widget_state(cfg)
-    assert (values["unipen_source"], values["unipen_folder"]) == ("folder", str(folder))
+    assert (values["unipen_source"], values["unipen_folder"], values["ink_input"]) == ("folder", str(folder), "offsets")
     assert replace(validate(ps.config_from_widgets(values)), snapshot_every=cfg.snapshot_every) == cfg
     shipped = ps.widget_state(ps.HANDWRITING_DEFAULTS)
     assert ps.config_from_widgets({**shipped, "unipen_folder": "/ignored"})["unipen"] == "shipped"
 
 
 def test_a_handwriting_link_falls_back_to_the_handwriting_defaults():
-    cfg, notes = ps.from_query({"task": "handwriting", "preset": "paper-words", "batch_size": "9999"})
-    assert (cfg.preset, cfg.batch_size) == ("paper-handwriting", 16)
-    assert "paper-handwriting or adam for the handwriting task" in notes[0]
+    query = {"task": "handwriting", "preset": "paper-words", "batch_size": "9999", "ink_input": "dxdy"}
+    cfg, notes = ps.from_query(query)
+    assert (cfg.preset, cfg.batch_size, cfg.ink_input) == ("paper-handwriting", 16, "paper")
+    assert "paper-handwriting or tuned-handwriting or adam for the handwriting task" in notes[0]
     assert "from 1 to 256" in notes[1] and "using 16 instead" in notes[1]
+    assert "paper or offsets" in notes[2] and "using paper instead" in notes[2]

@@ -24,6 +24,7 @@ from ..config import (
     BASELINES,
     CLIP_COUNT,
     DATASETS,
+    INK_INPUTS,
     LIMITS,
     PLAYGROUND_LIMITS,
     PRESETS,
@@ -53,7 +54,7 @@ LR_RANGE = PLAYGROUND_LIMITS["lr"]
 TASK_PRESETS = {
     "generation": ("paper-generation", "tuned-generation", "adam"),
     "words": ("paper-words", "tuned-words", "adam"),
-    "handwriting": ("paper-handwriting", "adam"),
+    "handwriting": ("paper-handwriting", "tuned-handwriting", "adam"),
 }
 #: Sequences per mini-batch, offered where a task has batches (Experiments 2 and 3).
 BATCH_RANGE = (1, 256)
@@ -198,6 +199,7 @@ def to_query(cfg: RunConfig) -> dict[str, str]:
         query["readout"] = cfg.readout
     elif cfg.task == "handwriting":
         query["unipen"] = cfg.unipen
+        query["ink_input"] = cfg.ink_input
     else:
         query["source"] = cfg.source
         if cfg.source == "clips":
@@ -332,6 +334,7 @@ def _field_parsers(uploads: Path | None, task: str) -> dict[str, tuple[Callable[
         "folder": (_folder_in(uploads), f"the path of a folder of {word_view.FILE_PATTERN} files"),
         "readout": (lambda t: _parse_choice(t, READOUTS), " or ".join(READOUTS)),
         "unipen": (_unipen_path, f"{SHIPPED_UNIPEN} or the path of a UNIPEN folder"),
+        "ink_input": (lambda t: _parse_choice(t, INK_INPUTS), " or ".join(INK_INPUTS)),
         "batch_size": (
             lambda t: _parse_int(t, *BATCH_RANGE),
             f"a whole number from {BATCH_RANGE[0]} to {BATCH_RANGE[1]}",
@@ -431,6 +434,7 @@ def widget_state(cfg: RunConfig) -> dict:
         "readout": cfg.readout,
         "unipen_source": "shipped" if cfg.unipen == SHIPPED_UNIPEN else "folder",
         "unipen_folder": "" if cfg.unipen == SHIPPED_UNIPEN else cfg.unipen,
+        "ink_input": cfg.ink_input,
         "batch_size": cfg.batch_size,
         "source": cfg.source,
         "clips": list(cfg.clips),
@@ -469,6 +473,7 @@ def config_from_widgets(values: Mapping, wav_path: str | None = None) -> dict:
         "folder": (values["folder"].strip() or None) if values["dataset"] == "folder" else None,
         "readout": values["readout"],
         "unipen": values["unipen_folder"].strip() if values["unipen_source"] == "folder" else SHIPPED_UNIPEN,
+        "ink_input": values["ink_input"],
         "batch_size": int(values["batch_size"]),
         "source": values["source"],
         "clips": sorted(values["clips"]),
@@ -506,6 +511,7 @@ def task_switch_state(task: str) -> dict:
         "readout",
         "unipen_source",
         "unipen_folder",
+        "ink_input",
         "batch_size",
         "connectivity",
         *BASELINES,
