@@ -47,6 +47,11 @@ PRESET_LABELS = {
 ss = st.session_state
 
 
+def labelled_radio(label: str, labels: dict[str, str], key: str, help: str) -> None:
+    """A horizontal radio over the keys of `labels`, each shown by its label."""
+    st.radio(label, list(labels), format_func=labels.get, key=key, horizontal=True, help=help)
+
+
 def uploads():
     """The lab's folder of uploaded WAVs and recordings."""
     return store().home / "uploads"
@@ -241,23 +246,19 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                     "the lab's data folder (a zip uploaded above lands in uploads/), or under a "
                     "folder the lab's operator allows in `$CWRNN_DATA_ROOTS`",
                 )
-            st.radio(
+            labelled_radio(
                 "Prediction read at",
-                list(READOUT_LABELS),
-                format_func=READOUT_LABELS.get,
-                key="readout",
-                horizontal=True,
-                help="Where the network's answer is read: its output at the word's last frame (the paper's), "
+                READOUT_LABELS,
+                "readout",
+                "Where the network's answer is read: its output at the word's last frame (the paper's), "
                 "or its output averaged over every frame of the word",
             )
         elif ss.task == "handwriting":
-            st.radio(
+            labelled_radio(
                 "Lines",
-                list(UNIPEN_LABELS),
-                format_func=UNIPEN_LABELS.get,
-                key="unipen_source",
-                horizontal=True,
-                help="shipped: 3,135 text lines from UNIPEN (six contributors, more than 120 writers, CC BY 4.0), "
+                UNIPEN_LABELS,
+                "unipen_source",
+                "shipped: 3,135 text lines from UNIPEN (six contributors, more than 120 writers, CC BY 4.0), "
                 "split by writer so validation and test writers are never trained on; a folder: any UNIPEN "
                 "distribution on this server (its .SEGMENT TEXT lines), split by writer the same way",
             )
@@ -269,25 +270,21 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                     help="A folder holding a UNIPEN distribution (include/ and data/, or part of one), "
                     "or a .npz of lines made by scripts/make_handwriting.py",
                 )
-            st.radio(
+            labelled_radio(
                 "Input per point",
-                list(INK_INPUT_LABELS),
-                format_func=INK_INPUT_LABELS.get,
-                key="ink_input",
-                horizontal=True,
-                help="position, time (paper): x and y from the line's top-left corner, time since its start and "
+                INK_INPUT_LABELS,
+                "ink_input",
+                "position, time (paper): x and y from the line's top-left corner, time since its start and "
                 "pen-up, standardised; from these the networks do not learn to read UNIPEN's lines. "
                 "pen movement: how far the pen moved since the previous point (dx, dy) and pen-up, which "
                 "the networks learn from (see docs/handwriting.md)",
             )
         else:
-            st.radio(
+            labelled_radio(
                 "Target",
-                list(SOURCE_LABELS),
-                format_func=SOURCE_LABELS.get,
-                key="source",
-                horizontal=True,
-                help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]",
+                SOURCE_LABELS,
+                "source",
+                "What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]",
             )
             if ss.source == "clips":
                 st.multiselect(
