@@ -93,7 +93,7 @@ WORDS_DEFAULTS = replace(
 #: Experiment 3 on the shipped UNIPEN lines at the paper's smallest size (10k parameters), one seed: an
 #: epoch reads all 2,150 training lines, so each architecture's snapshot line is redrawn after every epoch.
 #: It trains the tuned preset on the pen-movement input: from the paper's input and optimiser the networks
-#: do not learn these lines within hours (docs/handwriting.md); both are one click away.
+#: do not learn these lines in 60 epochs (docs/handwriting.md); both are one click away.
 HANDWRITING_DEFAULTS = replace(
     DEFAULTS,
     task="handwriting",
