@@ -11,7 +11,18 @@ import time
 from pathlib import Path
 
 from . import grid, paper
-from .config import BASELINES, LIMITS, PRESETS, SHIPPED_UNIPEN, TUNED_PRESETS, ConfigError, RunConfig, validate
+from .config import (
+    BASELINES,
+    INK_INPUTS,
+    LIMITS,
+    PRESETS,
+    SHIPPED_UNIPEN,
+    TUNED_INK_INPUT,
+    TUNED_PRESETS,
+    ConfigError,
+    RunConfig,
+    validate,
+)
 from .experiment import build_specs, build_task, train_config
 
 TASK_PRESETS = {"generation": "paper-generation", "words": "paper-words", "handwriting": "paper-handwriting"}
@@ -29,6 +40,7 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=d.dataset, help="words data: synthetic, fsdd or folder")
     p.add_argument("--folder", help="a folder of {label}_{speaker}_{take}.wav files for --dataset folder")
     p.add_argument("--unipen", default=d.unipen, help="handwriting data: shipped, or a UNIPEN folder")
+    p.add_argument("--ink-input", default=d.ink_input, help=f"handwriting input per point: {', '.join(INK_INPUTS)}")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="lines or words per mini-batch")
     p.add_argument("--periods", type=int, nargs="+", default=d.periods, help="CW-RNN clock periods, fastest first")
     p.add_argument("--module-sizes", type=int, nargs="+", help="units per module (default: equal split)")
@@ -59,6 +71,7 @@ def _config_from(args) -> RunConfig:
             "dataset",
             "folder",
             "unipen",
+            "ink_input",
             "batch_size",
             "periods",
             "module_sizes",
@@ -247,6 +260,7 @@ def reproduce_handwriting(args) -> tuple[list[grid.Cell], str]:
     settings = {
         "task": "handwriting",
         "unipen": args.unipen,
+        "ink_input": args.ink_input or (TUNED_INK_INPUT if args.tuned else "paper"),
         "periods": list(paper.HANDWRITING_PERIODS),
         "preset": "paper-handwriting",
     }
@@ -378,6 +392,10 @@ def main(argv=None) -> int:
     r.add_argument("--folder", help="words: a folder of {label}_{speaker}_{take}.wav files")
     r.add_argument("--unipen", default=SHIPPED_UNIPEN, help="handwriting: shipped, or a UNIPEN folder")
     r.add_argument(
+        "--ink-input",
+        help=f"handwriting input per point: {', '.join(INK_INPUTS)} (default: {TUNED_INK_INPUT} with --tuned, else paper)",
+    )
+    r.add_argument(
         "--archs",
         nargs="+",
         choices=["cwrnn", *BASELINES],
@@ -397,7 +415,7 @@ def main(argv=None) -> int:
         "--tuned",
         action="store_true",
         help="each architecture at its best swept rate and clipping (tuned at 1000 parameters for generation, "
-        "10k for words), not the paper's",
+        f"10k for words), not the paper's; handwriting: the tuned-handwriting preset on the {TUNED_INK_INPUT} input",
     )
     r.set_defaults(func=cmd_reproduce)
 

@@ -291,7 +291,7 @@ def main() -> None:
     kind = introduction()
     grid_controls(kind)
     grid_runs(kind)
-    if kind in SWEEP_DEFAULTS:  # Experiment 3 has no sweep yet: its networks have not learned at any rate tried
+    if kind in SWEEP_DEFAULTS:  # Experiment 3 has no sweep yet: its preset was tuned by hand (docs/handwriting.md)
         sensitivity(kind)
 
 

@@ -28,6 +28,7 @@ DATASET_LABELS = {
     "folder": "your recordings",
 }
 READOUT_LABELS = {"last": "last step", "mean": "mean over steps"}
+INK_INPUT_LABELS = {"paper": "position, time (paper)", "offsets": "pen movement"}
 SCHEDULE_LABELS = {
     "exponential": "exponential (paper)",
     "linear": "linear",
@@ -39,10 +40,16 @@ PRESET_LABELS = {
     "paper-words": "paper (SGD, momentum, early stop)",
     "tuned-generation": "tuned (each architecture at its best swept rate)",
     "tuned-words": "tuned (SGD, momentum, early stop, each at its best swept rate)",
+    "tuned-handwriting": "tuned (Adam, early stop; tuned on pen movement)",
     "paper-handwriting": "paper (SGD, momentum, early stop on validation)",
     "adam": "Adam",
 }
 ss = st.session_state
+
+
+def labelled_radio(label: str, labels: dict[str, str], key: str, help: str) -> None:
+    """A horizontal radio over the keys of `labels`, each shown by its label."""
+    st.radio(label, list(labels), format_func=labels.get, key=key, horizontal=True, help=help)
 
 
 def uploads():
@@ -186,7 +193,7 @@ def load_data() -> tuple[list[str], object, list[str], tuple[int, int]]:
                 raise ConfigError(["give the path of a UNIPEN folder on this server, or use the shipped lines"])
             if ss.unipen_source == "folder":
                 folder = str(wv.resolve_folder(folder, store().home, holding=hv.UNIPEN_HOLDING, files_too=True))
-            speech = hv.load_data(folder if ss.unipen_source == "folder" else SHIPPED_UNIPEN)
+            speech = hv.load_data(folder if ss.unipen_source == "folder" else SHIPPED_UNIPEN, ss.ink_input)
             io_sizes = (speech.train[0].features.shape[1], speech.n_classes)
         except ConfigError as e:  # a missing folder, one without UNIPEN text lines...
             speech_problems = list(e.problems)
@@ -241,23 +248,19 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                     "the lab's data folder (a zip uploaded above lands in uploads/), or under a "
                     "folder the lab's operator allows in `$CWRNN_DATA_ROOTS`",
                 )
-            st.radio(
+            labelled_radio(
                 "Prediction read at",
-                list(READOUT_LABELS),
-                format_func=READOUT_LABELS.get,
-                key="readout",
-                horizontal=True,
-                help="Where the network's answer is read: its output at the word's last frame (the paper's), "
+                READOUT_LABELS,
+                "readout",
+                "Where the network's answer is read: its output at the word's last frame (the paper's), "
                 "or its output averaged over every frame of the word",
             )
         elif ss.task == "handwriting":
-            st.radio(
+            labelled_radio(
                 "Lines",
-                list(UNIPEN_LABELS),
-                format_func=UNIPEN_LABELS.get,
-                key="unipen_source",
-                horizontal=True,
-                help="shipped: 3,135 text lines from UNIPEN (six contributors, more than 120 writers, CC BY 4.0), "
+                UNIPEN_LABELS,
+                "unipen_source",
+                "shipped: 3,135 text lines from UNIPEN (six contributors, more than 120 writers, CC BY 4.0), "
                 "split by writer so validation and test writers are never trained on; a folder: any UNIPEN "
                 "distribution on this server (its .SEGMENT TEXT lines), split by writer the same way",
             )
@@ -269,14 +272,21 @@ def sidebar(datasets: list[str], io_sizes: tuple[int, int]) -> None:
                     help="A folder holding a UNIPEN distribution (include/ and data/, or part of one), "
                     "or a .npz of lines made by scripts/make_handwriting.py",
                 )
+            labelled_radio(
+                "Input per point",
+                INK_INPUT_LABELS,
+                "ink_input",
+                "position, time (paper): x and y from the line's top-left corner, time since its start and "
+                "pen-up, standardised; from these the networks do not learn to read UNIPEN's lines. "
+                "pen movement: how far the pen moved since the previous point (dx, dy) and pen-up, which "
+                "the networks learn from (see docs/handwriting.md)",
+            )
         else:
-            st.radio(
+            labelled_radio(
                 "Target",
-                list(SOURCE_LABELS),
-                format_func=SOURCE_LABELS.get,
-                key="source",
-                horizontal=True,
-                help="What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]",
+                SOURCE_LABELS,
+                "source",
+                "What the networks learn to generate: 320 samples (7 ms at 44.1 kHz), scaled to [-1, 1]",
             )
             if ss.source == "clips":
                 st.multiselect(

@@ -323,7 +323,17 @@ def test_a_words_design_that_cannot_be_trained_does_not_say_press_train(app):
 
 # ---- Experiment 3 ---------------------------------------------------------------------------------
 
-HANDWRITING_CONTROLS = ("task", "unipen_source", "modules", "budget", "batch_size", "preset", "epochs", "seeds")
+HANDWRITING_CONTROLS = (
+    "task",
+    "unipen_source",
+    "ink_input",
+    "modules",
+    "budget",
+    "batch_size",
+    "preset",
+    "epochs",
+    "seeds",
+)
 
 
 def chart(at: AppTest, key: str) -> dict:
@@ -337,14 +347,17 @@ def notes(figure: dict) -> list[str]:
 def test_switching_to_handwriting_shows_its_controls_design_and_the_line(app):
     at = switched(app, "handwriting", HANDWRITING_CONTROLS)
     assert [widget(at, ps.period_key(i)).value for i in range(9)] == [2**i for i in range(9)]
-    assert (widget(at, "preset").value, widget(at, "budget").value) == ("paper-handwriting", 10000)
+    assert (widget(at, "preset").value, widget(at, "budget").value) == ("tuned-handwriting", 10000)
     assert at.query_params["task"] == "handwriting" and at.query_params["unipen"] == "shipped"
-    table = at.dataframe[0].value  # bidirectional networks, 4 inputs, 96 outputs
+    assert at.query_params["ink_input"] == "offsets"
+    table = at.dataframe[0].value  # bidirectional networks, 3 inputs (pen movement, pen-up), 96 outputs
     assert table["architecture"].tolist() == ["CW-RNN", "SRN", "LSTM"] and table["hidden units"].tolist() == [
         40,
         36,
-        23,
+        24,
     ]
+    widget(at, "ink_input").set_value("paper").run()  # the paper's 4 inputs: the LSTM's matched size changes
+    assert at.dataframe[0].value["hidden units"].tolist() == [40, 36, 23] and at.query_params["ink_input"] == "paper"
     assert chart_keys(at) == {"ink_chart"} and "2150 lines by" in at.info[0].value
     line = hv.load_data().val[0]
     assert notes(chart(at, "ink_chart")) == [f"<b>written</b>: {html.escape(line.text, quote=False)}"]

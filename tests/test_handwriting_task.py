@@ -134,13 +134,19 @@ class Record(Callback):
         self.snapshots.append((epoch, arrays, meta))
 
 
-def test_ctc_training_through_the_loop_learns_its_lines(shipped):
+@pytest.fixture(scope="module")
+def shipped_offsets():
+    return load_handwriting(None, "offsets")
+
+
+@pytest.mark.parametrize("ink_input", ["paper", "offsets"])
+def test_ctc_training_through_the_loop_learns_its_lines(shipped, shipped_offsets, ink_input):
     """Eight short lines, a 16-unit bidirectional CW-RNN, Adam (the paper's SGD is too slow for a test):
-    the CER on its own training lines falls from about 1 to a fraction within seconds."""
-    data = tiny(shipped, 8)
+    the CER on its own training lines falls from about 1 to a fraction within seconds, from either input."""
+    data = tiny(shipped if ink_input == "paper" else shipped_offsets, 8)
     task = HandwritingTask(data, batch_size=4)
     spec = ArchSpec("cwrnn", 16, periods=[1, 2, 4, 8], bidirectional=True)
-    untrained = task.evaluate(build_network(spec, 4, data.n_classes, [0]), "val")[1]
+    untrained = task.evaluate(build_network(spec, task.input_size, data.n_classes, [0]), "val")[1]
     result = train(task, [spec], [0], TrainConfig.preset("adam", lr=0.03, epochs=150, snapshot_every=1000))
     final = result.final["cwrnn"]
     assert untrained[0] > 0.8
@@ -216,6 +222,29 @@ def test_the_paper_preset_and_the_specs():
     assert not any(s.bidirectional for s in build_specs(validate({"budget": 1000}), 0, 1))
 
 
+def test_the_tuned_preset_and_its_input():
+    cfg = validate(
+        {
+            "task": "handwriting",
+            "preset": "tuned-handwriting",
+            "ink_input": "offsets",
+            "budget": 10_000,
+            "periods": list(paper.HANDWRITING_PERIODS),
+        }
+    )
+    tc = train_config(cfg)
+    assert (tc.optimizer, tc.lr, tc.lr_scale, tc.init, tc.init_by_arch) == (
+        "adam",
+        1e-2,
+        {"cwrnn": 3.0},
+        "paper",
+        {"lstm": "paper-variance"},
+    )
+    task = build_task(cfg)
+    assert task.input_size == 3 and task.describe()["ink_input"] == "offsets"
+    assert all(abs(s.parameters(3, 96) - 10_000) < 300 for s in build_specs(cfg, 3, 96))
+
+
 @pytest.mark.parametrize(
     "raw, message",
     [
@@ -224,6 +253,7 @@ def test_the_paper_preset_and_the_specs():
         ({"unipen": 3}, "unipen must be "),
         ({"unipen": __file__}, "is a file but not a .npz"),
         ({"batch_size": 0}, f"batch_size must be an integer from 1 to {LIMITS['batch_size']}"),
+        ({"ink_input": "dxdy"}, "ink_input must be one of paper, offsets, got 'dxdy'"),
     ],
 )
 def test_bad_handwriting_config(raw, message):
@@ -273,6 +303,7 @@ def test_cli_trains_handwriting_on_a_named_file(tiny_npz, capsys):
     [
         (["--unipen", "/no/such/folder"], "/no/such/folder does not exist"),
         (["--batch-size", "0"], "batch_size must be an integer"),
+        (["--ink-input", "xy"], "ink_input must be one of paper, offsets, got 'xy'"),
         (["--budget", "1000"], "a budget of 1000 parameters is too small"),
     ],
 )

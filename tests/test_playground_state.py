@@ -357,14 +357,15 @@ def test_differing_settings_name_what_changed_in_the_playgrounds_words():
 # ---- Experiment 3 ---------------------------------------------------------------------------------
 
 
-def test_the_handwriting_defaults_are_the_papers_design_on_the_shipped_lines():
+def test_the_handwriting_defaults_are_the_papers_design_on_the_shipped_lines_trained_as_tuned():
     d = ps.HANDWRITING_DEFAULTS
-    assert (d.task, d.unipen, d.periods, d.budget, d.preset) == (
+    assert (d.task, d.unipen, d.periods, d.budget, d.preset, d.ink_input) == (
         "handwriting",
         "shipped",
         [2**i for i in range(9)],
         10000,
-        "paper-handwriting",
+        "tuned-handwriting",
+        "offsets",
     )
     assert validate(d.to_dict()) == d
     assert ps.live_snapshot_every(d.epochs, "handwriting") == 1  # an epoch is long: every one is shown
@@ -373,20 +374,36 @@ def test_the_handwriting_defaults_are_the_papers_design_on_the_shipped_lines():
 def test_a_handwriting_link_reproduces_its_configuration(tmp_path):
     folder = tmp_path / "unipen"
     folder.mkdir()
-    cfg = replace(ps.HANDWRITING_DEFAULTS, unipen=str(folder), batch_size=8, preset="adam", epochs=20, seeds=2)
+    cfg = replace(
+        ps.HANDWRITING_DEFAULTS,
+        unipen=str(folder),
+        ink_input="paper",
+        batch_size=8,
+        preset="adam",
+        epochs=20,
+        seeds=2,
+    )
     query = ps.to_query(cfg)
-    assert (query["task"], query["unipen"], query["batch_size"]) == ("handwriting", str(folder), "8")
+    assert (query["task"], query["unipen"], query["ink_input"], query["batch_size"]) == (
+        "handwriting",
+        str(folder),
+        "paper",
+        "8",
+    )
     assert "source" not in query and "dataset" not in query
     assert ps.from_query(query) == (cfg, [])
     values = ps.widget_state(cfg)
-    assert (values["unipen_source"], values["unipen_folder"]) == ("folder", str(folder))
+    assert (values["unipen_source"], values["unipen_folder"], values["ink_input"]) == ("folder", str(folder), "paper")
     assert replace(validate(ps.config_from_widgets(values)), snapshot_every=cfg.snapshot_every) == cfg
     shipped = ps.widget_state(ps.HANDWRITING_DEFAULTS)
     assert ps.config_from_widgets({**shipped, "unipen_folder": "/ignored"})["unipen"] == "shipped"
 
 
 def test_a_handwriting_link_falls_back_to_the_handwriting_defaults():
-    cfg, notes = ps.from_query({"task": "handwriting", "preset": "paper-words", "batch_size": "9999"})
-    assert (cfg.preset, cfg.batch_size) == ("paper-handwriting", 16)
-    assert "paper-handwriting or adam for the handwriting task" in notes[0]
+    query = {"task": "handwriting", "preset": "paper-words", "batch_size": "9999", "ink_input": "dxdy"}
+    cfg, notes = ps.from_query(query)
+    assert (cfg.preset, cfg.batch_size, cfg.ink_input) == ("tuned-handwriting", 16, "offsets")
+    assert "paper-handwriting or tuned-handwriting or adam for the handwriting task" in notes[0]
+    assert "using tuned-handwriting instead" in notes[0]
     assert "from 1 to 256" in notes[1] and "using 16 instead" in notes[1]
+    assert "paper or offsets" in notes[2] and "using offsets instead" in notes[2]

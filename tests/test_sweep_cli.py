@@ -8,7 +8,7 @@ import pytest
 
 from cwrnn import grid
 from cwrnn.cli import main
-from cwrnn.config import TUNED_PRESETS
+from cwrnn.config import TUNED_INK_INPUT, TUNED_PRESETS
 from cwrnn.runs.jobs import job_kind
 from cwrnn.runs.store import RunStore
 from cwrnn.sweep import MAX_SETTINGS, sweep
@@ -72,13 +72,25 @@ def test_an_empty_rate_list_is_a_usage_error(capsys):
     assert exit.value.code == 2 and "--lr: expected at least one argument" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("experiment", ["generation", "words"])
+@pytest.mark.parametrize("experiment", ["generation", "words", "handwriting"])
 def test_reproduce_tuned_trains_the_tuned_preset(monkeypatch, experiment):
     seen = []
-    monkeypatch.setattr(grid, "run_grid", lambda base, *a, **k: seen.append(base.preset) or [])
+    monkeypatch.setattr(grid, "run_grid", lambda base, *a, **k: seen.append(base) or [])
     for flags in ([], ["--tuned"]):
         main(["reproduce", experiment, "--sizes", "1000" if experiment == "generation" else "10000", *flags])
-    assert seen == [f"paper-{experiment}", TUNED_PRESETS[experiment]]
+    assert [base.preset for base in seen] == [f"paper-{experiment}", TUNED_PRESETS[experiment]]
+    if experiment == "handwriting":  # the tuned preset trains on the input it was tuned on
+        assert [base.ink_input for base in seen] == ["paper", TUNED_INK_INPUT]
+
+
+def test_reproduce_handwriting_takes_an_input_and_refuses_an_unknown_one(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(grid, "run_grid", lambda base, *a, **k: seen.append(base.ink_input) or [])
+    main(["reproduce", "handwriting", "--sizes", "10000", "--ink-input", "offsets"])
+    assert seen == ["offsets"]
+    assert main(["reproduce", "handwriting", "--sizes", "10000", "--ink-input", "dxdy"]) == 2
+    err = capsys.readouterr().err
+    assert "ink_input must be one of paper, offsets, got 'dxdy'" in err and "Traceback" not in err
 
 
 def test_the_background_job_trains_a_queued_sweep(tmp_path):

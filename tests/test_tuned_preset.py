@@ -1,4 +1,4 @@
-"""The tuned Experiment 1 preset: each architecture's own rate and clipping, in one comparison."""
+"""The tuned presets: each architecture's own rate, clipping and initialisation, in one comparison."""
 
 import numpy as np
 import pytest
@@ -47,3 +47,20 @@ def test_a_runs_own_clip_replaces_every_architectures():
 def test_bad_per_architecture_clips(clips):
     with pytest.raises(ValueError, match="clip_by_arch values must be finite positive numbers"):
         TrainConfig(clip_by_arch=clips)
+
+
+def test_per_architecture_init_equals_separate_runs_with_that_init():
+    """tuned-handwriting starts its LSTM from the paper's N(0, 0.1) read as a variance and the others as a
+    standard deviation; in one comparison each starts exactly as a run of its own with that init."""
+    both = _weights("adam", ["cwrnn", "lstm"], init_by_arch={"lstm": "paper-variance"})
+    lstm = _weights("adam", ["lstm"], init="paper-variance")["lstm"]
+    cwrnn = _weights("adam", ["cwrnn"])["cwrnn"]
+    for arch, alone in (("lstm", lstm), ("cwrnn", cwrnn)):
+        for name, w in both[arch].items():
+            np.testing.assert_allclose(w, alone[name], rtol=1e-5, atol=1e-7, err_msg=f"{arch} {name}")
+    assert np.std(both["lstm"]["core.W_H"]) > 0.2 > 0.15 > np.std(both["cwrnn"]["readout.weight"])  # 0.316, 0.1
+
+
+def test_a_bad_init_is_named():
+    with pytest.raises(ValueError, match="init must be one of paper, paper-variance, torch, got 'zeros'"):
+        TrainConfig(init_by_arch={"lstm": "zeros"})

@@ -221,16 +221,45 @@ def test_standardisation_uses_training_lines_only_and_leaves_the_pen_flag():
     splits = hw.split_lines(lines)
     data = hw.assemble(lines, splits, [])
     raw_train = np.concatenate([hw.raw_features(line)[:, :3] for line, s in zip(lines, splits) if s == "train"])
-    assert data.mean == pytest.approx(raw_train.mean(axis=0)) and data.std == pytest.approx(raw_train.std(axis=0))
     train = np.concatenate([line.features for line in data.train])
     assert train[:, :3].mean(axis=0) == pytest.approx(0, abs=1e-4) and train[:, :3].std(axis=0) == pytest.approx(
         1, abs=1e-4
     )
     test_line = data.test[0]
     assert test_line.features[:, :3] == pytest.approx(
-        (hw.raw_features(test_line)[:, :3] - data.mean) / data.std, abs=1e-5
+        (hw.raw_features(test_line)[:, :3] - raw_train.mean(axis=0)) / raw_train.std(axis=0), abs=1e-5
     )
     assert test_line.features[:, 3].tolist() == test_line.pen_up.astype(float).tolist()
+
+
+def test_offsets_are_the_pen_movement_on_a_hand_made_line():
+    # three points right then down-left, a stroke ends, a dot far right: the pen steps in 0.1 mm
+    ink = np.array([[0, 50], [20, 50], [40, 30], [400, 30]], dtype=np.int16)
+    pen_up = np.array([False, False, True, True])
+    line = hw.InkLine(ink, pen_up, np.arange(4, dtype=np.float32), "a b", "w", "/f:1")
+    steps = np.array([[0, 0], [20, 0], [20, 20], [360, 0]])  # y counts downward, as in the paper input
+    expected = np.column_stack([np.arcsinh(steps / hw.OFFSET_SCALE), [0, 0, 1, 1]])
+    assert hw.offset_features(line) == pytest.approx(expected, abs=1e-6)
+    # small steps stay near linear, the 36 mm jump is compressed
+    assert hw.offset_features(line)[1, 0] == pytest.approx(1.0, abs=0.15) and hw.offset_features(line)[3, 0] < 4
+
+
+def test_offsets_are_unchanged_by_where_the_line_lies_and_need_no_training_statistics():
+    lines = small_lines()
+    splits = hw.split_lines(lines)
+    data = hw.assemble(lines, splits, [], "offsets")
+    assert data.ink_input == "offsets" and data.train[0].features.shape[1] == 3
+    moved = [
+        hw.InkLine(line.ink + 7, line.pen_up, line.times + 1, line.text, line.writer, line.source) for line in lines
+    ]
+    half = [s if s != "train" or k % 2 else "unused" for k, s in enumerate(splits)]  # another training set
+    kept = [(m, s) for m, s in zip(moved, half) if s != "unused"]
+    other = hw.assemble([m for m, _ in kept], [s for _, s in kept], [], "offsets")
+    for split in ("val", "test"):
+        for a, b in zip(getattr(data, split), getattr(other, split), strict=True):
+            assert a.features == pytest.approx(b.features)
+    with pytest.raises(ValueError, match="ink_input must be one of paper, offsets, got 'dxdy'"):
+        hw.assemble(lines, splits, [], "dxdy")
 
 
 def test_alphabet_encoding_and_dropped_lines():

@@ -36,18 +36,19 @@ def _stamp(source: str) -> int:
 
 
 @functools.lru_cache(maxsize=4)
-def _data(source: str, stamp: int) -> HandwritingData:
-    return load_handwriting(None if source == SHIPPED_UNIPEN else Path(source).expanduser())
+def _data(source: str, stamp: int, ink_input: str) -> HandwritingData:
+    return load_handwriting(None if source == SHIPPED_UNIPEN else Path(source).expanduser(), ink_input)
 
 
-def load_data(source: str = SHIPPED_UNIPEN) -> HandwritingData:
-    """The lines a handwriting run reads: the shipped subset ("shipped"), a UNIPEN folder's or a .npz of
-    lines, split by writer exactly as the worker splits them. ConfigError says what is wrong with a folder; a load is kept
-    while the folder is unchanged, so a page redrawn every second reads it once."""
+def load_data(source: str = SHIPPED_UNIPEN, ink_input: str = "paper") -> HandwritingData:
+    """The lines a handwriting run reads, as its `ink_input`: the shipped subset ("shipped"), a UNIPEN
+    folder's or a .npz of lines, split by writer exactly as the worker splits them. ConfigError says what
+    is wrong with a folder; a load is kept while the folder is unchanged, so a page redrawn every second
+    reads it once."""
     if source != SHIPPED_UNIPEN and not Path(source).expanduser().exists():
         raise ConfigError([f"the UNIPEN folder {source} does not exist"])
     try:
-        return _data(source, 0 if source == SHIPPED_UNIPEN else _stamp(source))
+        return _data(source, 0 if source == SHIPPED_UNIPEN else _stamp(source), ink_input)
     except (UnipenError, OSError) as e:
         raise ConfigError([f"the handwriting in {source} cannot be used: {e}"]) from None
 

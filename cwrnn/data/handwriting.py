@@ -1,8 +1,10 @@
-"""Experiment 3's data: UNIPEN text lines as the paper's 4-dimensional point sequences, split by writer.
+"""Experiment 3's data: UNIPEN text lines as point sequences, split by writer.
 
-Per point (Sect. 4.3): x and y relative to the line's top-left corner, time since the line's first
-point, and a pen-up flag that is 1 at the last point of each stroke. The strokes of a line form one
-sequence, subsampled by 3; x, y and time are standardised with training-set statistics only.
+The strokes of a line form one sequence, subsampled by 3. Two inputs per point (`INK_INPUTS`):
+"paper" (Sect. 4.3): x and y relative to the line's top-left corner, time since the line's first point,
+and a pen-up flag that is 1 at the last point of each stroke; x, y and time are standardised with
+training-set statistics only. "offsets": the pen's movement since the previous kept point (dx, dy,
+compressed by asinh at OFFSET_SCALE) and the same pen-up flag; these learn, the paper's do not here.
 docs/handwriting.md explains each decision; the shipped set is assets/handwriting/unipen_lines.npz,
 made by scripts/make_handwriting.py.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import INK_INPUTS
 from .unipen import Segment, UnipenError, find_include_root, read_unipen
 
 SHIPPED_FILE = Path(__file__).resolve().parents[2] / "assets" / "handwriting" / "unipen_lines.npz"
@@ -29,6 +32,10 @@ MIN_CHAR_COUNT = 20  # rarer characters (in the training lines) are dropped from
 SPLIT_SHARES = {"train": 0.7, "val": 0.15, "test": 0.15}  # of lines
 SPLITS = ("train", "val", "test")
 TEXT_LEVEL = "TEXT"
+#: ink units (0.1 mm) at which asinh turns an offset from linear to logarithmic: 2 mm, about a small
+#: letter's height, so pen movement within a letter stays linear while the jumps between words and back
+#: to the left margin (up to 20 cm) stay within about 6
+OFFSET_SCALE = 20.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class InkLine:
 
 @dataclass(frozen=True)
 class HandwritingLine:
-    features: np.ndarray  # (T, 4) float32: x, y (down from the top), t standardised; pen-up flag 0/1
+    features: np.ndarray  # (T, 4) "paper" or (T, 3) "offsets" float32 inputs (INK_INPUTS)
     ink: np.ndarray  # (T, 2) int16, as InkLine: draw with y upward and it reads right side up
     pen_up: np.ndarray
     times: np.ndarray
@@ -62,8 +69,7 @@ class HandwritingData:
     val: list[HandwritingLine]
     test: list[HandwritingLine]
     alphabet: str  # class i (1-based) is alphabet[i - 1]
-    mean: np.ndarray  # (3,) training mean of x, y, t
-    std: np.ndarray  # (3,)
+    ink_input: str  # which of INK_INPUTS the features are
     notes: list[str]  # what was dropped while loading, and parser warnings
 
     @property
@@ -127,6 +133,14 @@ def raw_features(line: InkLine) -> np.ndarray:
     x = line.ink[:, 0].astype(np.float32)
     y = line.ink[:, 1].max() - line.ink[:, 1].astype(np.float32)
     return np.stack([x, y, line.times, line.pen_up.astype(np.float32)], axis=1)
+
+
+def offset_features(line: InkLine) -> np.ndarray:
+    """(T, 3) float32: asinh of the pen's movement since the previous kept point (0 at the first) in
+    units of OFFSET_SCALE, x rightward and y downward as in raw_features, and the pen-up flag."""
+    ink = line.ink.astype(np.float32)
+    step = np.diff(ink, axis=0, prepend=ink[:1]) * np.array([1, -1], dtype=np.float32)
+    return np.concatenate([np.arcsinh(step / OFFSET_SCALE), line.pen_up[:, None].astype(np.float32)], axis=1)
 
 
 def contributor(source: str) -> str:
@@ -229,8 +243,11 @@ def read_lines(path: str | Path) -> tuple[list[InkLine], list[str]]:
     return lines, splits
 
 
-def assemble(lines: list[InkLine], splits: list[str], notes: list[str]) -> HandwritingData:
-    """Alphabet and standardisation from the training lines; lines CTC cannot align are dropped."""
+def assemble(lines: list[InkLine], splits: list[str], notes: list[str], ink_input: str = "paper") -> HandwritingData:
+    """Alphabet and the paper input's standardisation from the training lines; lines CTC cannot align
+    are dropped."""
+    if ink_input not in INK_INPUTS:
+        raise ValueError(f"ink_input must be one of {', '.join(INK_INPUTS)}, got {ink_input!r}")
     notes = list(notes)
     alphabet = alphabet_of([line.text for line, s in zip(lines, splits) if s == "train"])
     rare = sorted(set("".join(line.text for line in lines)) - set(alphabet))
@@ -243,24 +260,21 @@ def assemble(lines: list[InkLine], splits: list[str], notes: list[str]) -> Handw
         if not text or not ctc_fits(len(line.ink), target):
             notes.append(f"{line.source}: dropped, {len(line.ink)} points cannot carry the text {line.text!r}")
             continue
-        kept[side].append(
-            (InkLine(line.ink, line.pen_up, line.times, text, line.writer, line.source), raw_features(line))
-        )
+        features = raw_features(line) if ink_input == "paper" else offset_features(line)
+        kept[side].append((InkLine(line.ink, line.pen_up, line.times, text, line.writer, line.source), features))
     if not kept["train"]:
         raise UnipenError("no training lines left; a handwriting set needs lines from several writers")
-    train_xyt = np.concatenate([f[:, :3] for _, f in kept["train"]])
-    mean, std = train_xyt.mean(axis=0), train_xyt.std(axis=0)
-    std[std == 0] = 1.0
+    if ink_input == "paper":
+        train_xyt = np.concatenate([f[:, :3] for _, f in kept["train"]])
+        mean, std = train_xyt.mean(axis=0), train_xyt.std(axis=0)
+        std[std == 0] = 1.0
+        for _, f in (pair for side in SPLITS for pair in kept[side]):
+            f[:, :3] = (f[:, :3] - mean) / std
 
-    def standardised(pairs):
-        out = []
-        for line, f in pairs:
-            g = f.copy()
-            g[:, :3] = (f[:, :3] - mean) / std
-            out.append(HandwritingLine(g, line.ink, line.pen_up, line.times, line.text, line.writer, line.source))
-        return out
+    def as_lines(pairs):
+        return [HandwritingLine(f, i.ink, i.pen_up, i.times, i.text, i.writer, i.source) for i, f in pairs]
 
-    return HandwritingData(*(standardised(kept[s]) for s in SPLITS), alphabet=alphabet, mean=mean, std=std, notes=notes)
+    return HandwritingData(*(as_lines(kept[s]) for s in SPLITS), alphabet=alphabet, ink_input=ink_input, notes=notes)
 
 
 def split_lines(lines: list[InkLine]) -> list[str]:
@@ -268,14 +282,15 @@ def split_lines(lines: list[InkLine]) -> list[str]:
     return [by_writer[line.writer] for line in lines]
 
 
-def load_handwriting(source: str | Path | None = None) -> HandwritingData:
-    """The handwriting set: None = the shipped file; a `.npz` = one made by scripts/make_handwriting.py;
-    a folder = any UNIPEN distribution (or part of one), parsed and split by writer with the same rule."""
+def load_handwriting(source: str | Path | None = None, ink_input: str = "paper") -> HandwritingData:
+    """The handwriting set read as `ink_input` (INK_INPUTS): source None = the shipped file; a `.npz` =
+    one made by scripts/make_handwriting.py; a folder = any UNIPEN distribution (or part of one), parsed
+    and split by writer with the same rule."""
     if source is None or Path(source).suffix == ".npz":
         path = Path(source) if source is not None else SHIPPED_FILE
         lines, splits = read_lines(path)
-        return assemble(lines, splits, [])
+        return assemble(lines, splits, [], ink_input)
     lines, notes = parse_lines(source)
     if notes:
         warnings.warn(f"{len(notes)} problems while reading {source}, first: {notes[0]} (all in .notes)")
-    return assemble(lines, split_lines(lines), notes)
+    return assemble(lines, split_lines(lines), notes, ink_input)

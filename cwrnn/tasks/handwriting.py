@@ -29,7 +29,7 @@ EVAL_SPLITS = ("val", "test")
 
 @dataclass
 class LineBatch:
-    x: torch.Tensor  # (B, T, 4) right-padded features, shared by every member
+    x: torch.Tensor  # (B, T, inputs) right-padded features, shared by every member
     lengths: torch.Tensor  # (B,) points of each line
     targets: torch.Tensor  # (B, S) labels 1..C-1, padded with 0 past target_lengths
     target_lengths: torch.Tensor  # (B,)
@@ -184,6 +184,7 @@ class HandwritingTask:
             "name": self.name,
             "source": self.source,
             "alphabet": d.alphabet,
+            "ink_input": d.ink_input,
             **{s: len(getattr(d, s)) for s in ("train", *EVAL_SPLITS)},
             "writers": {s: len({x.writer for x in getattr(d, s)}) for s in ("train", *EVAL_SPLITS)},
             "batch_size": self.batch_size,
@@ -198,5 +199,6 @@ class HandwritingTask:
 
 def handwriting_task(cfg) -> HandwritingTask:
     """The Experiment 3 task for a validated RunConfig: the shipped lines or a UNIPEN folder."""
-    data = load_handwriting(None if cfg.unipen == "shipped" else os.path.expanduser(cfg.unipen))  # as validated
+    source = None if cfg.unipen == "shipped" else os.path.expanduser(cfg.unipen)  # as validated
+    data = load_handwriting(source, cfg.ink_input)
     return HandwritingTask(data, batch_size=cfg.batch_size, source=cfg.unipen)
