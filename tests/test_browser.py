@@ -133,7 +133,7 @@ def wait_until(page, condition, timeout: float, what: str, poll_ms: int = 250):
 
 def test_train_from_the_playground_watch_it_live_and_find_it_on_runs(app_url, page):
     # A small configuration from the link, then a period slider moved by hand.
-    page.goto(f"{app_url}/?budget=100&seeds=1&epochs=400")
+    page.goto(f"{app_url}/?budget=100&seeds=1&epochs=4000")  # long enough to watch: the kernels train 400 in 2 s
     train = page.locator(".st-key-train button").first  # by key: Streamlit's own status bar has buttons too
     train.wait_for(timeout=30_000)
     page.get_by_text("Periods, one per module").click()
