@@ -253,12 +253,9 @@ def _train(task, specs, seeds, cfg, callbacks, device) -> TrainResult:
             raise ValueError(f"{name} needs one value per seed: got {len(values)} for {len(seeds)} seeds")
     task.to(device)
     members = member_seeds(seeds, task.replicas())
-    models = {
-        s.arch: build_network(s, task.input_size, task.output_size, members, cfg.init_by_arch.get(s.arch, cfg.init)).to(
-            device
-        )
-        for s in specs
-    }
+    inits = {s.arch: cfg.init_by_arch.get(s.arch, cfg.init) for s in specs}
+    models = {s.arch: build_network(s, task.input_size, task.output_size, members, inits[s.arch]) for s in specs}
+    models = {arch: model.to(device) for arch, model in models.items()}
     opts = {a: _optimizer(cfg, m.parameters(), a, len(seeds), len(members)) for a, m in models.items()}
     stopper = _EarlyStop(models, cfg.patience) if cfg.patience and task.stop_metric else None
     info = {
