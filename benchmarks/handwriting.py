@@ -4,10 +4,14 @@
 paper's SGD, then the epoch's metrics: validation loss and CER, test CER) for each bidirectional network
 at 10k parameters alone, seeds stacked, one torch thread (as a grid cell runs). CPU time is reported beside wall time: on a shared
 machine the wall time says more about the neighbours than about the code.
+`clock`: a CW-RNN clock on the validation writers (how the tuned design was chosen, docs/handwriting.md):
+the CW-RNN alone, `tuned-handwriting` on `offsets`, no early stopping, each seed's validation CER per epoch
+(the loop scores the test writers too; they are not shown, so nothing is chosen on them).
 `baseline`: the test-set CER of always emitting the training set's most frequent character, once per
 reference character (the best any single repeated character can do: CER = 1 - its share of the
 reference), and of emitting nothing (CER = 1).
     python benchmarks/handwriting.py epoch [--seeds 3] [--archs cwrnn srn lstm gru]
+    python benchmarks/handwriting.py clock [--periods 1 2 4 8] [--sizes ...] [--lr-scale 1] [--epochs 25] [--seeds 3]
     python benchmarks/handwriting.py baseline
 """
 
@@ -82,6 +86,45 @@ def epoch(args) -> None:
     print(f"\nAll architectures: {total:.1f} s of CPU per epoch; load average after: {os.getloadavg()[0]:.1f}")
 
 
+class ValidationPrinter(Callback):
+    def on_epoch(self, epoch, metrics, elapsed):
+        m = metrics["cwrnn"]
+        print(
+            f"epoch {epoch} {elapsed:.0f}s loss {m['loss'].mean():.1f} val loss {m['val_loss'].mean():.1f} "
+            f"val CER {' / '.join(f'{100 * v:.1f}' for v in m['val_cer'])} %",
+            flush=True,
+        )
+
+
+def clock(args) -> None:
+    """One CW-RNN design, its seeds stacked, every epoch's validation CER."""
+    torch.set_num_threads(1)
+    cfg = validate(
+        {
+            "task": "handwriting",
+            "budget": 10_000,
+            "periods": args.periods,
+            "module_sizes": args.sizes,
+            "baselines": [],
+            "preset": "tuned-handwriting",
+            "ink_input": "offsets",
+            "seeds": args.seeds,
+            "epochs": args.epochs,
+        }
+    )
+    task = build_task(cfg)
+    tc = train_config(cfg)
+    tc.lr_scale, tc.patience = {"cwrnn": args.lr_scale}, None
+    (spec,) = build_specs(cfg, task.input_size, task.output_size)
+    print(
+        f"CW-RNN periods {spec.periods}, module sizes {spec.module_sizes}, "
+        f"{spec.parameters(task.input_size, task.output_size)} parameters; Adam {tc.lr * args.lr_scale:g}; "
+        f"seeds {cfg.seed_list}; {machine('cpu')}; {datetime.date.today()}",
+        flush=True,
+    )
+    train(task, [spec], cfg.seed_list, tc, [ValidationPrinter()])
+
+
 def baseline(_args) -> None:
     data = load_handwriting()
     common, count = Counter("".join(line.text for line in data.train)).most_common(1)[0]
@@ -103,6 +146,13 @@ def main():
     e.add_argument("--seeds", type=int, default=3)
     e.add_argument("--archs", nargs="+", default=["cwrnn", "srn", "lstm", "gru"])
     e.set_defaults(run=epoch)
+    c = sub.add_parser("clock")
+    c.add_argument("--periods", type=int, nargs="+", default=list(paper.HANDWRITING_PERIODS))
+    c.add_argument("--sizes", type=int, nargs="+", help="units per module (default: equal, matched to 10k)")
+    c.add_argument("--lr-scale", type=float, default=1.0, help="the CW-RNN's rate as a multiple of 1e-2")
+    c.add_argument("--epochs", type=int, default=25)
+    c.add_argument("--seeds", type=int, default=3)
+    c.set_defaults(run=clock)
     sub.add_parser("baseline").set_defaults(run=baseline)
     args = p.parse_args()
     args.run(args)

@@ -17,7 +17,7 @@ from .config import (
     LIMITS,
     PRESETS,
     SHIPPED_UNIPEN,
-    TUNED_INK_INPUT,
+    TUNED_DESIGNS,
     TUNED_PRESETS,
     ConfigError,
     RunConfig,
@@ -257,11 +257,12 @@ def reproduce_words(args) -> tuple[list[grid.Cell], str]:
 def reproduce_handwriting(args) -> tuple[list[grid.Cell], str]:
     """The paper's Experiment 3 grid (held-out-writer CER per budget and architecture) in percent. The
     paper's numbers are on IAM-OnDB, shown beside ours on UNIPEN as the nearest published reference."""
+    design = TUNED_DESIGNS["handwriting"] if args.tuned else {"ink_input": "paper"}
     settings = {
         "task": "handwriting",
         "unipen": args.unipen,
-        "ink_input": args.ink_input or (TUNED_INK_INPUT if args.tuned else "paper"),
-        "periods": list(paper.HANDWRITING_PERIODS),
+        "ink_input": args.ink_input or design["ink_input"],
+        "periods": list(design.get("periods", paper.HANDWRITING_PERIODS)),
         "preset": "paper-handwriting",
     }
     return _reproduce(
@@ -393,7 +394,8 @@ def main(argv=None) -> int:
     r.add_argument("--unipen", default=SHIPPED_UNIPEN, help="handwriting: shipped, or a UNIPEN folder")
     r.add_argument(
         "--ink-input",
-        help=f"handwriting input per point: {', '.join(INK_INPUTS)} (default: {TUNED_INK_INPUT} with --tuned, else paper)",
+        help=f"handwriting input per point: {', '.join(INK_INPUTS)} (default: "
+        f"{TUNED_DESIGNS['handwriting']['ink_input']} with --tuned, else paper)",
     )
     r.add_argument(
         "--archs",
@@ -415,7 +417,9 @@ def main(argv=None) -> int:
         "--tuned",
         action="store_true",
         help="each architecture at its best swept rate and clipping (tuned at 1000 parameters for generation, "
-        f"10k for words), not the paper's; handwriting: the tuned-handwriting preset on the {TUNED_INK_INPUT} input",
+        "10k for words), not the paper's; handwriting: the tuned-handwriting preset on the "
+        f"{TUNED_DESIGNS['handwriting']['ink_input']} input, the CW-RNN with periods "
+        f"{' '.join(map(str, TUNED_DESIGNS['handwriting']['periods']))}",
     )
     r.set_defaults(func=cmd_reproduce)
 

@@ -53,19 +53,18 @@ PRESETS = {
     "paper-handwriting": dict(
         optimizer="sgd", lr=3e-4, momentum=0.9, lr_scale={"lstm": 10.0, "gru": 10.0}, patience=50
     ),
-    # Experiment 3 on the "offsets" input, tuned on the validation writers at 10k parameters, one seed, 6-20
-    # epochs per try (docs/handwriting.md): Adam, as SGD at the paper's rates leaves every network on CTC's
-    # blank plateau for tens of epochs; 1e-2 (the LSTM at 3e-3 stayed on it for 6 epochs), the CW-RNN at 3e-2
-    # (left it by epoch 3, at 1e-2 by epoch 13); the LSTM from N(0, 0.1) read as a variance (left it by
-    # epoch 6, with the standard deviation 0.1 by epoch 14; the SRN and CW-RNN train unstably from it).
-    # The clip only catches the rare spike of a summed CTC loss. Patience 20: the CW-RNN improves slowly and
-    # unevenly (3 seeds, 30 epochs without stopping: one seed's best validation CER stood still from epoch 2
-    # to 12, then fell from 90 % to 87 %), which a patience of 10 cuts off.
+    # Experiment 3 on the "offsets" input with the CW-RNN clock of TUNED_DESIGNS, tuned on the validation
+    # writers at 10k parameters (docs/handwriting.md): Adam at 1e-2, as SGD at the paper's rates leaves every
+    # network on CTC's blank plateau for tens of epochs (the LSTM at 3e-3 stayed on it for 6 epochs; the
+    # CW-RNN at 3e-2 stalled at a higher loss than at 1e-2, 3 seeds x 25 epochs); the LSTM from N(0, 0.1)
+    # read as a variance (left the plateau by epoch 6, with the standard deviation 0.1 by epoch 14; the SRN
+    # and CW-RNN train unstably from it). The clip only catches the rare spike of a summed CTC loss.
+    # Patience 20: a CW-RNN's best validation CER can stand still for ten epochs and then fall again.
     "tuned-handwriting": dict(
         optimizer="adam",
         lr=1e-2,
         momentum=0.0,
-        lr_scale={"cwrnn": 3.0},
+        lr_scale={},
         init_by_arch={"lstm": "paper-variance"},
         clip_norm=100.0,
         patience=20,
@@ -73,8 +72,10 @@ PRESETS = {
 }
 #: each task's preset of per-architecture tuned settings (`reproduce --tuned`); a task without one was not tuned
 TUNED_PRESETS = {"generation": "tuned-generation", "words": "tuned-words", "handwriting": "tuned-handwriting"}
-#: the input a tuned preset was tuned on, where the task has a choice (`reproduce --tuned` trains on it)
-TUNED_INK_INPUT = "offsets"
+#: the input and CW-RNN clock a task's tuned preset was tuned with, where they are not the paper's
+#: (`reproduce --tuned` and the Playground train them): Experiment 3 reads pen movement, and its CW-RNN
+#: has four modules of periods up to 8 kept points, about a letter (docs/handwriting.md)
+TUNED_DESIGNS = {"handwriting": {"ink_input": "offsets", "periods": [1, 2, 4, 8]}}
 
 #: Experiment 3's data: the shipped lines, or else a path (a UNIPEN folder or a .npz of lines)
 SHIPPED_UNIPEN = "shipped"

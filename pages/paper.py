@@ -194,6 +194,8 @@ def shipped_results(kind: str) -> None:
         f"results this project's `reproduce` produced on {made['date']} ({made['machine']}; {versions}):"
     )
     st.code(made["command"], language="bash")
+    if made.get("note"):
+        st.caption(made["note"])
     st.dataframe(table, hide_index=True, key="paper_shipped_table")
 
 

@@ -125,7 +125,8 @@ def on_preset() -> None:
 
 
 def on_task() -> None:
-    """Each experiment starts from its own paper design: periods, budget and optimiser."""
+    """Each experiment starts from its own design (the paper's, or for handwriting the tuned one): periods,
+    budget and optimiser."""
     ss.update(ps.task_switch_state(ss.task))
     ss.pg_periods = ps.TASK_DEFAULTS[ss.task].periods
     ss.pop("pg_periods_error", None)

@@ -345,8 +345,9 @@ def notes(figure: dict) -> list[str]:
 
 
 def test_switching_to_handwriting_shows_its_controls_design_and_the_line(app):
-    at = switched(app, "handwriting", HANDWRITING_CONTROLS)
-    assert [widget(at, ps.period_key(i)).value for i in range(9)] == [2**i for i in range(9)]
+    at = switched(app, "handwriting", HANDWRITING_CONTROLS)  # the tuned clock: four modules, periods up to 8
+    assert widget(at, "modules").value == 4
+    assert [widget(at, ps.period_key(i)).value for i in range(4)] == [1, 2, 4, 8]
     assert (widget(at, "preset").value, widget(at, "budget").value) == ("tuned-handwriting", 10000)
     assert at.query_params["task"] == "handwriting" and at.query_params["unipen"] == "shipped"
     assert at.query_params["ink_input"] == "offsets"
@@ -357,7 +358,7 @@ def test_switching_to_handwriting_shows_its_controls_design_and_the_line(app):
         24,
     ]
     widget(at, "ink_input").set_value("paper").run()  # the paper's 4 inputs: the LSTM's matched size changes
-    assert at.dataframe[0].value["hidden units"].tolist() == [40, 36, 23] and at.query_params["ink_input"] == "paper"
+    assert at.dataframe[0].value["hidden units"].tolist() == [39, 36, 23] and at.query_params["ink_input"] == "paper"
     assert chart_keys(at) == {"ink_chart"} and "2150 lines by" in at.info[0].value
     line = hv.load_data().val[0]
     assert notes(chart(at, "ink_chart")) == [f"<b>written</b>: {html.escape(line.text, quote=False)}"]

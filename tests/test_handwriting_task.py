@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from cwrnn import clock, paper
 from cwrnn.cli import main
-from cwrnn.config import LIMITS, PRESETS, ConfigError, validate
+from cwrnn.config import LIMITS, PRESETS, TUNED_DESIGNS, ConfigError, validate
 from cwrnn.data.handwriting import SHIPPED_FILE, load_handwriting, read_lines, save_lines
 from cwrnn.experiment import build_specs, build_task, train_config
 from cwrnn.grid import EXPERIMENTS, check_grid
@@ -229,14 +229,14 @@ def test_the_tuned_preset_and_its_input():
             "preset": "tuned-handwriting",
             "ink_input": "offsets",
             "budget": 10_000,
-            "periods": list(paper.HANDWRITING_PERIODS),
+            "periods": TUNED_DESIGNS["handwriting"]["periods"],
         }
     )
     tc = train_config(cfg)
     assert (tc.optimizer, tc.lr, tc.lr_scale, tc.init, tc.init_by_arch) == (
         "adam",
         1e-2,
-        {"cwrnn": 3.0},
+        {},
         "paper",
         {"lstm": "paper-variance"},
     )

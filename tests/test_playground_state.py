@@ -357,12 +357,12 @@ def test_differing_settings_name_what_changed_in_the_playgrounds_words():
 # ---- Experiment 3 ---------------------------------------------------------------------------------
 
 
-def test_the_handwriting_defaults_are_the_papers_design_on_the_shipped_lines_trained_as_tuned():
+def test_the_handwriting_defaults_are_the_tuned_design_on_the_shipped_lines():
     d = ps.HANDWRITING_DEFAULTS
     assert (d.task, d.unipen, d.periods, d.budget, d.preset, d.ink_input) == (
         "handwriting",
         "shipped",
-        [2**i for i in range(9)],
+        [1, 2, 4, 8],
         10000,
         "tuned-handwriting",
         "offsets",

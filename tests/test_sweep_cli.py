@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from cwrnn import grid
+from cwrnn import grid, paper
 from cwrnn.cli import main
-from cwrnn.config import TUNED_INK_INPUT, TUNED_PRESETS
+from cwrnn.config import TUNED_DESIGNS, TUNED_PRESETS
 from cwrnn.runs.jobs import job_kind
 from cwrnn.runs.store import RunStore
 from cwrnn.sweep import MAX_SETTINGS, sweep
@@ -79,8 +79,11 @@ def test_reproduce_tuned_trains_the_tuned_preset(monkeypatch, experiment):
     for flags in ([], ["--tuned"]):
         main(["reproduce", experiment, "--sizes", "1000" if experiment == "generation" else "10000", *flags])
     assert [base.preset for base in seen] == [f"paper-{experiment}", TUNED_PRESETS[experiment]]
-    if experiment == "handwriting":  # the tuned preset trains on the input it was tuned on
-        assert [base.ink_input for base in seen] == ["paper", TUNED_INK_INPUT]
+    if experiment == "handwriting":  # the tuned preset trains on the input and clock it was tuned with
+        assert [(base.ink_input, base.periods) for base in seen] == [
+            ("paper", paper.HANDWRITING_PERIODS),
+            (TUNED_DESIGNS["handwriting"]["ink_input"], TUNED_DESIGNS["handwriting"]["periods"]),
+        ]
 
 
 def test_reproduce_handwriting_takes_an_input_and_refuses_an_unknown_one(monkeypatch, capsys):
