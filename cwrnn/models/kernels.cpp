@@ -178,6 +178,15 @@ struct Readout {
 // ascending. A step computes the rows 0 .. (end of its last active module): exactly the active ones when
 // they are the fastest modules (periods that divide each other, as the paper's), a few more for other
 // schedules, whose extra rows are dropped.
+//
+// Across members: every member of a stack (network r, sequence b: member r B + b) runs on the same clock,
+// so GROUP members advance in lock-step, lane l of every vector holding the group's member l. A step then
+// costs its active rows' multiply-adds per member and nothing more (a module of 5 units is not padded to a
+// vector; vectors across units were, and their activations and readout sums cost more than the
+// multiply-adds at the lab's sizes), activations run over whole vectors, and the schedule's bookkeeping is
+// paid once per group. No arithmetic crosses lanes, so a member's results do not depend on which members
+// share its group (lanes past the last member compute zeros); sums over a network's members (its weights'
+// gradients) are taken per member and then added in member order.
 
 struct Schedule {
   const int32_t* mods;
@@ -187,34 +196,130 @@ struct Schedule {
   i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }
 };
 
+constexpr i64 GROUP = 8;
+template <typename T>
+struct Lane {
+  typedef T vec __attribute__((vector_size(GROUP * sizeof(T))));
+};
+template <typename T>
+using vec = typename Lane<T>::vec;
+
+// The members of one group: lane l holds member first + l, network r[l], sequence b[l], for l < count.
+struct Lanes {
+  i64 count, r[GROUP], b[GROUP];
+  Lanes(i64 first, i64 members, i64 B) : count(std::min(GROUP, members - first)) {
+    for (i64 l = 0; l < count; l++) r[l] = (first + l) / B, b[l] = (first + l) % B;
+  }
+  // Each lane's row of an array addressed by network and sequence strides; null for padding lanes.
+  template <typename P>
+  void rows(P** to, P* base, i64 per_network, i64 per_sequence, i64 offset) const {
+    for (i64 l = 0; l < GROUP; l++) to[l] = l < count ? base + r[l] * per_network + b[l] * per_sequence + offset : nullptr;
+  }
+};
+
+// x[j] lane l = row l's element j, for j < len; zero for padding lanes (null rows).
+template <typename T>
+void gather(vec<T>* x, T* const* from, i64 len) {
+  for (i64 l = 0; l < GROUP; l++)
+    for (i64 j = 0; j < len; j++) x[j][l] = from[l] ? from[l][j] : T(0);
+}
+template <typename T>
+void gather(vec<T>* x, const T* const* from, i64 len) {
+  gather(x, const_cast<T* const*>(from), len);
+}
+
+// Row l's element j = x[j] lane l, for j < len; padding lanes are not written.
+template <typename T>
+void scatter(T* const* to, const vec<T>* x, i64 len) {
+  for (i64 l = 0; l < GROUP; l++)
+    if (to[l])
+      for (i64 j = 0; j < len; j++) to[l][j] = x[j][l];
+}
+
+// y[q] = sum_{k < len} A[q sq + k sk] v[k] for q < Q (with Add, y[q] += that), each y[q] in C partial sums
+// over k, so that Q C multiply-add chains run side by side; the sums close in a fixed tree.
+template <int Q, int C, bool Add, typename V>
+void sums_of(V* y, const V* A, i64 sq, i64 sk, const V* v, i64 len) {
+  V acc[Q][C] = {};
+  i64 k = 0;
+  for (; k + C <= len; k += C)
+    for (int q = 0; q < Q; q++)
+      for (int c = 0; c < C; c++) acc[q][c] += A[q * sq + (k + c) * sk] * v[k + c];
+  for (int c = 0; k < len; k++, c++)
+    for (int q = 0; q < Q; q++) acc[q][c] += A[q * sq + k * sk] * v[k];
+  for (int q = 0; q < Q; q++) {
+    for (int w = C / 2; w; w /= 2)
+      for (int c = 0; c < w; c++) acc[q][c] += acc[q][c + w];
+    y[q] = Add ? y[q] + acc[q][0] : acc[q][0];
+  }
+}
+
+// sums_of for any count of outputs: six at a time, the rest with more partial sums each.
+template <bool Add = false, typename V>
+void sums(V* y, const V* A, i64 sq, i64 sk, const V* v, i64 len, i64 outputs) {
+  i64 q = 0;
+  for (; q + 6 <= outputs; q += 6) sums_of<6, 2, Add>(y + q, A + q * sq, sq, sk, v, len);
+  y += q, A += q * sq;
+  switch (outputs - q) {
+    case 5: return sums_of<5, 2, Add>(y, A, sq, sk, v, len);
+    case 4: return sums_of<4, 2, Add>(y, A, sq, sk, v, len);
+    case 3: return sums_of<3, 2, Add>(y, A, sq, sk, v, len);
+    case 2: return sums_of<2, 4, Add>(y, A, sq, sk, v, len);
+    case 1: return sums_of<1, 8, Add>(y, A, sq, sk, v, len);
+  }
+}
+
+// The group's weights, lane l holding network r[l]'s (R, rows, cols) matrix; zero for padding lanes.
+template <typename T>
+void gather_weights(std::vector<vec<T>>& to, const T* from, i64 size, const Lanes& lanes) {
+  const T* rows[GROUP];
+  lanes.rows(rows, from, size, 0, 0);
+  to.resize(size);
+  gather(to.data(), rows, size);
+}
+
+// Adds each lane's sum into its network's (R, size) total, lanes in order (members in order, group after group).
+template <typename T>
+void add_to_networks(T* to, const std::vector<vec<T>>& from, i64 size, const Lanes& lanes) {
+  for (i64 l = 0; l < lanes.count; l++) {
+    T* net = to + lanes.r[l] * size;
+    for (i64 k = 0; k < size; k++) net[k] += from[k][l];
+  }
+}
+
 template <typename T>
 void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* h0, Schedule s,
-                T* out, Readout<T> ro, T* y) {
-  const i64 np = padded(n);
-  std::vector<T> Wt, h(np, 0), pre(np, 0);
-  for (i64 r = 0; r < R; r++) {
-    pad(Wt, W + r * n * n, n, n, np, np, true);
-    if (ro.on()) ro.network(r);
-    for (i64 b = 0; b < B; b++) {
-      const i64 member = r * B + b;
-      std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
-      const T* d = drive + r * ds.r + b * ds.b;
-      for (i64 t = 0; t < steps; t++, d += ds.t) {
-        const int32_t* act = s.active(t);
-        const i64 k = s.count(t), reach = s.reach(t), m = padded(reach);
-        T* p = pre.data();
-        combine(p, Wt.data(), np, h.data(), np, m);
-        // The drive, in one vector loop over the rows computed (under schedules that are not a prefix, held
-        // rows among them take it too, and are dropped below).
-#pragma omp simd
-        for (i64 i = 0; i < reach; i++) p[i] += d[i];
-        tanh_all(p, m);
-        for (i64 a = 0; a < k; a++) {
-          const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
-          std::memcpy(h.data() + lo, pre.data() + lo, (hi - lo) * sizeof(T));
-        }
-        std::memcpy(out + (member * steps + t) * n, h.data(), n * sizeof(T));
-        if (ro.on()) ro.emit(h.data(), y + (member * steps + t) * ro.O);
+                T* out, i64 O, const T* W_O, const T* b_O, T* y) {
+  using V = vec<T>;
+  std::vector<V> Wl, WO, bO, h(n), d(n), pre(n), yl(O);
+  const T* rows[GROUP];
+  T* to[GROUP];
+  for (i64 first = 0; first < R * B; first += GROUP) {
+    const Lanes lanes(first, R * B, B);
+    gather_weights(Wl, W, n * n, lanes);
+    if (W_O) gather_weights(WO, W_O, O * n, lanes), gather_weights(bO, b_O, O, lanes);
+    lanes.rows(rows, h0, B * n, n, 0);
+    gather(h.data(), rows, n);
+    for (i64 t = 0; t < steps; t++) {
+      const int32_t* act = s.active(t);
+      const i64 k = s.count(t), reach = s.reach(t);
+      if (t == 0 || ds.t) {  // a drive constant in time (a bias) is gathered once
+        lanes.rows(rows, drive, ds.r, ds.b, t * ds.t);
+        gather(d.data(), rows, ds.t ? reach : n);
+      }
+      sums(pre.data(), Wl.data(), n, 1, h.data(), n, reach);
+      // Under schedules that are not a prefix, held rows among the computed ones are dropped here.
+      for (i64 i = 0; i < reach; i++) pre[i] += d[i];
+      tanh_all(reinterpret_cast<T*>(pre.data()), reach * GROUP);
+      for (i64 a = 0; a < k; a++)
+        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) h[i] = pre[i];
+      lanes.rows(to, out, B * steps * n, steps * n, t * n);
+      scatter(to, h.data(), n);
+      if (W_O) {
+        sums(yl.data(), WO.data(), n, 1, h.data(), n, O);
+        for (i64 o = 0; o < O; o++) yl[o] += bO[o];
+        lanes.rows(to, y, B * steps * O, steps * O, t * O);
+        scatter(to, yl.data(), O);
       }
     }
   }
@@ -226,43 +331,63 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
 // input's gradients.
 template <typename T>
 void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, const T* grad_out,
-                 Schedule s, T* dW, T* db, T* G, T* dh0, Readout<T> ro, const T* grad_y, T* dW_O, T* db_O) {
-  const i64 np = padded(n);
-  std::vector<T> Wp, dWp, dh(np, 0), now(np, 0), before(np, 0), g(np, 0);
-  for (i64 r = 0; r < R; r++) {
-    pad(Wp, W + r * n * n, n, n, np, np, false);
-    dWp.assign(n * np, 0);
-    T* dbr = db + r * n;
-    if (ro.on()) ro.network(r);
-    for (i64 b = 0; b < B; b++) {
-      const i64 member = r * B + b;
-      std::fill(dh.begin(), dh.end(), T(0));
-      std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
-      for (i64 t = steps - 1; t >= 0; t--) {
-        const i64 at = (member * steps + t) * n;
-        if (grad_out) axpy_n(dh.data(), T(1), grad_out + at, n);  // the states' own gradient, if any
-        if (ro.on()) ro.back(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
-        std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
-        const int32_t* act = s.active(t);
-        const i64 k = s.count(t), m = s.reach(t);
-        std::fill(g.begin(), g.begin() + m, T(0));  // rows of held modules among the active ones
-        for (i64 a = 0; a < k; a++) {
-          const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
-          for (i64 i = lo; i < hi; i++) {
-            g[i] = dh[i] * (1 - now[i] * now[i]);
-            dh[i] = 0;  // an updated unit's old value reaches the loss only through the weights
-            dbr[i] += g[i];
-            axpy(dWp.data() + i * np, g[i], before.data(), np);
-            if (G) G[at + i] = g[i];
+                 Schedule s, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {
+  using V = vec<T>;
+  std::vector<V> Wl, WO, dWl(n * n), dbl(n), dWO(O * n), dbO(O), dh(n), now(n), before(n), g(n), dy(O);
+  const T* rows[GROUP];
+  T* to[GROUP];
+  const i64 seq = steps * n, net = B * seq;  // strides of the states
+  for (i64 first = 0; first < R * B; first += GROUP) {
+    const Lanes lanes(first, R * B, B);
+    gather_weights(Wl, W, n * n, lanes);
+    if (W_O) gather_weights(WO, W_O, O * n, lanes);
+    for (auto* v : {&dWl, &dbl, &dWO, &dbO, &dh}) std::fill(v->begin(), v->end(), V{});
+    lanes.rows(rows, out, net, seq, (steps - 1) * n);
+    gather(now.data(), rows, n);
+    for (i64 t = steps - 1; t >= 0; t--) {
+      if (grad_out) {  // the states' own gradient, if any
+        lanes.rows(rows, grad_out, net, seq, t * n);
+        gather(g.data(), rows, n);
+        for (i64 j = 0; j < n; j++) dh[j] += g[j];
+      }
+      if (W_O) {
+        lanes.rows(rows, grad_y, B * steps * O, steps * O, t * O);
+        gather(dy.data(), rows, O);
+        for (i64 o = 0; o < O; o++) {
+          dbO[o] += dy[o];
+          for (i64 j = 0; j < n; j++) {
+            dh[j] += dy[o] * WO[o * n + j];
+            dWO[o * n + j] += dy[o] * now[j];
           }
         }
-        combine<true>(dh.data(), Wp.data(), np, g.data(), m, np);
-        now.swap(before);
       }
-      std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
+      if (t)
+        lanes.rows(rows, out, net, seq, (t - 1) * n);
+      else
+        lanes.rows(rows, h0, B * n, n, 0);
+      gather(before.data(), rows, n);
+      const int32_t* act = s.active(t);
+      const i64 k = s.count(t), reach = s.reach(t);
+      std::fill(g.begin(), g.begin() + reach, V{});  // rows of held modules among the computed ones
+      for (i64 a = 0; a < k; a++)
+        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) {
+          g[i] = dh[i] * (1 - now[i] * now[i]);
+          dh[i] = V{};  // an updated unit's old value reaches the loss only through the weights
+          dbl[i] += g[i];
+          for (i64 j = 0; j < n; j++) dWl[i * n + j] += g[i] * before[j];
+        }
+      if (G) {
+        lanes.rows(to, G, net, seq, t * n);
+        scatter(to, g.data(), reach);
+      }
+      sums<true>(dh.data(), Wl.data(), 1, n, g.data(), reach, n);  // dh += W[rows]^T g
+      now.swap(before);
     }
-    unpad(dW + r * n * n, dWp, n, n, np);
-    if (ro.on()) ro.done(dW_O + r * ro.O * n);
+    lanes.rows(to, dh0, B * n, n, 0);
+    scatter(to, dh.data(), n);
+    add_to_networks(dW, dWl, n * n, lanes);
+    add_to_networks(db, dbl, n, lanes);
+    if (W_O) add_to_networks(dW_O, dWO, O * n, lanes), add_to_networks(db_O, dbO, O, lanes);
   }
 }
 
@@ -385,15 +510,15 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
                                       i64 db, i64 dt, const T* h0, i64 g, const int32_t* mods,                \
                                       const i64* starts, const i64* bounds, T* out, i64 O, const T* W_O,      \
                                       const T* b_O, T* y) {                                                   \
-    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out,          \
-               Readout<T>(W_O, b_O, O, n), y);                                                             \
+    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out, O, W_O,  \
+               b_O, y);                                                                                       \
   }                                                                                                           \
   extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, \
                                        const T* grad_out, i64 g, const int32_t* mods, const i64* starts,      \
                                        const i64* bounds, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O,    \
                                        const T* grad_y, T* dW_O, T* db_O) {                                   \
-    cw_backward(R, B, steps, n, W, h0, out, grad_out, Schedule{mods, starts, bounds}, dW, db, G, dh0,         \
-                Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                       \
+    cw_backward(R, B, steps, n, W, h0, out, grad_out, Schedule{mods, starts, bounds}, dW, db, G, dh0, O, W_O, \
+                grad_y, dW_O, db_O);                                                                          \
   }                                                                                                           \
   extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
                                         i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
