@@ -24,6 +24,7 @@ extern "C" float expf(float) noexcept __attribute__((__simd__("notinbranch")));
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 using i64 = int64_t;
@@ -194,12 +195,24 @@ struct Schedule {
   i64 count(i64 t) const { return starts[t + 1] - starts[t]; }
   const int32_t* active(i64 t) const { return mods + starts[t]; }
   i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }
+  i64 units(i64 t) const {  // how many units step t updates
+    i64 u = 0;
+    for (i64 a = 0; a < count(t); a++) u += bounds[active(t)[a] + 1] - bounds[active(t)[a]];
+    return u;
+  }
+  i64 updates(i64 steps) const {  // units updated over all steps
+    i64 u = 0;
+    for (i64 t = 0; t < steps; t++) u += units(t);
+    return u;
+  }
 };
 
 constexpr i64 GROUP = 8;
 template <typename T>
 struct Lane {
   typedef T vec __attribute__((vector_size(GROUP * sizeof(T))));
+  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> index;
+  typedef index indices __attribute__((vector_size(GROUP * sizeof(T))));  // a shuffle's, for vec
 };
 template <typename T>
 using vec = typename Lane<T>::vec;
@@ -217,23 +230,57 @@ struct Lanes {
   }
 };
 
+// An 8 x 8 block transposed in place: x[j] lane l <-> x[l] lane j. Three rounds in which rows i and i + s
+// swap their off-diagonal s x s blocks (24 two-vector shuffles; element by element it cost several times
+// more, and members' rows are read and written every step).
+template <typename T>
+void transpose(vec<T>* x) {
+  static_assert(GROUP == 8, "the shuffles are written for 8 lanes");
+  using I = typename Lane<T>::indices;
+  const I keep[3] = {{0, 1, 2, 3, 8, 9, 10, 11}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 8, 2, 10, 4, 12, 6, 14}};
+  const I take[3] = {{4, 5, 6, 7, 12, 13, 14, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {1, 9, 3, 11, 5, 13, 7, 15}};
+  for (int round = 0, s = 4; round < 3; round++, s /= 2)
+    for (int i = 0; i < GROUP; i++)
+      if (!(i & s)) {
+        const vec<T> a = x[i], b = x[i + s];
+        x[i] = __builtin_shuffle(a, b, keep[round]);
+        x[i + s] = __builtin_shuffle(a, b, take[round]);
+      }
+}
+
 // x[j] lane l = row l's element j, for j < len; zero for padding lanes (null rows).
 template <typename T>
-void gather(vec<T>* x, T* const* from, i64 len) {
-  for (i64 l = 0; l < GROUP; l++)
-    for (i64 j = 0; j < len; j++) x[j][l] = from[l] ? from[l][j] : T(0);
+void gather(vec<T>* x, const T* const* from, i64 len) {
+  i64 j = 0;
+  for (; j + GROUP <= len; j += GROUP) {
+    for (i64 l = 0; l < GROUP; l++) {
+      x[j + l] = vec<T>{};
+      if (from[l]) std::memcpy(&x[j + l], from[l] + j, sizeof(vec<T>));
+    }
+    transpose<T>(x + j);
+  }
+  for (; j < len; j++)
+    for (i64 l = 0; l < GROUP; l++) x[j][l] = from[l] ? from[l][j] : T(0);
 }
 template <typename T>
-void gather(vec<T>* x, const T* const* from, i64 len) {
-  gather(x, const_cast<T* const*>(from), len);
+void gather(vec<T>* x, T* const* from, i64 len) {
+  gather(x, const_cast<const T* const*>(from), len);
 }
 
 // Row l's element j = x[j] lane l, for j < len; padding lanes are not written.
 template <typename T>
 void scatter(T* const* to, const vec<T>* x, i64 len) {
-  for (i64 l = 0; l < GROUP; l++)
-    if (to[l])
-      for (i64 j = 0; j < len; j++) to[l][j] = x[j][l];
+  i64 j = 0;
+  for (; j + GROUP <= len; j += GROUP) {
+    vec<T> block[GROUP];
+    std::copy(x + j, x + j + GROUP, block);
+    transpose<T>(block);
+    for (i64 l = 0; l < GROUP; l++)
+      if (to[l]) std::memcpy(to[l] + j, &block[l], sizeof(vec<T>));
+  }
+  for (; j < len; j++)
+    for (i64 l = 0; l < GROUP; l++)
+      if (to[l]) to[l][j] = x[j][l];
 }
 
 // y[q] = sum_{k < len} A[q sq + k sk] v[k] for q < Q (with Add, y[q] += that), each y[q] in C partial sums
@@ -287,15 +334,19 @@ void add_to_networks(T* to, const std::vector<vec<T>>& from, i64 size, const Lan
   }
 }
 
+// The forward keeps, per group, a tape of what the backward needs to walk the states back: each step's
+// active rows' values before the step (in the order of its modules and units), then the last state.
+// It follows the clock (a step saves only its active rows) and needs no transposing, unlike the states.
 template <typename T>
 void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* h0, Schedule s,
-                T* out, i64 O, const T* W_O, const T* b_O, T* y) {
+                T* out, vec<T>* tape, i64 O, const T* W_O, const T* b_O, T* y) {
   using V = vec<T>;
   std::vector<V> Wl, WO, bO, h(n), d(n), pre(n), yl(O);
   const T* rows[GROUP];
   T* to[GROUP];
   for (i64 first = 0; first < R * B; first += GROUP) {
     const Lanes lanes(first, R * B, B);
+    V* saved = tape + first / GROUP * (s.updates(steps) + n);
     gather_weights(Wl, W, n * n, lanes);
     if (W_O) gather_weights(WO, W_O, O * n, lanes), gather_weights(bO, b_O, O, lanes);
     lanes.rows(rows, h0, B * n, n, 0);
@@ -312,9 +363,11 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
       for (i64 i = 0; i < reach; i++) pre[i] += d[i];
       tanh_all(reinterpret_cast<T*>(pre.data()), reach * GROUP);
       for (i64 a = 0; a < k; a++)
-        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) h[i] = pre[i];
-      lanes.rows(to, out, B * steps * n, steps * n, t * n);
-      scatter(to, h.data(), n);
+        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) *saved++ = h[i], h[i] = pre[i];
+      if (out) {
+        lanes.rows(to, out, B * steps * n, steps * n, t * n);
+        scatter(to, h.data(), n);
+      }
       if (W_O) {
         sums(yl.data(), WO.data(), n, 1, h.data(), n, O);
         for (i64 o = 0; o < O; o++) yl[o] += bO[o];
@@ -322,6 +375,7 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
         scatter(to, yl.data(), O);
       }
     }
+    std::copy(h.begin(), h.end(), saved);
   }
 }
 
@@ -330,20 +384,20 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
 // pre-activation gradient (zero for held units: the caller zeroes it), from which torch derives the
 // input's gradients.
 template <typename T>
-void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, const T* grad_out,
-                 Schedule s, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {
+void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape, const T* grad_out, Schedule s,
+                 T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {
   using V = vec<T>;
-  std::vector<V> Wl, WO, dWl(n * n), dbl(n), dWO(O * n), dbO(O), dh(n), now(n), before(n), g(n), dy(O);
+  std::vector<V> Wl, WO, dWl(n * n), dbl(n), dWO(O * n), dbO(O), dh(n), h(n), g(n), dy(O);
   const T* rows[GROUP];
   T* to[GROUP];
   const i64 seq = steps * n, net = B * seq;  // strides of the states
   for (i64 first = 0; first < R * B; first += GROUP) {
     const Lanes lanes(first, R * B, B);
+    const V* saved = tape + first / GROUP * (s.updates(steps) + n) + s.updates(steps);
     gather_weights(Wl, W, n * n, lanes);
     if (W_O) gather_weights(WO, W_O, O * n, lanes);
     for (auto* v : {&dWl, &dbl, &dWO, &dbO, &dh}) std::fill(v->begin(), v->end(), V{});
-    lanes.rows(rows, out, net, seq, (steps - 1) * n);
-    gather(now.data(), rows, n);
+    std::copy(saved, saved + n, h.begin());  // h is h_t below, then h_{t - 1}
     for (i64 t = steps - 1; t >= 0; t--) {
       if (grad_out) {  // the states' own gradient, if any
         lanes.rows(rows, grad_out, net, seq, t * n);
@@ -357,31 +411,29 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const 
           dbO[o] += dy[o];
           for (i64 j = 0; j < n; j++) {
             dh[j] += dy[o] * WO[o * n + j];
-            dWO[o * n + j] += dy[o] * now[j];
+            dWO[o * n + j] += dy[o] * h[j];
           }
         }
       }
-      if (t)
-        lanes.rows(rows, out, net, seq, (t - 1) * n);
-      else
-        lanes.rows(rows, h0, B * n, n, 0);
-      gather(before.data(), rows, n);
       const int32_t* act = s.active(t);
       const i64 k = s.count(t), reach = s.reach(t);
       std::fill(g.begin(), g.begin() + reach, V{});  // rows of held modules among the computed ones
-      for (i64 a = 0; a < k; a++)
-        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) {
-          g[i] = dh[i] * (1 - now[i] * now[i]);
+      saved -= s.units(t);
+      for (i64 a = 0, u = 0; a < k; a++)
+        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++, u++) {
+          g[i] = dh[i] * (1 - h[i] * h[i]);
           dh[i] = V{};  // an updated unit's old value reaches the loss only through the weights
           dbl[i] += g[i];
-          for (i64 j = 0; j < n; j++) dWl[i * n + j] += g[i] * before[j];
+          h[i] = saved[u];
         }
+      for (i64 a = 0; a < k; a++)
+        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++)
+          for (i64 j = 0; j < n; j++) dWl[i * n + j] += g[i] * h[j];
       if (G) {
         lanes.rows(to, G, net, seq, t * n);
         scatter(to, g.data(), reach);
       }
       sums<true>(dh.data(), Wl.data(), 1, n, g.data(), reach, n);  // dh += W[rows]^T g
-      now.swap(before);
     }
     lanes.rows(to, dh0, B * n, n, 0);
     scatter(to, dh.data(), n);
@@ -508,17 +560,17 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
 #define ENTRY_POINTS(T, suffix)                                                                               \
   extern "C" void cw_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,     \
                                       i64 db, i64 dt, const T* h0, i64 g, const int32_t* mods,                \
-                                      const i64* starts, const i64* bounds, T* out, i64 O, const T* W_O,      \
-                                      const T* b_O, T* y) {                                                   \
-    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out, O, W_O,  \
-               b_O, y);                                                                                       \
+                                      const i64* starts, const i64* bounds, T* out, T* tape, i64 O,           \
+                                      const T* W_O, const T* b_O, T* y) {                                     \
+    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out,          \
+               reinterpret_cast<vec<T>*>(tape), O, W_O, b_O, y);                                              \
   }                                                                                                           \
-  extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, \
+  extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* tape,             \
                                        const T* grad_out, i64 g, const int32_t* mods, const i64* starts,      \
                                        const i64* bounds, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O,    \
                                        const T* grad_y, T* dW_O, T* db_O) {                                   \
-    cw_backward(R, B, steps, n, W, h0, out, grad_out, Schedule{mods, starts, bounds}, dW, db, G, dh0, O, W_O, \
-                grad_y, dW_O, db_O);                                                                          \
+    cw_backward(R, B, steps, n, W, reinterpret_cast<const vec<T>*>(tape), grad_out,                           \
+                Schedule{mods, starts, bounds}, dW, db, G, dh0, O, W_O, grad_y, dW_O, db_O);                  \
   }                                                                                                           \
   extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
                                         i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
@@ -533,6 +585,12 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
     lstm_backward(R, B, steps, n, W, peep, h0, out, cells, tanh_cells, gates, grad_out, dW, db, dpeep, G,     \
                   dh0, Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                \
   }
+
+// Elements of the CW-RNN's tape (cw_forward) for `members` members on a schedule: whole groups.
+extern "C" i64 cw_tape_size(i64 members, i64 steps, i64 n, i64 g, const int32_t* mods, const i64* starts,
+                            const i64* bounds) {
+  return (members + GROUP - 1) / GROUP * (Schedule{mods, starts, bounds}.updates(steps) + n) * GROUP;
+}
 
 ENTRY_POINTS(float, f32)
 ENTRY_POINTS(double, f64)

@@ -120,8 +120,8 @@ def torch_ops():
         _enabled = before
 
 
-def _call(name: str, dtype: torch.dtype, *args) -> None:
-    """The kernel `name` for `dtype`, with tensors passed as addresses: checked here, since a wrong layout
+def _call(name: str, dtype: torch.dtype | None, *args) -> int:
+    """The kernel `name` for `dtype` (None: one for every dtype), with tensors passed as addresses: checked here, since a wrong layout
     would be read as garbage (or crash) rather than raise."""
     converted = []
     for a in args:
@@ -133,7 +133,9 @@ def _call(name: str, dtype: torch.dtype, *args) -> None:
             converted.append(a)
         else:
             converted.append(ctypes.c_int64(a))
-    getattr(library(), f"{name}_{DTYPES[dtype]}")(*converted)
+    function = getattr(library(), name if dtype is None else f"{name}_{DTYPES[dtype]}")
+    function.restype = ctypes.c_int64
+    return function(*converted)
 
 
 def _drive(drive: torch.Tensor) -> tuple:
@@ -155,28 +157,36 @@ def _schedule(plan) -> tuple:
 
 
 def clockwork_forward(W, drive, h0, plan, W_O=None, b_O=None):
-    """(states, y) of the CW-RNN (shapes in kernel_scan.py) on a StepPlan's schedule, member-major: states
-    (R, B, T, n), y (R, B, T, O) the readout W_O h_t + b_O when W_O is given (else None)."""
+    """(states, y, tape) of the CW-RNN (shapes in kernel_scan.py) on a StepPlan's schedule, member-major:
+    states (R, B, T, n), y (R, B, T, O) the readout W_O h_t + b_O when W_O is given (else None); tape what
+    clockwork_backward reads (kernels.cpp, cw_forward)."""
     R, B, n = h0.shape
     T = len(plan.starts) - 1
     out = h0.new_empty(R, B, T, n)
     y = None if W_O is None else h0.new_empty(R, B, T, W_O.shape[1])
-    _call("cw_forward", W.dtype, R, B, T, n, W, *_drive(drive), h0, *_schedule(plan), out, *_readout(W_O, b_O), y)
-    return out, y
+    tape = h0.new_empty(_call("cw_tape_size", None, R * B, T, n, *_schedule(plan)))
+    _call(
+        "cw_forward",
+        W.dtype,
+        *(R, B, T, n, W, *_drive(drive), h0, *_schedule(plan), out, tape),
+        *_readout(W_O, b_O),
+        y,
+    )
+    return out, y, tape
 
 
-def clockwork_backward(W, h0, out, grad_out, plan, *, pre_grads: bool, W_O=None, grad_y=None):
-    """(dW, db, G, dh0, dW_O, db_O) from member-major states and the gradients of the states (grad_out, or
-    None) and of the readout (grad_y, or None). G, when pre_grads, holds the pre-activation gradients
-    (R, B, T, n), zero for held units."""
-    R, B, T, n = out.shape
-    dW, db, dh0 = torch.zeros_like(W), W.new_zeros(R, n), torch.empty_like(h0)
-    G = torch.zeros_like(out) if pre_grads else None
+def clockwork_backward(W, tape, grad_out, plan, batch: int, *, pre_grads: bool, W_O=None, grad_y=None):
+    """(dW, db, G, dh0, dW_O, db_O) from clockwork_forward's tape and the gradients of the states (grad_out,
+    member-major, or None) and of the readout (grad_y, or None); `batch` sequences per network. G, when
+    pre_grads, holds the pre-activation gradients (R, B, T, n), zero for held units."""
+    (R, n, _), T, B = W.shape, len(plan.starts) - 1, batch
+    dW, db, dh0 = torch.zeros_like(W), W.new_zeros(R, n), W.new_empty(R, B, n)
+    G = W.new_zeros(R, B, T, n) if pre_grads else None
     dW_O, db_O = _readout_grads(W_O, grad_y)
     _call(
         "cw_backward",
         W.dtype,
-        *(R, B, T, n, W, h0, out, grad_out, *_schedule(plan), dW, db, G, dh0),
+        *(R, B, T, n, W, tape, grad_out, *_schedule(plan), dW, db, G, dh0),
         *_readout_backward(W_O, grad_y, dW_O, db_O),
     )
     return dW, db, G, dh0, dW_O, db_O
