@@ -262,10 +262,6 @@ void gather(vec<T>* x, const T* const* from, i64 len) {
   for (; j < len; j++)
     for (i64 l = 0; l < GROUP; l++) x[j][l] = from[l] ? from[l][j] : T(0);
 }
-template <typename T>
-void gather(vec<T>* x, T* const* from, i64 len) {
-  gather(x, const_cast<const T* const*>(from), len);
-}
 
 // Row l's element j = x[j] lane l, for j < len; padding lanes are not written.
 template <typename T>
@@ -419,6 +415,10 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape,
       const i64 k = s.count(t), reach = s.reach(t);
       std::fill(g.begin(), g.begin() + reach, V{});  // rows of held modules among the computed ones
       saved -= s.units(t);
+      // The tape is read backwards, which the hardware prefetchers follow poorly (a quarter of the CW-RNN's
+      // backward waited on it): each step asks for as many bytes as it reads, 1 KiB ahead.
+      for (i64 c = 0; c < s.units(t) * i64(sizeof(V)); c += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(saved) - 1024 - c);
       for (i64 a = 0, u = 0; a < k; a++)
         for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++, u++) {
           g[i] = dh[i] * (1 - h[i] * h[i]);
