@@ -172,7 +172,17 @@ class ClockworkRNN(ScannedCore):
             torch.tensor(flat, dtype=torch.int32),
             torch.tensor(starts, dtype=torch.int64),
             torch.tensor(self.module_start, dtype=torch.int64),
+            torch.tensor(self._reads(), dtype=torch.int64),
         )
+
+    def _reads(self) -> list[tuple[int, int]]:
+        """Per module, the first and past-the-last unit its rows of W_H read: the span of the modules that
+        feed it (contiguous for every connectivity, and never empty: a module feeds itself)."""
+        spans = []
+        for row in clock.block_mask(len(self.module_sizes), self.connectivity):
+            sources = np.flatnonzero(row)
+            spans.append((self.module_start[sources[0]], self.module_start[sources[-1] + 1]))
+        return spans
 
     # -- weights in the paper's column convention -------------------------------------------------
     def dense_weights(self) -> dict[str, torch.Tensor]:

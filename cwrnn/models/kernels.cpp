@@ -3,9 +3,11 @@
 //
 // Why C++: at the lab's sizes (tens of units, hundreds of stacked networks, batch 1) a torch op per step
 // costs a fixed ~0.1 us per network whatever its size (batched matmuls of tiny matrices), so the
-// CW-RNN, which updates about a quarter of its units per step, trained slower than its SRN. Here each network runs
-// through all its steps before the next one starts: its weights stay in the L1 cache, a step costs
-// only the active rows' multiply-adds, and a held unit is only copied forward and read by the readout.
+// CW-RNN, which updates about a quarter of its units per step, trained slower than its SRN. Here the
+// CW-RNN's members advance eight at a time through all their steps, one member per vector lane ("Across
+// members" below): a step costs its active rows' multiply-adds and nothing per held unit but its copy into
+// the states. The LSTM's networks run one after another, vectors across their units, each through all its
+// steps with its weights in the L1 cache.
 //
 // States are member-major, (R, B, T, n), so that each network's steps are contiguous (time-major, the
 // torch path's layout, made every step of a network a cache miss); weights are (R, rows, n), row = target
@@ -122,10 +124,10 @@ struct Drive {
 // ---- the readout y_t = W_O h_t + b_O, computed inside the scans -------------------------------------------
 // W_O (R, O, n), b_O (R, O), y (R, B, T, O); null W_O: no readout. (Reading the states again afterwards,
 // in torch, cost a quarter of a training step at the lab's sizes.) Every step reads the whole state, held
-// modules included, in whole vectors: per module at the module's rate (a module's contribution recomputed
-// at its ticks, dy summed per module and passed on at its ticks) cost more than it saved, since a module of
-// the lab's CW-RNNs has about five units, and scalar sums and bookkeeping per module cost more than the
-// n / LANES vector multiply-adds of the whole readout.
+// modules included: per module at the module's rate (a module's contribution recomputed at its ticks, dy
+// summed per module and passed on at its ticks) cost more than it saved in the per-network kernels, whose
+// vectors spanned units, and across members the whole readout is under 2 % of the CW-RNN's forward. This
+// one serves the LSTM's per-network kernels; the CW-RNN's lanes compute the same sums in cw_forward.
 
 // sum_j a[j] b[j] over padded vectors, in a fixed order.
 template <typename T>
@@ -175,10 +177,10 @@ struct Readout {
 };
 
 // ---- CW-RNN: h_t[rows] = tanh(W[rows] h_{t-1} + drive_t[rows]); the other units hold h_{t-1} ----------
-// Module m is units bounds[m] .. bounds[m + 1]; step t's active modules are mods[starts[t] : starts[t + 1]],
-// ascending. A step computes the rows 0 .. (end of its last active module): exactly the active ones when
-// they are the fastest modules (periods that divide each other, as the paper's), a few more for other
-// schedules, whose extra rows are dropped.
+// Module m is units bounds[m] .. bounds[m + 1] and reads units reads[2m] .. reads[2m + 1] (its connectivity:
+// the paper's modules read themselves and the slower ones, the rest of W's row being zero); step t's active
+// modules are mods[starts[t] : starts[t + 1]], ascending. A step computes exactly its active modules' rows,
+// each over the units its module reads.
 //
 // Across members: every member of a stack (network r, sequence b: member r B + b) runs on the same clock,
 // so GROUP members advance in lock-step, lane l of every vector holding the group's member l. A step then
@@ -191,10 +193,10 @@ struct Readout {
 
 struct Schedule {
   const int32_t* mods;
-  const i64 *starts, *bounds;
+  const i64 *starts, *bounds, *reads;
   i64 count(i64 t) const { return starts[t + 1] - starts[t]; }
   const int32_t* active(i64 t) const { return mods + starts[t]; }
-  i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }
+  i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }  // past the last active row
   i64 units(i64 t) const {  // how many units step t updates
     i64 u = 0;
     for (i64 a = 0; a < count(t); a++) u += bounds[active(t)[a] + 1] - bounds[active(t)[a]];
@@ -349,15 +351,17 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
     gather(h.data(), rows, n);
     for (i64 t = 0; t < steps; t++) {
       const int32_t* act = s.active(t);
-      const i64 k = s.count(t), reach = s.reach(t);
+      const i64 k = s.count(t);
       if (t == 0 || ds.t) {  // a drive constant in time (a bias) is gathered once
         lanes.rows(rows, drive, ds.r, ds.b, t * ds.t);
-        gather(d.data(), rows, ds.t ? reach : n);
+        gather(d.data(), rows, ds.t ? s.reach(t) : n);
       }
-      sums(pre.data(), Wl.data(), n, 1, h.data(), n, reach);
-      // Under schedules that are not a prefix, held rows among the computed ones are dropped here.
-      for (i64 i = 0; i < reach; i++) pre[i] += d[i];
-      tanh_all(reinterpret_cast<T*>(pre.data()), reach * GROUP);
+      for (i64 a = 0; a < k; a++) {
+        const i64 m = act[a], lo = s.bounds[m], hi = s.bounds[m + 1], from = s.reads[2 * m];
+        sums(pre.data() + lo, Wl.data() + lo * n + from, n, 1, h.data() + from, s.reads[2 * m + 1] - from, hi - lo);
+        for (i64 i = lo; i < hi; i++) pre[i] += d[i];
+        tanh_all(reinterpret_cast<T*>(pre.data() + lo), (hi - lo) * GROUP);
+      }
       for (i64 a = 0; a < k; a++)
         for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) *saved++ = h[i], h[i] = pre[i];
       if (out) {
@@ -413,7 +417,7 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape,
       }
       const int32_t* act = s.active(t);
       const i64 k = s.count(t), reach = s.reach(t);
-      std::fill(g.begin(), g.begin() + reach, V{});  // rows of held modules among the computed ones
+      std::fill(g.begin(), g.begin() + reach, V{});  // G's rows of held modules among the active ones
       saved -= s.units(t);
       // The tape is read backwards, which the hardware prefetchers follow poorly (a quarter of the CW-RNN's
       // backward waited on it): each step asks for as many bytes as it reads, 1 KiB ahead.
@@ -426,14 +430,16 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape,
           dbl[i] += g[i];
           h[i] = saved[u];
         }
-      for (i64 a = 0; a < k; a++)
-        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++)
-          for (i64 j = 0; j < n; j++) dWl[i * n + j] += g[i] * h[j];
+      for (i64 a = 0; a < k; a++) {
+        const i64 m = act[a], lo = s.bounds[m], hi = s.bounds[m + 1], from = s.reads[2 * m], end = s.reads[2 * m + 1];
+        for (i64 i = lo; i < hi; i++)
+          for (i64 j = from; j < end; j++) dWl[i * n + j] += g[i] * h[j];
+        sums<true>(dh.data() + from, Wl.data() + lo * n + from, 1, n, g.data() + lo, hi - lo, end - from);  // W^T g
+      }
       if (G) {
         lanes.rows(to, G, net, seq, t * n);
         scatter(to, g.data(), reach);
       }
-      sums<true>(dh.data(), Wl.data(), 1, n, g.data(), reach, n);  // dh += W[rows]^T g
     }
     lanes.rows(to, dh0, B * n, n, 0);
     scatter(to, dh.data(), n);
@@ -555,22 +561,22 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
 }  // namespace
 
 // C entry points, one per dtype (ctypes calls them with raw pointers; kernels.py checks every layout).
-// The CW-RNN's schedule: g modules with unit bounds (g + 1), step t's active modules mods[starts[t] :
-// starts[t + 1]]. O is the readout's width; W_O null (and O 0) without one.
+// The CW-RNN's schedule: g modules with unit bounds (g + 1) that read units reads (g, 2), step t's active
+// modules mods[starts[t] : starts[t + 1]]. O is the readout's width; W_O null (and O 0) without one.
 #define ENTRY_POINTS(T, suffix)                                                                               \
   extern "C" void cw_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,     \
                                       i64 db, i64 dt, const T* h0, i64 g, const int32_t* mods,                \
-                                      const i64* starts, const i64* bounds, T* out, T* tape, i64 O,           \
-                                      const T* W_O, const T* b_O, T* y) {                                     \
-    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out,          \
+                                      const i64* starts, const i64* bounds, const i64* reads, T* out,         \
+                                      T* tape, i64 O, const T* W_O, const T* b_O, T* y) {                     \
+    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds, reads}, out,   \
                reinterpret_cast<vec<T>*>(tape), O, W_O, b_O, y);                                              \
   }                                                                                                           \
   extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* tape,             \
                                        const T* grad_out, i64 g, const int32_t* mods, const i64* starts,      \
-                                       const i64* bounds, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O,    \
-                                       const T* grad_y, T* dW_O, T* db_O) {                                   \
+                                       const i64* bounds, const i64* reads, T* dW, T* db, T* G, T* dh0, i64 O, \
+                                       const T* W_O, const T* grad_y, T* dW_O, T* db_O) {                     \
     cw_backward(R, B, steps, n, W, reinterpret_cast<const vec<T>*>(tape), grad_out,                           \
-                Schedule{mods, starts, bounds}, dW, db, G, dh0, O, W_O, grad_y, dW_O, db_O);                  \
+                Schedule{mods, starts, bounds, reads}, dW, db, G, dh0, O, W_O, grad_y, dW_O, db_O);           \
   }                                                                                                           \
   extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
                                         i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
@@ -588,8 +594,8 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
 
 // Elements of the CW-RNN's tape (cw_forward) for `members` members on a schedule: whole groups.
 extern "C" i64 cw_tape_size(i64 members, i64 steps, i64 n, i64 g, const int32_t* mods, const i64* starts,
-                            const i64* bounds) {
-  return (members + GROUP - 1) / GROUP * (Schedule{mods, starts, bounds}.updates(steps) + n) * GROUP;
+                            const i64* bounds, const i64* reads) {
+  return (members + GROUP - 1) / GROUP * (Schedule{mods, starts, bounds, reads}.updates(steps) + n) * GROUP;
 }
 
 ENTRY_POINTS(float, f32)

@@ -26,10 +26,15 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
-#: Widest hidden layer the kernels take. They run one network at a time, fast while its weights stay in
-#: the core's cache; wider networks are matmul-bound, where torch's (MKL) matmuls win.
+#: Widest hidden layer the kernels take. They are fast while a network's weights (the CW-RNN's: eight
+#: members') stay in the core's caches; wider networks are matmul-bound, where torch's (MKL) matmuls win.
 MAX_HIDDEN = 128
-FLAGS = ["-O3", "-funroll-loops", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"]
+FLAGS = [
+    *("-O3", "-funroll-loops", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"),
+    # GCC turns the copies of a module's few rows into memcpy calls, which cost more than the copies
+    # (6-10 % of a CW-RNN's or SRN's forward)
+    "-fno-tree-loop-distribute-patterns",
+]
 #: glibc's vector tanhf and expf (libmvec); where the build with them fails, it is retried without.
 VECTOR_MATH = ["-DCWRNN_LIBMVEC", "-lmvec"]
 DTYPES = {torch.float32: "f32", torch.float64: "f64"}
@@ -152,8 +157,9 @@ def _readout(W_O, b_O=None) -> tuple:
 
 
 def _schedule(plan) -> tuple:
-    """A StepPlan as the kernels read it: modules, active modules per step, their offsets, unit bounds."""
-    return len(plan.bounds) - 1, plan.active, plan.starts, plan.bounds
+    """A StepPlan as the kernels read it: modules, active modules per step, their offsets, unit bounds, the
+    units each module reads."""
+    return len(plan.bounds) - 1, plan.active, plan.starts, plan.bounds, plan.reads
 
 
 def clockwork_forward(W, drive, h0, plan, W_O=None, b_O=None):
