@@ -184,12 +184,14 @@ struct Readout {
 //
 // Across members: every member of a stack (network r, sequence b: member r B + b) runs on the same clock,
 // so GROUP members advance in lock-step, lane l of every vector holding the group's member l. A step then
-// costs its active rows' multiply-adds per member and nothing more (a module of 5 units is not padded to a
-// vector; vectors across units were, and their activations and readout sums cost more than the
+// costs, per member, its active rows' multiply-adds and the store of its state: a module of 5 units is not
+// padded to a vector (vectors across units were, and their activations and readout sums cost more than the
 // multiply-adds at the lab's sizes), activations run over whole vectors, and the schedule's bookkeeping is
 // paid once per group. No arithmetic crosses lanes, so a member's results do not depend on which members
 // share its group (lanes past the last member compute zeros); sums over a network's members (its weights'
-// gradients) are taken per member and then added in member order.
+// gradients) are taken per member and then added in member order. A group with fewer members costs as
+// much as a full one: a lone network runs 2-4x slower than vectors across its units ran it, but keeping
+// those kernels for small stacks would make a network's last bits depend on how many share its call.
 
 struct Schedule {
   const int32_t* mods;
