@@ -283,11 +283,13 @@ void scatter(T* const* to, const vec<T>* x, i64 len) {
       if (to[l]) to[l][j] = x[j][l];
 }
 
-// y[q] = sum_{k < len} A[q sq + k sk] v[k] for q < Q (with Add, y[q] += that), each y[q] in C partial sums
-// over k, so that Q C multiply-add chains run side by side; the sums close in a fixed tree.
+// y[q] = sum_{k < len} A[q sq + k sk] v[k] for q < Q (with Add, y[q] + that sum), each y[q] in C partial
+// sums over k, so that Q C multiply-add chains run side by side; the sums close in a fixed tree.
 template <int Q, int C, bool Add, typename V>
 void sums_of(V* y, const V* A, i64 sq, i64 sk, const V* v, i64 len) {
   V acc[Q][C] = {};
+  if (Add)
+    for (int q = 0; q < Q; q++) acc[q][0] = y[q];
   i64 k = 0;
   for (; k + C <= len; k += C)
     for (int q = 0; q < Q; q++)
@@ -297,23 +299,27 @@ void sums_of(V* y, const V* A, i64 sq, i64 sk, const V* v, i64 len) {
   for (int q = 0; q < Q; q++) {
     for (int w = C / 2; w; w /= 2)
       for (int c = 0; c < w; c++) acc[q][c] += acc[q][c + w];
-    y[q] = Add ? y[q] + acc[q][0] : acc[q][0];
+    y[q] = acc[q][0];
   }
 }
 
-// sums_of for any count of outputs: six at a time, the rest with more partial sums each.
+// sums_of for any count of outputs. Long sums (a row over the units its module reads): six outputs at a
+// time, two chains each, the last few with more chains each. Short ones (W^T g over a module's few rows):
+// eight outputs at a time, one chain each, since closing partial sums would cost as much as the sums.
 template <bool Add = false, typename V>
 void sums(V* y, const V* A, i64 sq, i64 sk, const V* v, i64 len, i64 outputs) {
+  using Block = void (*)(V*, const V*, i64, i64, const V*, i64);
+  const bool short_sums = len <= 8;
+  const i64 width = short_sums ? 8 : 6;
   i64 q = 0;
-  for (; q + 6 <= outputs; q += 6) sums_of<6, 2, Add>(y + q, A + q * sq, sq, sk, v, len);
-  y += q, A += q * sq;
-  switch (outputs - q) {
-    case 5: return sums_of<5, 2, Add>(y, A, sq, sk, v, len);
-    case 4: return sums_of<4, 2, Add>(y, A, sq, sk, v, len);
-    case 3: return sums_of<3, 2, Add>(y, A, sq, sk, v, len);
-    case 2: return sums_of<2, 4, Add>(y, A, sq, sk, v, len);
-    case 1: return sums_of<1, 8, Add>(y, A, sq, sk, v, len);
-  }
+  for (; q + width <= outputs; q += width)
+    (short_sums ? sums_of<8, 1, Add, V> : sums_of<6, 2, Add, V>)(y + q, A + q * sq, sq, sk, v, len);
+  static constexpr Block rest_short[] = {nullptr,           sums_of<1, 1, Add, V>, sums_of<2, 1, Add, V>,
+                                         sums_of<3, 1, Add, V>, sums_of<4, 1, Add, V>, sums_of<5, 1, Add, V>,
+                                         sums_of<6, 1, Add, V>, sums_of<7, 1, Add, V>};
+  static constexpr Block rest_long[] = {nullptr, sums_of<1, 8, Add, V>, sums_of<2, 4, Add, V>,
+                                        sums_of<3, 2, Add, V>, sums_of<4, 2, Add, V>, sums_of<5, 2, Add, V>};
+  if (q < outputs) (short_sums ? rest_short : rest_long)[outputs - q](y + q, A + q * sq, sq, sk, v, len);
 }
 
 // The group's weights, lane l holding network r[l]'s (R, rows, cols) matrix; zero for padding lanes.
