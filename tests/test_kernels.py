@@ -6,7 +6,7 @@ from contextlib import nullcontext
 import pytest
 import torch
 
-from cwrnn import ArchSpec, SequenceModel
+from cwrnn import ArchSpec, ClockworkRNN, SequenceModel, clock
 from cwrnn.models import kernels
 
 
@@ -61,3 +61,15 @@ def test_models_agree_on_both_paths(spec, input_size, dtype, tolerance, states_i
         results.append([y.detach(), hidden.detach(), *grads])
     for ours, theirs in zip(*results):
         torch.testing.assert_close(ours, theirs, **tolerance)
+
+
+@pytest.mark.parametrize("connectivity", clock.CONNECTIVITY)
+def test_the_plans_spans_are_the_recurrent_mask(connectivity):
+    """The kernels read each module's rows of W_H only over its span and take W_H unmasked: right only if
+    the mask is exactly the spans."""
+    rnn = ClockworkRNN(0, module_sizes=[3, 2, 4, 1], periods=[1, 2, 4, 8], connectivity=connectivity)
+    reads = rnn._plan(8, "cpu").reads
+    spans = torch.zeros(rnn.hidden_size, rnn.hidden_size, dtype=torch.bool)
+    for m, (first, end) in enumerate(reads.tolist()):
+        spans[rnn.module_start[m] : rnn.module_start[m + 1], first:end] = True
+    assert torch.equal(spans, rnn.mask)
