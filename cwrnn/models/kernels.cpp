@@ -350,9 +350,10 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
   std::vector<V> Wl, WO, bO, h(n), d(n), pre(n), yl(O);
   const T* rows[GROUP];
   T* to[GROUP];
+  const i64 per_group = s.updates(steps) + n;  // the tape's length, in vectors
   for (i64 first = 0; first < R * B; first += GROUP) {
     const Lanes lanes(first, R * B, B);
-    V* saved = tape + first / GROUP * (s.updates(steps) + n);
+    V* saved = tape + first / GROUP * per_group;
     gather_weights(Wl, W, n * n, lanes);
     if (W_O) gather_weights(WO, W_O, O * n, lanes), gather_weights(bO, b_O, O, lanes);
     lanes.rows(rows, h0, B * n, n, 0);
@@ -372,10 +373,8 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
       }
       for (i64 a = 0; a < k; a++)
         for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) *saved++ = h[i], h[i] = pre[i];
-      if (out) {
-        lanes.rows(to, out, B * steps * n, steps * n, t * n);
-        scatter(to, h.data(), n);
-      }
+      lanes.rows(to, out, B * steps * n, steps * n, t * n);
+      scatter(to, h.data(), n);
       if (W_O) {
         sums(yl.data(), WO.data(), n, 1, h.data(), n, O);
         for (i64 o = 0; o < O; o++) yl[o] += bO[o];
@@ -399,9 +398,10 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape,
   const T* rows[GROUP];
   T* to[GROUP];
   const i64 seq = steps * n, net = B * seq;  // strides of the states
+  const i64 updates = s.updates(steps);
   for (i64 first = 0; first < R * B; first += GROUP) {
     const Lanes lanes(first, R * B, B);
-    const V* saved = tape + first / GROUP * (s.updates(steps) + n) + s.updates(steps);
+    const V* saved = tape + first / GROUP * (updates + n) + updates;
     gather_weights(Wl, W, n * n, lanes);
     if (W_O) gather_weights(WO, W_O, O * n, lanes);
     for (auto* v : {&dWl, &dbl, &dWO, &dbO, &dh}) std::fill(v->begin(), v->end(), V{});

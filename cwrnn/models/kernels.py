@@ -126,8 +126,8 @@ def torch_ops():
 
 
 def _call(name: str, dtype: torch.dtype | None, *args) -> int:
-    """The kernel `name` for `dtype` (None: one for every dtype), with tensors passed as addresses: checked here, since a wrong layout
-    would be read as garbage (or crash) rather than raise."""
+    """The kernel `name` for `dtype` (None: one for every dtype), with tensors passed as addresses: checked
+    here, since a wrong layout would be read as garbage (or crash) rather than raise."""
     converted = []
     for a in args:
         if isinstance(a, torch.Tensor):
@@ -171,6 +171,8 @@ def clockwork_forward(W, drive, h0, plan, W_O=None, b_O=None):
     out = h0.new_empty(R, B, T, n)
     y = None if W_O is None else h0.new_empty(R, B, T, W_O.shape[1])
     tape = h0.new_empty(_call("cw_tape_size", None, R * B, T, n, *_schedule(plan)))
+    if tape.data_ptr() % 64:  # the kernels read it as whole vectors (torch's CPU allocator aligns to 64 bytes)
+        raise RuntimeError("the scan kernels' tape is not aligned to 64 bytes")
     _call(
         "cw_forward",
         W.dtype,
