@@ -126,8 +126,9 @@ struct Drive {
 // in torch, cost a quarter of a training step at the lab's sizes.) Every step reads the whole state, held
 // modules included: per module at the module's rate (a module's contribution recomputed at its ticks, dy
 // summed per module and passed on at its ticks) cost more than it saved in the per-network kernels, whose
-// vectors spanned units, and across members the whole readout is under 2 % of the CW-RNN's forward. This
-// one serves the LSTM's per-network kernels; the CW-RNN's lanes compute the same sums in cw_forward.
+// vectors spanned units. This one serves the LSTM's per-network kernels. The CW-RNN's lanes compute the
+// whole readout every step (under 2 % of their forward) and pass its gradient on per module at the
+// module's ticks (cw_backward).
 
 // sum_j a[j] b[j] over padded vectors, in a fixed order.
 template <typename T>
@@ -179,8 +180,8 @@ struct Readout {
 // ---- CW-RNN: h_t[rows] = tanh(W[rows] h_{t-1} + drive_t[rows]); the other units hold h_{t-1} ----------
 // Module m is units bounds[m] .. bounds[m + 1] and reads units reads[2m] .. reads[2m + 1] (its connectivity:
 // the paper's modules read themselves and the slower ones, the rest of W's row being zero); step t's active
-// modules are mods[starts[t] : starts[t + 1]], ascending. A step computes exactly its active modules' rows,
-// each over the units its module reads.
+// modules are mods[starts[t] : starts[t + 1]], ascending, and every module is active at step 0. A step
+// computes exactly its active modules' rows, each over the units its module reads.
 //
 // Across members: every member of a stack (network r, sequence b: member r B + b) runs on the same clock,
 // so GROUP members advance in lock-step, lane l of every vector holding the group's member l. A step then
@@ -196,6 +197,7 @@ struct Readout {
 struct Schedule {
   const int32_t* mods;
   const i64 *starts, *bounds, *reads;
+  i64 modules;
   i64 count(i64 t) const { return starts[t + 1] - starts[t]; }
   const int32_t* active(i64 t) const { return mods + starts[t]; }
   i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }  // past the last active row
@@ -395,6 +397,21 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape,
                  T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {
   using V = vec<T>;
   std::vector<V> Wl, WO, dWl(n * n), dbl(n), dWO(O * n), dbO(O), dh(n), h(n), g(n), dy(O);
+  // The readout's gradient reaches a module at its ticks: between them its state is held, so dy summed
+  // over the steps since (later in time) meets it once (2 n O multiply-adds per step were a tenth of the
+  // CW-RNN's backward; for the SRN, one module that always ticks, nothing changes). Every module ticks at
+  // step 0, so every sum is spent.
+  std::vector<V> dy_held(s.modules * O);
+  const auto reach_readout = [&](i64 m) {
+    for (i64 o = 0; o < O; o++) {
+      const V sum = dy_held[m * O + o];
+      for (i64 i = s.bounds[m]; i < s.bounds[m + 1]; i++) {
+        dh[i] += sum * WO[o * n + i];
+        dWO[o * n + i] += sum * h[i];
+      }
+      dy_held[m * O + o] = V{};
+    }
+  };
   const T* rows[GROUP];
   T* to[GROUP];
   const i64 seq = steps * n, net = B * seq;  // strides of the states
@@ -404,7 +421,7 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape,
     const V* saved = tape + first / GROUP * (updates + n) + updates;
     gather_weights(Wl, W, n * n, lanes);
     if (W_O) gather_weights(WO, W_O, O * n, lanes);
-    for (auto* v : {&dWl, &dbl, &dWO, &dbO, &dh}) std::fill(v->begin(), v->end(), V{});
+    for (auto* v : {&dWl, &dbl, &dWO, &dbO, &dh, &dy_held}) std::fill(v->begin(), v->end(), V{});
     std::copy(saved, saved + n, h.begin());  // h is h_t below, then h_{t - 1}
     for (i64 t = steps - 1; t >= 0; t--) {
       if (grad_out) {  // the states' own gradient, if any
@@ -412,19 +429,17 @@ void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape,
         gather(g.data(), rows, n);
         for (i64 j = 0; j < n; j++) dh[j] += g[j];
       }
+      const int32_t* act = s.active(t);
+      const i64 k = s.count(t), reach = s.reach(t);
       if (W_O) {
         lanes.rows(rows, grad_y, B * steps * O, steps * O, t * O);
         gather(dy.data(), rows, O);
         for (i64 o = 0; o < O; o++) {
           dbO[o] += dy[o];
-          for (i64 j = 0; j < n; j++) {
-            dh[j] += dy[o] * WO[o * n + j];
-            dWO[o * n + j] += dy[o] * h[j];
-          }
+          for (i64 m = 0; m < s.modules; m++) dy_held[m * O + o] += dy[o];
         }
+        for (i64 a = 0; a < k; a++) reach_readout(act[a]);  // h is h_t here
       }
-      const int32_t* act = s.active(t);
-      const i64 k = s.count(t), reach = s.reach(t);
       std::fill(g.begin(), g.begin() + reach, V{});  // G's rows of held modules among the active ones
       saved -= s.units(t);
       // The tape is read backwards, which the hardware prefetchers follow poorly (a quarter of the CW-RNN's
@@ -576,7 +591,7 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
                                       i64 db, i64 dt, const T* h0, i64 g, const int32_t* mods,                \
                                       const i64* starts, const i64* bounds, const i64* reads, T* out,         \
                                       T* tape, i64 O, const T* W_O, const T* b_O, T* y) {                     \
-    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds, reads}, out,   \
+    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds, reads, g}, out,   \
                reinterpret_cast<vec<T>*>(tape), O, W_O, b_O, y);                                              \
   }                                                                                                           \
   extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* tape,             \
@@ -584,7 +599,7 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
                                        const i64* bounds, const i64* reads, T* dW, T* db, T* G, T* dh0, i64 O, \
                                        const T* W_O, const T* grad_y, T* dW_O, T* db_O) {                     \
     cw_backward(R, B, steps, n, W, reinterpret_cast<const vec<T>*>(tape), grad_out,                           \
-                Schedule{mods, starts, bounds, reads}, dW, db, G, dh0, O, W_O, grad_y, dW_O, db_O);           \
+                Schedule{mods, starts, bounds, reads, g}, dW, db, G, dh0, O, W_O, grad_y, dW_O, db_O);           \
   }                                                                                                           \
   extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
                                         i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
@@ -603,7 +618,7 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
 // Elements of the CW-RNN's tape (cw_forward) for `members` members on a schedule: whole groups.
 extern "C" i64 cw_tape_size(i64 members, i64 steps, i64 n, i64 g, const int32_t* mods, const i64* starts,
                             const i64* bounds, const i64* reads) {
-  return (members + GROUP - 1) / GROUP * (Schedule{mods, starts, bounds, reads}.updates(steps) + n) * GROUP;
+  return (members + GROUP - 1) / GROUP * (Schedule{mods, starts, bounds, reads, g}.updates(steps) + n) * GROUP;
 }
 
 ENTRY_POINTS(float, f32)
