@@ -23,22 +23,22 @@ class ClockworkKernelScan(torch.autograd.Function):
         T = len(plan.order)
         drive = b[:, None, None].expand(R, B, T, n) if x is None else input_drive(W_I, b, x)
         W, h0, W_O, b_O = _contiguous(W, h0, W_O, b_O)
-        out, y = kernels.clockwork_forward(W, drive, h0, plan, W_O, b_O)
-        ctx.plan = plan
+        out, y, tape = kernels.clockwork_forward(W, drive, h0, plan, W_O, b_O)
+        ctx.plan, ctx.batch = plan, B
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not a tensor of zeros
-        ctx.save_for_backward(W, W_I, x, h0, out, W_O)
+        ctx.save_for_backward(W, W_I, x, tape, W_O)
         return time_major(out), y
 
     @staticmethod
     @first_order
     def backward(ctx, grad_out, grad_y):
-        W, W_I, x, h0, out, W_O = ctx.saved_tensors
+        W, W_I, x, tape, W_O = ctx.saved_tensors
         dW, db, G, dh, dW_O, db_O = kernels.clockwork_backward(
             W,
-            h0,
-            out,
+            tape,
             None if grad_out is None else member_major(grad_out),
             ctx.plan,
+            ctx.batch,
             pre_grads=x is not None,
             W_O=W_O,
             grad_y=None if grad_y is None else grad_y.contiguous(),

@@ -3,9 +3,11 @@
 //
 // Why C++: at the lab's sizes (tens of units, hundreds of stacked networks, batch 1) a torch op per step
 // costs a fixed ~0.1 us per network whatever its size (batched matmuls of tiny matrices), so the
-// CW-RNN, which updates about a quarter of its units per step, trained slower than its SRN. Here each network runs
-// through all its steps before the next one starts: its weights stay in the L1 cache, a step costs
-// only the active rows' multiply-adds, and a held unit is only copied forward and read by the readout.
+// CW-RNN, which updates about a quarter of its units per step, trained slower than its SRN. Here the
+// CW-RNN's members advance eight at a time through all their steps, one member per vector lane ("Across
+// members" below): a step costs its active rows' multiply-adds and nothing per held unit but its copy into
+// the states. The LSTM's networks run one after another, vectors across their units, each through all its
+// steps with its weights in the L1 cache.
 //
 // States are member-major, (R, B, T, n), so that each network's steps are contiguous (time-major, the
 // torch path's layout, made every step of a network a cache miss); weights are (R, rows, n), row = target
@@ -24,6 +26,7 @@ extern "C" float expf(float) noexcept __attribute__((__simd__("notinbranch")));
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 using i64 = int64_t;
@@ -121,10 +124,11 @@ struct Drive {
 // ---- the readout y_t = W_O h_t + b_O, computed inside the scans -------------------------------------------
 // W_O (R, O, n), b_O (R, O), y (R, B, T, O); null W_O: no readout. (Reading the states again afterwards,
 // in torch, cost a quarter of a training step at the lab's sizes.) Every step reads the whole state, held
-// modules included, in whole vectors: per module at the module's rate (a module's contribution recomputed
-// at its ticks, dy summed per module and passed on at its ticks) cost more than it saved, since a module of
-// the lab's CW-RNNs has about five units, and scalar sums and bookkeeping per module cost more than the
-// n / LANES vector multiply-adds of the whole readout.
+// modules included: per module at the module's rate (a module's contribution recomputed at its ticks, dy
+// summed per module and passed on at its ticks) cost more than it saved in the per-network kernels, whose
+// vectors spanned units. This one serves the LSTM's per-network kernels. The CW-RNN's lanes compute the
+// whole readout every step (under 2 % of their forward) and pass its gradient on per module at the
+// module's ticks (cw_backward).
 
 // sum_j a[j] b[j] over padded vectors, in a fixed order.
 template <typename T>
@@ -174,49 +178,213 @@ struct Readout {
 };
 
 // ---- CW-RNN: h_t[rows] = tanh(W[rows] h_{t-1} + drive_t[rows]); the other units hold h_{t-1} ----------
-// Module m is units bounds[m] .. bounds[m + 1]; step t's active modules are mods[starts[t] : starts[t + 1]],
-// ascending. A step computes the rows 0 .. (end of its last active module): exactly the active ones when
-// they are the fastest modules (periods that divide each other, as the paper's), a few more for other
-// schedules, whose extra rows are dropped.
+// Module m is units bounds[m] .. bounds[m + 1] and reads units reads[2m] .. reads[2m + 1] (its connectivity:
+// the paper's modules read themselves and the slower ones, the rest of W's row being zero); step t's active
+// modules are mods[starts[t] : starts[t + 1]], ascending, and every module is active at step 0. A step
+// computes exactly its active modules' rows, each over the units its module reads.
+//
+// Across members: every member of a stack (network r, sequence b: member r B + b) runs on the same clock,
+// so GROUP members advance in lock-step, lane l of every vector holding the group's member l. A step then
+// costs, per member, its active rows' multiply-adds and the store of its state: a module of 5 units is not
+// padded to a vector (vectors across units were, and their activations and readout sums cost more than the
+// multiply-adds at the lab's sizes), activations run over whole vectors, and the schedule's bookkeeping is
+// paid once per group. No arithmetic crosses lanes, so a member's results do not depend on which members
+// share its group (lanes past the last member compute zeros); sums over a network's members (its weights'
+// gradients) are taken per member and then added in member order. A group with fewer members costs as
+// much as a full one: a lone network runs 2-4x slower than vectors across its units ran it, but keeping
+// those kernels for small stacks would make a network's last bits depend on how many share its call.
 
 struct Schedule {
   const int32_t* mods;
-  const i64 *starts, *bounds;
+  const i64 *starts, *bounds, *reads;
+  i64 modules;
   i64 count(i64 t) const { return starts[t + 1] - starts[t]; }
   const int32_t* active(i64 t) const { return mods + starts[t]; }
-  i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }
+  i64 reach(i64 t) const { return count(t) ? bounds[active(t)[count(t) - 1] + 1] : 0; }  // past the last active row
+  i64 units(i64 t) const {  // how many units step t updates
+    i64 u = 0;
+    for (i64 a = 0; a < count(t); a++) u += bounds[active(t)[a] + 1] - bounds[active(t)[a]];
+    return u;
+  }
+  i64 updates(i64 steps) const {  // units updated over all steps
+    i64 u = 0;
+    for (i64 t = 0; t < steps; t++) u += units(t);
+    return u;
+  }
 };
 
+constexpr i64 GROUP = 8;
+template <typename T>
+struct Lane {
+  typedef T vec __attribute__((vector_size(GROUP * sizeof(T))));
+  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> index;
+  typedef index indices __attribute__((vector_size(GROUP * sizeof(T))));  // a shuffle's, for vec
+};
+template <typename T>
+using vec = typename Lane<T>::vec;
+
+// The members of one group: lane l holds member first + l, network r[l], sequence b[l], for l < count.
+struct Lanes {
+  i64 count, r[GROUP], b[GROUP];
+  Lanes(i64 first, i64 members, i64 B) : count(std::min(GROUP, members - first)) {
+    for (i64 l = 0; l < count; l++) r[l] = (first + l) / B, b[l] = (first + l) % B;
+  }
+  // Each lane's row of an array addressed by network and sequence strides; null for padding lanes.
+  template <typename P>
+  void rows(P** to, P* base, i64 per_network, i64 per_sequence, i64 offset) const {
+    for (i64 l = 0; l < GROUP; l++) to[l] = l < count ? base + r[l] * per_network + b[l] * per_sequence + offset : nullptr;
+  }
+};
+
+// An 8 x 8 block transposed in place: x[j] lane l <-> x[l] lane j. Three rounds in which rows i and i + s
+// swap their off-diagonal s x s blocks (24 two-vector shuffles; element by element it cost several times
+// more, and members' rows are read and written every step).
+template <typename T>
+void transpose(vec<T>* x) {
+  static_assert(GROUP == 8, "the shuffles are written for 8 lanes");
+  using I = typename Lane<T>::indices;
+  const I keep[3] = {{0, 1, 2, 3, 8, 9, 10, 11}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 8, 2, 10, 4, 12, 6, 14}};
+  const I take[3] = {{4, 5, 6, 7, 12, 13, 14, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {1, 9, 3, 11, 5, 13, 7, 15}};
+  for (int round = 0, s = 4; round < 3; round++, s /= 2)
+    for (int i = 0; i < GROUP; i++)
+      if (!(i & s)) {
+        const vec<T> a = x[i], b = x[i + s];
+        x[i] = __builtin_shuffle(a, b, keep[round]);
+        x[i + s] = __builtin_shuffle(a, b, take[round]);
+      }
+}
+
+// x[j] lane l = row l's element j, for j < len; zero for padding lanes (null rows).
+template <typename T>
+void gather(vec<T>* x, const T* const* from, i64 len) {
+  i64 j = 0;
+  for (; j + GROUP <= len; j += GROUP) {
+    for (i64 l = 0; l < GROUP; l++) {
+      x[j + l] = vec<T>{};
+      if (from[l]) std::memcpy(&x[j + l], from[l] + j, sizeof(vec<T>));
+    }
+    transpose<T>(x + j);
+  }
+  for (; j < len; j++)
+    for (i64 l = 0; l < GROUP; l++) x[j][l] = from[l] ? from[l][j] : T(0);
+}
+
+// Row l's element j = x[j] lane l, for j < len; padding lanes are not written.
+template <typename T>
+void scatter(T* const* to, const vec<T>* x, i64 len) {
+  i64 j = 0;
+  for (; j + GROUP <= len; j += GROUP) {
+    vec<T> block[GROUP];
+    std::copy(x + j, x + j + GROUP, block);
+    transpose<T>(block);
+    for (i64 l = 0; l < GROUP; l++)
+      if (to[l]) std::memcpy(to[l] + j, &block[l], sizeof(vec<T>));
+  }
+  for (; j < len; j++)
+    for (i64 l = 0; l < GROUP; l++)
+      if (to[l]) to[l][j] = x[j][l];
+}
+
+// y[q] = sum_{k < len} A[q sq + k sk] v[k] for q < Q (with Add, y[q] + that sum), each y[q] in C partial
+// sums over k, so that Q C multiply-add chains run side by side; the sums close in a fixed tree.
+template <int Q, int C, bool Add, typename V>
+void sums_of(V* y, const V* A, i64 sq, i64 sk, const V* v, i64 len) {
+  V acc[Q][C] = {};
+  if (Add)
+    for (int q = 0; q < Q; q++) acc[q][0] = y[q];
+  i64 k = 0;
+  for (; k + C <= len; k += C)
+    for (int q = 0; q < Q; q++)
+      for (int c = 0; c < C; c++) acc[q][c] += A[q * sq + (k + c) * sk] * v[k + c];
+  for (int c = 0; k < len; k++, c++)
+    for (int q = 0; q < Q; q++) acc[q][c] += A[q * sq + k * sk] * v[k];
+  for (int q = 0; q < Q; q++) {
+    for (int w = C / 2; w; w /= 2)
+      for (int c = 0; c < w; c++) acc[q][c] += acc[q][c + w];
+    y[q] = acc[q][0];
+  }
+}
+
+// sums_of for any count of outputs. Long sums (a row over the units its module reads): six outputs at a
+// time, two chains each, the last few with more chains each. Short ones (W^T g over a module's few rows):
+// eight outputs at a time, one chain each, since closing partial sums would cost as much as the sums.
+template <bool Add = false, typename V>
+void sums(V* y, const V* A, i64 sq, i64 sk, const V* v, i64 len, i64 outputs) {
+  using Block = void (*)(V*, const V*, i64, i64, const V*, i64);
+  const bool short_sums = len <= 8;
+  const i64 width = short_sums ? 8 : 6;
+  i64 q = 0;
+  for (; q + width <= outputs; q += width)
+    (short_sums ? sums_of<8, 1, Add, V> : sums_of<6, 2, Add, V>)(y + q, A + q * sq, sq, sk, v, len);
+  static constexpr Block rest_short[] = {nullptr,           sums_of<1, 1, Add, V>, sums_of<2, 1, Add, V>,
+                                         sums_of<3, 1, Add, V>, sums_of<4, 1, Add, V>, sums_of<5, 1, Add, V>,
+                                         sums_of<6, 1, Add, V>, sums_of<7, 1, Add, V>};
+  static constexpr Block rest_long[] = {nullptr, sums_of<1, 8, Add, V>, sums_of<2, 4, Add, V>,
+                                        sums_of<3, 2, Add, V>, sums_of<4, 2, Add, V>, sums_of<5, 2, Add, V>};
+  if (q < outputs) (short_sums ? rest_short : rest_long)[outputs - q](y + q, A + q * sq, sq, sk, v, len);
+}
+
+// The group's weights, lane l holding network r[l]'s (R, rows, cols) matrix; zero for padding lanes.
+template <typename T>
+void gather_weights(std::vector<vec<T>>& to, const T* from, i64 size, const Lanes& lanes) {
+  const T* rows[GROUP];
+  lanes.rows(rows, from, size, 0, 0);
+  to.resize(size);
+  gather(to.data(), rows, size);
+}
+
+// Adds each lane's sum into its network's (R, size) total, lanes in order (members in order, group after group).
+template <typename T>
+void add_to_networks(T* to, const std::vector<vec<T>>& from, i64 size, const Lanes& lanes) {
+  for (i64 l = 0; l < lanes.count; l++) {
+    T* net = to + lanes.r[l] * size;
+    for (i64 k = 0; k < size; k++) net[k] += from[k][l];
+  }
+}
+
+// The forward keeps, per group, a tape of what the backward needs to walk the states back: each step's
+// active rows' values before the step (in the order of its modules and units), then the last state.
+// It follows the clock (a step saves only its active rows) and needs no transposing, unlike the states.
 template <typename T>
 void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Drive ds, const T* h0, Schedule s,
-                T* out, Readout<T> ro, T* y) {
-  const i64 np = padded(n);
-  std::vector<T> Wt, h(np, 0), pre(np, 0);
-  for (i64 r = 0; r < R; r++) {
-    pad(Wt, W + r * n * n, n, n, np, np, true);
-    if (ro.on()) ro.network(r);
-    for (i64 b = 0; b < B; b++) {
-      const i64 member = r * B + b;
-      std::memcpy(h.data(), h0 + member * n, n * sizeof(T));
-      const T* d = drive + r * ds.r + b * ds.b;
-      for (i64 t = 0; t < steps; t++, d += ds.t) {
-        const int32_t* act = s.active(t);
-        const i64 k = s.count(t), reach = s.reach(t), m = padded(reach);
-        T* p = pre.data();
-        combine(p, Wt.data(), np, h.data(), np, m);
-        // The drive, in one vector loop over the rows computed (under schedules that are not a prefix, held
-        // rows among them take it too, and are dropped below).
-#pragma omp simd
-        for (i64 i = 0; i < reach; i++) p[i] += d[i];
-        tanh_all(p, m);
-        for (i64 a = 0; a < k; a++) {
-          const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
-          std::memcpy(h.data() + lo, pre.data() + lo, (hi - lo) * sizeof(T));
-        }
-        std::memcpy(out + (member * steps + t) * n, h.data(), n * sizeof(T));
-        if (ro.on()) ro.emit(h.data(), y + (member * steps + t) * ro.O);
+                T* out, vec<T>* tape, i64 O, const T* W_O, const T* b_O, T* y) {
+  using V = vec<T>;
+  std::vector<V> Wl, WO, bO, h(n), d(n), pre(n), yl(O);
+  const T* rows[GROUP];
+  T* to[GROUP];
+  const i64 per_group = s.updates(steps) + n;  // the tape's length, in vectors
+  for (i64 first = 0; first < R * B; first += GROUP) {
+    const Lanes lanes(first, R * B, B);
+    V* saved = tape + first / GROUP * per_group;
+    gather_weights(Wl, W, n * n, lanes);
+    if (W_O) gather_weights(WO, W_O, O * n, lanes), gather_weights(bO, b_O, O, lanes);
+    lanes.rows(rows, h0, B * n, n, 0);
+    gather(h.data(), rows, n);
+    for (i64 t = 0; t < steps; t++) {
+      const int32_t* act = s.active(t);
+      const i64 k = s.count(t);
+      if (t == 0 || ds.t) {  // a drive constant in time (a bias) is gathered once
+        lanes.rows(rows, drive, ds.r, ds.b, t * ds.t);
+        gather(d.data(), rows, ds.t ? s.reach(t) : n);
+      }
+      for (i64 a = 0; a < k; a++) {
+        const i64 m = act[a], lo = s.bounds[m], hi = s.bounds[m + 1], from = s.reads[2 * m];
+        sums(pre.data() + lo, Wl.data() + lo * n + from, n, 1, h.data() + from, s.reads[2 * m + 1] - from, hi - lo);
+        for (i64 i = lo; i < hi; i++) pre[i] += d[i];
+        tanh_all(reinterpret_cast<T*>(pre.data() + lo), (hi - lo) * GROUP);
+      }
+      for (i64 a = 0; a < k; a++)
+        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++) *saved++ = h[i], h[i] = pre[i];
+      lanes.rows(to, out, B * steps * n, steps * n, t * n);
+      scatter(to, h.data(), n);
+      if (W_O) {
+        sums(yl.data(), WO.data(), n, 1, h.data(), n, O);
+        for (i64 o = 0; o < O; o++) yl[o] += bO[o];
+        lanes.rows(to, y, B * steps * O, steps * O, t * O);
+        scatter(to, yl.data(), O);
       }
     }
+    std::copy(h.begin(), h.end(), saved);
   }
 }
 
@@ -225,44 +393,82 @@ void cw_forward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, Driv
 // pre-activation gradient (zero for held units: the caller zeroes it), from which torch derives the
 // input's gradients.
 template <typename T>
-void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, const T* grad_out,
-                 Schedule s, T* dW, T* db, T* G, T* dh0, Readout<T> ro, const T* grad_y, T* dW_O, T* db_O) {
-  const i64 np = padded(n);
-  std::vector<T> Wp, dWp, dh(np, 0), now(np, 0), before(np, 0), g(np, 0);
-  for (i64 r = 0; r < R; r++) {
-    pad(Wp, W + r * n * n, n, n, np, np, false);
-    dWp.assign(n * np, 0);
-    T* dbr = db + r * n;
-    if (ro.on()) ro.network(r);
-    for (i64 b = 0; b < B; b++) {
-      const i64 member = r * B + b;
-      std::fill(dh.begin(), dh.end(), T(0));
-      std::memcpy(now.data(), out + ((member + 1) * steps - 1) * n, n * sizeof(T));
-      for (i64 t = steps - 1; t >= 0; t--) {
-        const i64 at = (member * steps + t) * n;
-        if (grad_out) axpy_n(dh.data(), T(1), grad_out + at, n);  // the states' own gradient, if any
-        if (ro.on()) ro.back(grad_y + (member * steps + t) * ro.O, now.data(), dh.data(), db_O + r * ro.O);
-        std::memcpy(before.data(), t ? out + at - n : h0 + member * n, n * sizeof(T));
-        const int32_t* act = s.active(t);
-        const i64 k = s.count(t), m = s.reach(t);
-        std::fill(g.begin(), g.begin() + m, T(0));  // rows of held modules among the active ones
-        for (i64 a = 0; a < k; a++) {
-          const i64 lo = s.bounds[act[a]], hi = s.bounds[act[a] + 1];
-          for (i64 i = lo; i < hi; i++) {
-            g[i] = dh[i] * (1 - now[i] * now[i]);
-            dh[i] = 0;  // an updated unit's old value reaches the loss only through the weights
-            dbr[i] += g[i];
-            axpy(dWp.data() + i * np, g[i], before.data(), np);
-            if (G) G[at + i] = g[i];
-          }
-        }
-        combine<true>(dh.data(), Wp.data(), np, g.data(), m, np);
-        now.swap(before);
+void cw_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const vec<T>* tape, const T* grad_out, Schedule s,
+                 T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O, const T* grad_y, T* dW_O, T* db_O) {
+  using V = vec<T>;
+  std::vector<V> Wl, WO, dWl(n * n), dbl(n), dWO(O * n), dbO(O), dh(n), h(n), g(n), dy(O);
+  // The readout's gradient reaches a module at its ticks: between them its state is held, so dy summed
+  // over the steps since (later in time) meets it once (2 n O multiply-adds per step were a tenth of the
+  // CW-RNN's backward; for the SRN, one module that always ticks, nothing changes). Every module ticks at
+  // step 0, so every sum is spent.
+  std::vector<V> dy_held(s.modules * O);
+  const auto reach_readout = [&](i64 m) {
+    for (i64 o = 0; o < O; o++) {
+      const V sum = dy_held[m * O + o];
+      for (i64 i = s.bounds[m]; i < s.bounds[m + 1]; i++) {
+        dh[i] += sum * WO[o * n + i];
+        dWO[o * n + i] += sum * h[i];
       }
-      std::memcpy(dh0 + member * n, dh.data(), n * sizeof(T));
+      dy_held[m * O + o] = V{};
     }
-    unpad(dW + r * n * n, dWp, n, n, np);
-    if (ro.on()) ro.done(dW_O + r * ro.O * n);
+  };
+  const T* rows[GROUP];
+  T* to[GROUP];
+  const i64 seq = steps * n, net = B * seq;  // strides of the states
+  const i64 updates = s.updates(steps);
+  for (i64 first = 0; first < R * B; first += GROUP) {
+    const Lanes lanes(first, R * B, B);
+    const V* saved = tape + first / GROUP * (updates + n) + updates;
+    gather_weights(Wl, W, n * n, lanes);
+    if (W_O) gather_weights(WO, W_O, O * n, lanes);
+    for (auto* v : {&dWl, &dbl, &dWO, &dbO, &dh, &dy_held}) std::fill(v->begin(), v->end(), V{});
+    std::copy(saved, saved + n, h.begin());  // h is h_t below, then h_{t - 1}
+    for (i64 t = steps - 1; t >= 0; t--) {
+      if (grad_out) {  // the states' own gradient, if any
+        lanes.rows(rows, grad_out, net, seq, t * n);
+        gather(g.data(), rows, n);
+        for (i64 j = 0; j < n; j++) dh[j] += g[j];
+      }
+      const int32_t* act = s.active(t);
+      const i64 k = s.count(t), reach = s.reach(t);
+      if (W_O) {
+        lanes.rows(rows, grad_y, B * steps * O, steps * O, t * O);
+        gather(dy.data(), rows, O);
+        for (i64 o = 0; o < O; o++) {
+          dbO[o] += dy[o];
+          for (i64 m = 0; m < s.modules; m++) dy_held[m * O + o] += dy[o];
+        }
+        for (i64 a = 0; a < k; a++) reach_readout(act[a]);  // h is h_t here
+      }
+      std::fill(g.begin(), g.begin() + reach, V{});  // G's rows of held modules among the active ones
+      saved -= s.units(t);
+      // The tape is read backwards, which the hardware prefetchers follow poorly (a quarter of the CW-RNN's
+      // backward waited on it): each step asks for as many bytes as it reads, 1 KiB ahead.
+      for (i64 c = 0; c < s.units(t) * i64(sizeof(V)); c += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(saved) - 1024 - c);
+      for (i64 a = 0, u = 0; a < k; a++)
+        for (i64 i = s.bounds[act[a]]; i < s.bounds[act[a] + 1]; i++, u++) {
+          g[i] = dh[i] * (1 - h[i] * h[i]);
+          dh[i] = V{};  // an updated unit's old value reaches the loss only through the weights
+          dbl[i] += g[i];
+          h[i] = saved[u];
+        }
+      for (i64 a = 0; a < k; a++) {
+        const i64 m = act[a], lo = s.bounds[m], hi = s.bounds[m + 1], from = s.reads[2 * m], end = s.reads[2 * m + 1];
+        for (i64 i = lo; i < hi; i++)
+          for (i64 j = from; j < end; j++) dWl[i * n + j] += g[i] * h[j];
+        sums<true>(dh.data() + from, Wl.data() + lo * n + from, 1, n, g.data() + lo, hi - lo, end - from);  // W^T g
+      }
+      if (G) {
+        lanes.rows(to, G, net, seq, t * n);
+        scatter(to, g.data(), reach);
+      }
+    }
+    lanes.rows(to, dh0, B * n, n, 0);
+    scatter(to, dh.data(), n);
+    add_to_networks(dW, dWl, n * n, lanes);
+    add_to_networks(db, dbl, n, lanes);
+    if (W_O) add_to_networks(dW_O, dWO, O * n, lanes), add_to_networks(db_O, dbO, O, lanes);
   }
 }
 
@@ -378,22 +584,22 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
 }  // namespace
 
 // C entry points, one per dtype (ctypes calls them with raw pointers; kernels.py checks every layout).
-// The CW-RNN's schedule: g modules with unit bounds (g + 1), step t's active modules mods[starts[t] :
-// starts[t + 1]]. O is the readout's width; W_O null (and O 0) without one.
+// The CW-RNN's schedule: g modules with unit bounds (g + 1) that read units reads (g, 2), step t's active
+// modules mods[starts[t] : starts[t + 1]]. O is the readout's width; W_O null (and O 0) without one.
 #define ENTRY_POINTS(T, suffix)                                                                               \
   extern "C" void cw_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,     \
                                       i64 db, i64 dt, const T* h0, i64 g, const int32_t* mods,                \
-                                      const i64* starts, const i64* bounds, T* out, i64 O, const T* W_O,      \
-                                      const T* b_O, T* y) {                                                   \
-    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds}, out,          \
-               Readout<T>(W_O, b_O, O, n), y);                                                             \
+                                      const i64* starts, const i64* bounds, const i64* reads, T* out,         \
+                                      T* tape, i64 O, const T* W_O, const T* b_O, T* y) {                     \
+    cw_forward(R, B, steps, n, W, drive, Drive{dr, db, dt}, h0, Schedule{mods, starts, bounds, reads, g}, out,   \
+               reinterpret_cast<vec<T>*>(tape), O, W_O, b_O, y);                                              \
   }                                                                                                           \
-  extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* h0, const T* out, \
+  extern "C" void cw_backward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* tape,             \
                                        const T* grad_out, i64 g, const int32_t* mods, const i64* starts,      \
-                                       const i64* bounds, T* dW, T* db, T* G, T* dh0, i64 O, const T* W_O,    \
-                                       const T* grad_y, T* dW_O, T* db_O) {                                   \
-    cw_backward(R, B, steps, n, W, h0, out, grad_out, Schedule{mods, starts, bounds}, dW, db, G, dh0,         \
-                Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                       \
+                                       const i64* bounds, const i64* reads, T* dW, T* db, T* G, T* dh0, i64 O, \
+                                       const T* W_O, const T* grad_y, T* dW_O, T* db_O) {                     \
+    cw_backward(R, B, steps, n, W, reinterpret_cast<const vec<T>*>(tape), grad_out,                           \
+                Schedule{mods, starts, bounds, reads, g}, dW, db, G, dh0, O, W_O, grad_y, dW_O, db_O);           \
   }                                                                                                           \
   extern "C" void lstm_forward_##suffix(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* drive, i64 dr,   \
                                         i64 db, i64 dt, const T* peep, const T* h0, T* out, T* cells,         \
@@ -408,6 +614,12 @@ void lstm_backward(i64 R, i64 B, i64 steps, i64 n, const T* W, const T* peep, co
     lstm_backward(R, B, steps, n, W, peep, h0, out, cells, tanh_cells, gates, grad_out, dW, db, dpeep, G,     \
                   dh0, Readout<T>(W_O, nullptr, O, n), grad_y, dW_O, db_O);                                \
   }
+
+// Elements of the CW-RNN's tape (cw_forward) for `members` members on a schedule: whole groups.
+extern "C" i64 cw_tape_size(i64 members, i64 steps, i64 n, i64 g, const int32_t* mods, const i64* starts,
+                            const i64* bounds, const i64* reads) {
+  return (members + GROUP - 1) / GROUP * (Schedule{mods, starts, bounds, reads, g}.updates(steps) + n) * GROUP;
+}
 
 ENTRY_POINTS(float, f32)
 ENTRY_POINTS(double, f64)

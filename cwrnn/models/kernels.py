@@ -26,10 +26,15 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("kernels.cpp")
-#: Widest hidden layer the kernels take. They run one network at a time, fast while its weights stay in
-#: the core's cache; wider networks are matmul-bound, where torch's (MKL) matmuls win.
+#: Widest hidden layer the kernels take. They are fast while a network's weights (the CW-RNN's: eight
+#: members') stay in the core's caches; wider networks are matmul-bound, where torch's (MKL) matmuls win.
 MAX_HIDDEN = 128
-FLAGS = ["-O3", "-funroll-loops", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"]
+FLAGS = [
+    *("-O3", "-funroll-loops", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-std=c++17", "-shared", "-fPIC"),
+    # GCC turns the copies of a module's few rows into memcpy calls, which cost more than the copies
+    # (6-10 % of a CW-RNN's or SRN's forward)
+    "-fno-tree-loop-distribute-patterns",
+]
 #: glibc's vector tanhf and expf (libmvec); where the build with them fails, it is retried without.
 VECTOR_MATH = ["-DCWRNN_LIBMVEC", "-lmvec"]
 DTYPES = {torch.float32: "f32", torch.float64: "f64"}
@@ -120,9 +125,9 @@ def torch_ops():
         _enabled = before
 
 
-def _call(name: str, dtype: torch.dtype, *args) -> None:
-    """The kernel `name` for `dtype`, with tensors passed as addresses: checked here, since a wrong layout
-    would be read as garbage (or crash) rather than raise."""
+def _call(name: str, dtype: torch.dtype | None, *args) -> int:
+    """The kernel `name` for `dtype` (None: one for every dtype), with tensors passed as addresses: checked
+    here, since a wrong layout would be read as garbage (or crash) rather than raise."""
     converted = []
     for a in args:
         if isinstance(a, torch.Tensor):
@@ -133,7 +138,9 @@ def _call(name: str, dtype: torch.dtype, *args) -> None:
             converted.append(a)
         else:
             converted.append(ctypes.c_int64(a))
-    getattr(library(), f"{name}_{DTYPES[dtype]}")(*converted)
+    function = getattr(library(), name if dtype is None else f"{name}_{DTYPES[dtype]}")
+    function.restype = ctypes.c_int64
+    return function(*converted)
 
 
 def _drive(drive: torch.Tensor) -> tuple:
@@ -150,33 +157,44 @@ def _readout(W_O, b_O=None) -> tuple:
 
 
 def _schedule(plan) -> tuple:
-    """A StepPlan as the kernels read it: modules, active modules per step, their offsets, unit bounds."""
-    return len(plan.bounds) - 1, plan.active, plan.starts, plan.bounds
+    """A StepPlan as the kernels read it: modules, active modules per step, their offsets, unit bounds, the
+    units each module reads."""
+    return len(plan.bounds) - 1, plan.active, plan.starts, plan.bounds, plan.reads
 
 
 def clockwork_forward(W, drive, h0, plan, W_O=None, b_O=None):
-    """(states, y) of the CW-RNN (shapes in kernel_scan.py) on a StepPlan's schedule, member-major: states
-    (R, B, T, n), y (R, B, T, O) the readout W_O h_t + b_O when W_O is given (else None)."""
+    """(states, y, tape) of the CW-RNN (shapes in kernel_scan.py) on a StepPlan's schedule, member-major:
+    states (R, B, T, n), y (R, B, T, O) the readout W_O h_t + b_O when W_O is given (else None); tape what
+    clockwork_backward reads (kernels.cpp, cw_forward)."""
     R, B, n = h0.shape
     T = len(plan.starts) - 1
     out = h0.new_empty(R, B, T, n)
     y = None if W_O is None else h0.new_empty(R, B, T, W_O.shape[1])
-    _call("cw_forward", W.dtype, R, B, T, n, W, *_drive(drive), h0, *_schedule(plan), out, *_readout(W_O, b_O), y)
-    return out, y
+    tape = h0.new_empty(_call("cw_tape_size", None, R * B, T, n, *_schedule(plan)))
+    if tape.data_ptr() % 64:  # the kernels read it as whole vectors (torch's CPU allocator aligns to 64 bytes)
+        raise RuntimeError("the scan kernels' tape is not aligned to 64 bytes")
+    _call(
+        "cw_forward",
+        W.dtype,
+        *(R, B, T, n, W, *_drive(drive), h0, *_schedule(plan), out, tape),
+        *_readout(W_O, b_O),
+        y,
+    )
+    return out, y, tape
 
 
-def clockwork_backward(W, h0, out, grad_out, plan, *, pre_grads: bool, W_O=None, grad_y=None):
-    """(dW, db, G, dh0, dW_O, db_O) from member-major states and the gradients of the states (grad_out, or
-    None) and of the readout (grad_y, or None). G, when pre_grads, holds the pre-activation gradients
-    (R, B, T, n), zero for held units."""
-    R, B, T, n = out.shape
-    dW, db, dh0 = torch.zeros_like(W), W.new_zeros(R, n), torch.empty_like(h0)
-    G = torch.zeros_like(out) if pre_grads else None
+def clockwork_backward(W, tape, grad_out, plan, batch: int, *, pre_grads: bool, W_O=None, grad_y=None):
+    """(dW, db, G, dh0, dW_O, db_O) from clockwork_forward's tape and the gradients of the states (grad_out,
+    member-major, or None) and of the readout (grad_y, or None); `batch` sequences per network. G, when
+    pre_grads, holds the pre-activation gradients (R, B, T, n), zero for held units."""
+    (R, n, _), T, B = W.shape, len(plan.starts) - 1, batch
+    dW, db, dh0 = torch.zeros_like(W), W.new_zeros(R, n), W.new_empty(R, B, n)
+    G = W.new_zeros(R, B, T, n) if pre_grads else None
     dW_O, db_O = _readout_grads(W_O, grad_y)
     _call(
         "cw_backward",
         W.dtype,
-        *(R, B, T, n, W, h0, out, grad_out, *_schedule(plan), dW, db, G, dh0),
+        *(R, B, T, n, W, tape, grad_out, *_schedule(plan), dW, db, G, dh0),
         *_readout_backward(W_O, grad_y, dW_O, db_O),
     )
     return dW, db, G, dh0, dW_O, db_O

@@ -37,7 +37,8 @@ class StepPlan:
     steps where pattern p applies, and ``order[t] = (p, j)`` says step t is the j-th step of pattern p;
     pattern 0 is step 0's. The compiled kernels read the same schedule by module, step by step: step t
     updates the modules ``active[starts[t]:starts[t + 1]]``, module m being units ``bounds[m]`` to
-    ``bounds[m + 1] - 1`` (int32, int64 and int64 tensors on the CPU).
+    ``bounds[m + 1] - 1`` and reading units ``reads[m, 0]`` to ``reads[m, 1] - 1`` (its rows of W are zero
+    elsewhere); int32, int64, int64 and int64 (g, 2) tensors on the CPU.
     """
 
     rows: tuple
@@ -46,6 +47,7 @@ class StepPlan:
     active: torch.Tensor
     starts: torch.Tensor
     bounds: torch.Tensor
+    reads: torch.Tensor
 
 
 def first_order(backward):
