@@ -21,6 +21,7 @@ from .config import (
     TUNED_PRESETS,
     ConfigError,
     RunConfig,
+    tuned_settings,
     validate,
 )
 from .experiment import build_specs, build_task, train_config
@@ -197,9 +198,20 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-def _reproduce(args, settings: dict, *, metric: str, paper_table: dict, paper_budgets: tuple, label: str, scale=1.0):
-    """Train one of the paper's grids with `settings` (a RunConfig's task fields); the cells and their table.
-    With --tuned each architecture trains at its best swept rate (the task's tuned preset)."""
+def _reproduce(
+    args,
+    settings: dict,
+    *,
+    metric: str,
+    paper_table: dict,
+    paper_budgets: tuple,
+    label: str,
+    scale=1.0,
+    overrides: dict | None = None,
+):
+    """Train one of the paper's grids with `settings` (a RunConfig's task fields) and the user's `overrides`;
+    the cells and their table. With --tuned each architecture trains at its tuned rates, on the input and
+    clock they were tuned with (`config.tuned_settings`)."""
     task = settings.get("task", "generation")
     if args.tuned:
         if task not in TUNED_PRESETS:
@@ -207,7 +219,8 @@ def _reproduce(args, settings: dict, *, metric: str, paper_table: dict, paper_bu
                 f"error: --tuned: {task} has not been swept yet; tuned presets exist for "
                 f"{', '.join(TUNED_PRESETS)} (`cwrnn sweep` finds the rates)"
             )
-        settings = {**settings, "preset": TUNED_PRESETS[task]}
+        settings = {**settings, **tuned_settings(task)}
+    settings = {**settings, **(overrides or {})}
     base = validate(
         {
             **settings,
@@ -257,17 +270,17 @@ def reproduce_words(args) -> tuple[list[grid.Cell], str]:
 def reproduce_handwriting(args) -> tuple[list[grid.Cell], str]:
     """The paper's Experiment 3 grid (held-out-writer CER per budget and architecture) in percent. The
     paper's numbers are on IAM-OnDB, shown beside ours on UNIPEN as the nearest published reference."""
-    design = TUNED_DESIGNS["handwriting"] if args.tuned else {"ink_input": "paper"}
     settings = {
         "task": "handwriting",
         "unipen": args.unipen,
-        "ink_input": args.ink_input or design["ink_input"],
-        "periods": list(design.get("periods", paper.HANDWRITING_PERIODS)),
+        "ink_input": "paper",
+        "periods": list(paper.HANDWRITING_PERIODS),
         "preset": "paper-handwriting",
     }
     return _reproduce(
         args,
         settings,
+        overrides={"ink_input": args.ink_input} if args.ink_input else None,
         metric="test_cer",
         paper_table=paper.HANDWRITING_CER,
         paper_budgets=paper.HANDWRITING_BUDGETS,

@@ -7,6 +7,7 @@ torch: the pages check what a user types without loading the models.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -76,6 +77,13 @@ TUNED_PRESETS = {"generation": "tuned-generation", "words": "tuned-words", "hand
 #: (`reproduce --tuned` and the Playground train them): Experiment 3 reads pen movement, and its CW-RNN
 #: has four modules of periods up to 8 kept points, about a letter (docs/handwriting.md)
 TUNED_DESIGNS = {"handwriting": {"ink_input": "offsets", "periods": [1, 2, 4, 8]}}
+
+
+def tuned_settings(task: str) -> dict:
+    """The RunConfig fields that make a run of `task` the tuned comparison: the task's tuned preset, and the
+    input and clock it was tuned with."""
+    return {"preset": TUNED_PRESETS[task], **copy.deepcopy(TUNED_DESIGNS.get(task, {}))}
+
 
 #: Experiment 3's data: the shipped lines, or else a path (a UNIPEN folder or a .npz of lines)
 SHIPPED_UNIPEN = "shipped"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import paper, seed_batches
-from .config import LIMITS, RunConfig, validate
+from .config import LIMITS, RunConfig, tuned_settings, validate
 from .experiment import build_specs, build_task, train_config
 from .runs.jobs import versions
 from .runs.store import RunStore
@@ -326,29 +326,37 @@ class GridConfigError(ValueError):
     """A grid configuration that cannot be run; the message lists every problem."""
 
 
+#: How a grid trains: "paper" (the paper's optimiser, input and clock) or "tuned" (`config.tuned_settings`:
+#: each architecture at its tuned rates, on the input and clock they were tuned with)
+RECIPES = ("paper", "tuned")
+
+
 @dataclass(frozen=True)
 class Grid:
     budgets: tuple[int, ...]
     seeds: int
     epochs: int
     kind: str = "generation"
+    recipe: str = "paper"
 
     @property
     def experiment(self) -> Experiment:
         return EXPERIMENTS[self.kind]
 
     def config(self) -> dict:
-        """The run config stored for this grid."""
-        return {"grid": self.kind, "budgets": list(self.budgets), "seeds": self.seeds, "epochs": self.epochs}
+        """The run config stored for this grid (a paper grid's has no recipe, as grids stored before it)."""
+        config = {"grid": self.kind, "budgets": list(self.budgets), "seeds": self.seeds, "epochs": self.epochs}
+        return config if self.recipe == "paper" else {**config, "recipe": self.recipe}
 
     def cells(self) -> list[tuple[int, str]]:
         return [(budget, arch) for budget in self.budgets for arch in GRID_ARCHS]
 
     def cell_config(self, budget: int) -> dict:
-        """The RunConfig of one budget: the paper's settings, no snapshots (a cell keeps only final scores).
-        A words grid's epochs are a cap: the paper's optimiser stops each network earlier."""
+        """The RunConfig of one budget: the recipe's settings, no snapshots (a cell keeps only final scores).
+        The epochs of a words or handwriting grid are a cap: early stopping ends each network sooner."""
         return {
             **self.experiment.cell_settings,
+            **(tuned_settings(self.kind) if self.recipe == "tuned" else {}),
             "budget": budget,
             "seeds": self.seeds,
             "epochs": self.epochs,
@@ -376,9 +384,12 @@ def check_grid(raw: dict) -> Grid:
         value = raw.get(name)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
             problems.append(f"{name} must be a whole number from 1 to {hi}, got {value!r}")
+    recipe = raw.get("recipe", "paper")
+    if recipe not in RECIPES:
+        problems.append(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
     if problems:
         raise GridConfigError("; ".join(problems))
-    return Grid(tuple(sorted(budgets)), raw["seeds"], raw["epochs"], raw["grid"])
+    return Grid(tuple(sorted(budgets)), raw["seeds"], raw["epochs"], raw["grid"], recipe)
 
 
 def is_grid(run: dict) -> bool:

@@ -420,6 +420,25 @@ def test_a_handwriting_run_opens_on_the_runs_page_with_its_line(store):
     ]
 
 
+def test_the_handwriting_grid_starts_on_the_tuned_recipe(store):
+    at = page("paper")
+    at.radio(key="paper_experiment").set_value("handwriting").run()
+    assert at.radio(key="paper_handwriting_recipe").value == "tuned"
+    assert "from the paper's recipe no network learns" in at.radio(key="paper_handwriting_recipe").help
+    shipped = at.dataframe[1].value.set_index("architecture")  # and beside it, what that recipe made
+    assert shipped.loc["CW-RNN", "character error rate % (ours)"] == 59.8
+    assert "periods 1, 2, 4, 8" in texts(at.caption)
+    at.radio(key="paper_handwriting_recipe").set_value("paper").run()
+    at.button(key="paper_handwriting_run").click().run()
+    assert not at.exception and not at.error
+    (run,) = store.list_runs()
+    ensure_manager().stop(timeout=5, terminate=True)  # its cells would train for minutes
+    assert run["config"] == {"grid": "handwriting", "budgets": [10000], "seeds": 1, "epochs": 40}
+    assert at.selectbox(key="paper_handwriting_shown").options == [
+        f"run {run['id']}: 10000 parameters, 1 seed(s), 40 epochs, paper"
+    ]
+
+
 def test_the_handwriting_grid_lies_beside_table_3(store):
     grid_id = store.create_run(
         "handwriting-grid", {"grid": "handwriting", "budgets": [10000], "seeds": 2, "epochs": 3}, [0, 1]

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from cwrnn import clock, paper
 from cwrnn.cli import main
-from cwrnn.config import LIMITS, PRESETS, TUNED_DESIGNS, ConfigError, validate
+from cwrnn.config import LIMITS, PRESETS, TUNED_DESIGNS, ConfigError, tuned_settings, validate
 from cwrnn.data.handwriting import SHIPPED_FILE, load_handwriting, read_lines, save_lines
 from cwrnn.experiment import build_specs, build_task, train_config
 from cwrnn.grid import EXPERIMENTS, check_grid
@@ -271,6 +271,25 @@ def test_the_grid_knows_experiment_3():
     grid = check_grid({"grid": "handwriting", "budgets": [10000], "seeds": 2, "epochs": 3})
     cfg = validate(grid.cell_config(10000))
     assert (cfg.task, cfg.preset, cfg.periods) == ("handwriting", "paper-handwriting", paper.HANDWRITING_PERIODS)
+    assert cfg.ink_input == "paper" and "recipe" not in grid.config()  # as grids stored before recipes
+
+
+def test_a_tuned_grid_trains_what_reproduce_tuned_trains(monkeypatch):
+    """The Paper page's tuned recipe and `reproduce handwriting --tuned` give every cell the same settings."""
+    from cwrnn import cli
+
+    seen = []
+    monkeypatch.setattr(cli.grid, "run_grid", lambda base, *a, **k: seen.append(base) or [])
+    cli.main(["reproduce", "handwriting", "--sizes", "10000", "--runs", "2", "--epochs", "3", "--tuned"])
+    grid = check_grid({"grid": "handwriting", "budgets": [10000], "seeds": 2, "epochs": 3, "recipe": "tuned"})
+    assert grid.config()["recipe"] == "tuned" and check_grid(grid.config()) == grid  # stored and read back
+    cfg = validate(grid.cell_config(10000))
+    assert (cfg.preset, cfg.ink_input, cfg.periods) == ("tuned-handwriting", "offsets", [1, 2, 4, 8])
+    assert {k: getattr(cfg, k) for k in ("preset", "ink_input", "periods", "seeds", "epochs")} == {
+        k: getattr(seen[0], k) for k in ("preset", "ink_input", "periods", "seeds", "epochs")
+    }
+    tuned_settings("handwriting")["periods"].append(16)  # a caller's copy is its own
+    assert TUNED_DESIGNS["handwriting"]["periods"] == [1, 2, 4, 8]
 
 
 # -- the command line on a tiny file of lines ---------------------------------------------------------

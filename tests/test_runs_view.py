@@ -504,6 +504,7 @@ def test_clock_numbers_full_connectivity_and_too_few_units():
         ({"grid": "generation", "budgets": [300], "seeds": 1, "epochs": 5}, "got \\[300\\]"),
         ({"grid": "generation", "budgets": [100, 100], "seeds": 1, "epochs": 5}, "distinct"),
         ({"grid": "generation", "budgets": [100], "seeds": 0, "epochs": True}, "seeds must be.*; epochs must be"),
+        ({"grid": "words", "budgets": [500], "seeds": 1, "epochs": 5, "recipe": "best"}, "one of paper, tuned"),
     ],
 )
 def test_check_grid_explains_bad_configs(raw, message):
