@@ -75,8 +75,8 @@ PRESETS = {
 TUNED_PRESETS = {"generation": "tuned-generation", "words": "tuned-words", "handwriting": "tuned-handwriting"}
 #: the input and CW-RNN clock a task's tuned preset was tuned with, where they are not the paper's
 #: (`reproduce --tuned`, the Paper page's tuned grids and the Playground train them): Experiment 3 reads pen
-#: movement, and its CW-RNN
-#: has four modules of periods up to 8 kept points, about a letter (docs/handwriting.md)
+#: movement, and its CW-RNN has four modules of periods up to 8 kept points, about a letter
+#: (docs/handwriting.md)
 TUNED_DESIGNS = {"handwriting": {"ink_input": "offsets", "periods": [1, 2, 4, 8]}}
 
 
