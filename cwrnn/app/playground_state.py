@@ -32,9 +32,9 @@ from ..config import (
     SHIPPED_UNIPEN,
     SOURCES,
     TASKS,
-    TUNED_DESIGNS,
     ConfigError,
     RunConfig,
+    tuned_settings,
     validate,
 )
 from ..experiment import build_specs
@@ -100,10 +100,8 @@ HANDWRITING_DEFAULTS = replace(
     DEFAULTS,
     task="handwriting",
     unipen=SHIPPED_UNIPEN,
-    ink_input=TUNED_DESIGNS["handwriting"]["ink_input"],
-    periods=list(TUNED_DESIGNS["handwriting"]["periods"]),
+    **tuned_settings("handwriting"),
     budget=10000,
-    preset="tuned-handwriting",
     epochs=40,
     seeds=1,
 )
